@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs everything cpuinfer needs on Debian 12 (as root), prepares models and data, and builds.
+# Idempotent: every step checks whether its result already exists and skips it if so.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+deps="$repo/.deps"
+cache="${CPUINFER_CACHE:-$repo/.cache}"
+build="${CPUINFER_BUILD:-$repo/build}"
+mkdir -p "$deps" "$cache"
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Debian packages. libopenblas0-openmp is explicit: without it LibTorch falls back to reference BLAS (30x slower).
+apt_packages=(
+  build-essential cmake ninja-build pkg-config ca-certificates
+  libtorch-dev python3-torch python3-torchvision python3-onnx python3-pil python3-numpy
+  libopenblas0-openmp libdnnl-dev
+  libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libturbojpeg0-dev libpng-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  step "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  step "apt: all ${#apt_packages[@]} packages present"
+fi
+# npm fetches the ONNX Runtime library; machines of this kind ship Node.js with npm, else Debian's npm.
+if ! command -v npm >/dev/null; then
+  apt-get install -y -q --no-install-recommends npm
+fi
+
+# ONNX Runtime: the shared library from npm onnxruntime-node, the C/C++ headers from Debian 13's
+# libonnxruntime-dev (fetched with a private apt configuration; the system's sources stay untouched).
+ort="$deps/onnxruntime"
+ort_version=1.30.0
+if [[ ! -f "$ort/lib/libonnxruntime.so.1" ]]; then
+  step "onnxruntime $ort_version library from npm"
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "onnxruntime-node@$ort_version" >/dev/null)
+  tar -xzf "$tmp"/onnxruntime-node-*.tgz -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+  mkdir -p "$ort/lib"
+  mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$ort/lib/"
+fi
+if [[ ! -f "$ort/include/onnxruntime_cxx_api.h" ]]; then
+  step "onnxruntime headers from Debian 13 libonnxruntime-dev"
+  d="$deps/trixie-apt"
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+  echo 'deb http://deb.debian.org/debian trixie main' > "$d/trixie.list"
+  o=(-oDir::Etc::SourceList="$d/trixie.list" -oDir::Etc::SourceParts=/dev/null
+     -oDir::State::Lists="$d/lists" -oDir::Cache="$d/cache" -oAPT::Sandbox::User=root)
+  apt-get "${o[@]}" update -q
+  (cd "$d" && rm -f libonnxruntime-dev_*.deb && apt-get "${o[@]}" download libonnxruntime-dev)
+  rm -rf "$d/dev" && dpkg -x "$d"/libonnxruntime-dev_*.deb "$d/dev"
+  mkdir -p "$ort/include"
+  cp "$d"/dev/usr/include/onnxruntime/*.h "$ort/include/"
+fi
+
+# Models (ONNX + TorchScript) and the data the tests and the default run use.
+step "models and data in $cache"
+/usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" resnet101
+/usr/bin/python3 "$repo/tools/make_images.py" --out "$cache/data"
+
+step "build in $build"
+cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build"
+step "setup done"

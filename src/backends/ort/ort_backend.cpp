@@ -1,0 +1,114 @@
+// ONNX Runtime sessions with a fixed optimisation level and T intra-op threads, sequential
+// execution. Inputs are passed without copying; outputs are copied into cpuinfer tensors.
+#include "backends/ort/ort_backend.h"
+
+#include <onnxruntime_cxx_api.h>
+
+#include "core/error.h"
+
+namespace cpuinfer {
+
+namespace {
+
+Ort::Env& ort_env() {
+  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "cpuinfer");
+  return env;
+}
+
+ONNXTensorElementDataType ort_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case DType::i64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+  }
+  fail("no ONNX Runtime type for {}", dtype_name(dtype));
+}
+
+DType from_ort_type(ONNXTensorElementDataType type) {
+  switch (type) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DType::f32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DType::i64;
+    default: fail("ONNX Runtime output of element type {} is not supported", static_cast<int>(type));
+  }
+}
+
+class OrtBackend final : public Backend {
+ public:
+  OrtBackend(OrtLevel level, const BackendOptions& options) : level_(level), options_(options) {}
+
+  std::string name() const override { return level_ == OrtLevel::all ? "ort" : "ort-basic"; }
+  std::string version() const override { return Ort::GetVersionString(); }
+  std::string format() const override { return "onnx"; }
+  nlohmann::json settings() const override {
+    return {{"graph_optimization_level", level_ == OrtLevel::all ? "ORT_ENABLE_ALL" : "ORT_ENABLE_BASIC"},
+            {"intra_op_threads", options_.threads},
+            {"inter_op_threads", 1},
+            {"execution_mode", "sequential"},
+            {"execution_provider", "CPU"}};
+  }
+
+  void load(const std::filesystem::path& model) override {
+    try {
+      Ort::SessionOptions so;
+      so.SetIntraOpNumThreads(options_.threads);
+      so.SetInterOpNumThreads(1);
+      so.SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
+      so.SetGraphOptimizationLevel(level_ == OrtLevel::all ? GraphOptimizationLevel::ORT_ENABLE_ALL
+                                                            : GraphOptimizationLevel::ORT_ENABLE_BASIC);
+      session_ = std::make_unique<Ort::Session>(ort_env(), model.c_str(), so);
+      Ort::AllocatorWithDefaultOptions allocator;
+      input_names_.clear();
+      output_names_.clear();
+      for (std::size_t i = 0; i < session_->GetInputCount(); ++i)
+        input_names_.emplace_back(session_->GetInputNameAllocated(i, allocator).get());
+      for (std::size_t i = 0; i < session_->GetOutputCount(); ++i)
+        output_names_.emplace_back(session_->GetOutputNameAllocated(i, allocator).get());
+    } catch (const Ort::Exception& e) {
+      session_.reset();
+      fail("{}", first_line(e.what()));
+    }
+  }
+
+  std::vector<Tensor> run(std::span<const Tensor> inputs) override {
+    if (!session_) fail("{}: run before load", name());
+    if (inputs.size() != input_names_.size())
+      fail("{}: model takes {} inputs, got {}", name(), input_names_.size(), inputs.size());
+    try {
+      auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+      std::vector<Ort::Value> values;
+      for (const Tensor& t : inputs) {
+        // ORT does not write to inputs; its C API takes a non-const pointer anyway.
+        values.push_back(Ort::Value::CreateTensor(memory, const_cast<void*>(t.data()), t.nbytes(),
+                                                  t.shape().data(), t.shape().size(), ort_type(t.dtype())));
+      }
+      std::vector<const char*> in_names, out_names;
+      for (const auto& n : input_names_) in_names.push_back(n.c_str());
+      for (const auto& n : output_names_) out_names.push_back(n.c_str());
+      auto outputs = session_->Run(Ort::RunOptions{nullptr}, in_names.data(), values.data(), values.size(),
+                                   out_names.data(), out_names.size());
+      std::vector<Tensor> result;
+      for (auto& out : outputs) {
+        auto info = out.GetTensorTypeAndShapeInfo();
+        Tensor t(from_ort_type(info.GetElementType()), info.GetShape());
+        std::memcpy(t.data(), out.GetTensorRawData(), t.nbytes());
+        result.push_back(std::move(t));
+      }
+      return result;
+    } catch (const Ort::Exception& e) {
+      fail("{}", first_line(e.what()));
+    }
+  }
+
+ private:
+  OrtLevel level_;
+  BackendOptions options_;
+  std::unique_ptr<Ort::Session> session_;
+  std::vector<std::string> input_names_, output_names_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_ort_backend(OrtLevel level, const BackendOptions& options) {
+  return std::make_unique<OrtBackend>(level, options);
+}
+
+}  // namespace cpuinfer

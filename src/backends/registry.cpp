@@ -1,0 +1,56 @@
+// Name -> factory for the backends compiled into cpuinfer.
+#include "backends/registry.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "backends/libtorch/libtorch_backend.h"
+#include "backends/ort/ort_backend.h"
+#include "core/error.h"
+
+namespace cpuinfer {
+
+namespace {
+struct Factory {
+  BackendEntry entry;
+  std::unique_ptr<Backend> (*make)(const BackendOptions&);
+};
+
+const std::vector<Factory>& factories() {
+  static const std::vector<Factory> kFactories = {
+      {{"ort", "ONNX Runtime, CPU execution provider, graph optimization level ALL"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_ort_backend(OrtLevel::all, o); }},
+      {{"ort-basic", "ONNX Runtime, CPU execution provider, graph optimization level BASIC"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_ort_backend(OrtLevel::basic, o); }},
+      {{"libtorch", "LibTorch TorchScript module, plain forward under inference mode (no optimization)"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> {
+         return make_libtorch_backend(LibtorchMode::plain, o);
+       }},
+      {{"libtorch-frozen", "LibTorch torch::jit::freeze + optimize_for_inference (graph mode)"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> {
+         return make_libtorch_backend(LibtorchMode::frozen, o);
+       }},
+  };
+  return kFactories;
+}
+}  // namespace
+
+const std::vector<BackendEntry>& known_backends() {
+  static const std::vector<BackendEntry> kEntries = [] {
+    std::vector<BackendEntry> entries;
+    for (const auto& f : factories()) entries.push_back(f.entry);
+    return entries;
+  }();
+  return kEntries;
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
+  std::vector<std::string> names;
+  for (const auto& f : factories()) {
+    if (f.entry.name == name) return f.make(options);
+    names.push_back(f.entry.name);
+  }
+  fail("unknown backend '{}': known backends are {}", name, fmt::join(names, ", "));
+}
+
+}  // namespace cpuinfer

@@ -1,0 +1,47 @@
+// Percentiles, argmax and output agreement.
+#include "bench/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace cpuinfer {
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(values.begin(), values.end());
+  const double pos = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
+}
+
+std::size_t argmax(std::span<const float> values) {
+  return static_cast<std::size_t>(std::max_element(values.begin(), values.end()) - values.begin());
+}
+
+void Agreement::add(std::span<const float> out, std::span<const float> ref) {
+  if (out.size() != ref.size()) fail("output has {} values, reference has {}", out.size(), ref.size());
+  ++compared;
+  if (argmax(out) == argmax(ref)) ++top1_equal;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const double d = std::fabs(static_cast<double>(out[i]) - ref[i]);
+    // A NaN output is as far from the reference as can be.
+    max_abs_diff = std::isnan(d) ? std::numeric_limits<double>::infinity() : std::max(max_abs_diff, d);
+    max_ref_abs = std::max(max_ref_abs, std::fabs(static_cast<double>(ref[i])));
+  }
+}
+
+std::optional<double> Agreement::top1_agreement() const {
+  if (compared == 0) return std::nullopt;
+  return static_cast<double>(top1_equal) / static_cast<double>(compared);
+}
+
+std::optional<double> Agreement::max_rel_diff() const {
+  if (compared == 0 || max_ref_abs == 0.0) return std::nullopt;
+  return max_abs_diff / max_ref_abs;
+}
+
+}  // namespace cpuinfer

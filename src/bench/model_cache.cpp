@@ -1,0 +1,64 @@
+// Finds or makes an exported model and validates its meta.json.
+#include "bench/model_cache.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "core/paths.h"
+#include "core/subprocess.h"
+
+namespace fs = std::filesystem;
+
+namespace cpuinfer {
+
+fs::path model_folder(const ModelRequest& request) {
+  const std::string tag = request.weights ? request.weights->stem().string() : fmt::format("random-seed{}", request.seed);
+  return request.cache / fmt::format("{}-{}", request.workload, tag);
+}
+
+namespace {
+void run_export(const ModelRequest& request) {
+  std::vector<std::string> argv = {python_interpreter().string(), export_tool().string(), request.workload,
+                                   "--out",  request.cache.string(), "--seed", std::to_string(request.seed)};
+  if (request.weights) {
+    if (!fs::is_regular_file(*request.weights)) fail("weights file not found: {}", request.weights->string());
+    argv.insert(argv.end(), {"--weights", fs::absolute(*request.weights).string()});
+  }
+  fmt::print(stderr, "exporting {} to {} (once; later runs reuse it)\n", request.workload,
+             model_folder(request).string());
+  ProcessResult result = run_process(argv);
+  if (result.exit_code != 0) {
+    // The tool's own last line says what went wrong.
+    std::string out = result.output;
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    const auto nl = out.rfind('\n');
+    fail("export of {} failed: {}", request.workload, nl == std::string::npos ? out : out.substr(nl + 1));
+  }
+}
+}  // namespace
+
+ExportedModel prepare_model(const ModelRequest& request) {
+  ExportedModel model;
+  model.folder = model_folder(request);
+  const fs::path meta_path = model.folder / "meta.json";
+  if (!fs::exists(meta_path)) run_export(request);
+  std::ifstream in(meta_path);
+  if (!in) fail("cannot read {}", meta_path.string());
+  try {
+    model.meta = nlohmann::json::parse(in);
+    for (const auto& [format, file] : model.meta.at("files").items()) {
+      fs::path path = model.folder / file.get<std::string>();
+      if (!fs::is_regular_file(path)) fail("model file not found: {}", path.string());
+      model.files.by_format[format] = path;
+    }
+    model.weights = model.meta.at("weights").get<std::string>();
+    model.random_weights = model.meta.at("random_weights").get<bool>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("malformed {}: {}", meta_path.string(), e.what());
+  }
+  return model;
+}
+
+}  // namespace cpuinfer

@@ -1,0 +1,28 @@
+// A progress bar on stderr for long work: redrawn in place on a terminal, a few plain lines
+// otherwise (logs, CI), so that output meant for programs (stdout, files) stays clean.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace cpuinfer {
+
+class Progress {
+ public:
+  explicit Progress(bool enabled = true);
+  void start(std::string label, std::size_t total);
+  void advance(std::size_t done_now = 1);
+  void finish(const std::string& summary = "");
+
+ private:
+  void draw();
+
+  bool enabled_;
+  bool tty_;
+  std::string label_;
+  std::size_t total_ = 0, done_ = 0;
+  std::chrono::steady_clock::time_point started_, last_line_;
+};
+
+}  // namespace cpuinfer

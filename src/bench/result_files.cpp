@@ -1,0 +1,93 @@
+// CSV and JSON result files, rewritten atomically per row.
+#include "bench/result_files.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace cpuinfer {
+
+const std::vector<std::string>& result_columns() {
+  static const std::vector<std::string> kColumns = {
+      "name",           "batch_size",     "time_per_input", "total_time",     "accuracy",
+      "workload",       "samples",        "samples_per_s",  "latency_p50_ms", "latency_p90_ms",
+      "latency_p99_ms", "top1_agreement", "max_abs_diff",   "max_rel_diff",   "reference",
+      "peak_rss_mb",    "threads",        "backend_version", "weights",       "dataset",
+      "status"};
+  return kColumns;
+}
+
+namespace {
+
+std::string csv_field(const nlohmann::ordered_json& value) {
+  std::string text;
+  if (value.is_null()) return "";
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_number_float()) {
+    text = fmt::format("{:.6g}", value.get<double>());
+  } else {
+    text = value.dump();
+  }
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+void write_atomically(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.flush();
+    if (!out) fail("cannot write results file {}", tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fail("cannot write results file {}: {}", path.string(), ec.message());
+}
+
+}  // namespace
+
+ResultFiles::ResultFiles(const fs::path& folder, const std::string& stem, nlohmann::ordered_json header)
+    : csv_(folder / (stem + ".csv")), json_(folder / (stem + ".json")), header_(std::move(header)) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec || !fs::is_directory(folder)) fail("cannot create results folder {}", folder.string());
+  write();
+}
+
+void ResultFiles::append(nlohmann::ordered_json row) {
+  rows_.push_back(std::move(row));
+  write();
+}
+
+void ResultFiles::finish() {
+  finished_ = true;
+  write();
+}
+
+void ResultFiles::write() const {
+  std::string csv;
+  for (std::size_t i = 0; i < result_columns().size(); ++i) csv += (i ? "," : "") + result_columns()[i];
+  csv += "\n";
+  for (const auto& row : rows_) {
+    for (std::size_t i = 0; i < result_columns().size(); ++i) {
+      const auto it = row.find(result_columns()[i]);
+      csv += (i ? "," : "") + (it == row.end() ? std::string() : csv_field(*it));
+    }
+    csv += "\n";
+  }
+  write_atomically(csv_, csv);
+  nlohmann::ordered_json doc = header_;
+  doc["complete"] = finished_;
+  doc["rows"] = rows_;
+  write_atomically(json_, doc.dump(2) + "\n");
+}
+
+}  // namespace cpuinfer

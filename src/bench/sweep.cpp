@@ -1,0 +1,171 @@
+// Backends x batch sizes, with timing, accuracy and agreement with the reference backend.
+#include "bench/sweep.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <numeric>
+
+#include "backends/registry.h"
+#include "bench/metrics.h"
+#include "bench/progress.h"
+#include "bench/result_files.h"
+#include "bench/workload.h"
+#include "core/error.h"
+#include "core/machine.h"
+
+namespace cpuinfer {
+
+std::vector<std::string> sweep_order(const SweepOptions& options) {
+  std::vector<std::string> order;
+  if (!options.reference.empty()) order.push_back(options.reference);
+  for (const auto& b : options.backends)
+    if (b != options.reference) order.push_back(b);
+  return order;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Per-sample outputs of the reference backend (flattened first output), filled as it runs.
+struct ReferenceOutputs {
+  std::string backend;  // empty until a backend has loaded and been chosen as the reference
+  std::vector<std::vector<float>> by_sample;
+};
+
+nlohmann::ordered_json base_row(const Workload& w, const Backend& b, int batch_size, const SweepOptions& o) {
+  nlohmann::ordered_json row;
+  row["name"] = b.name();
+  row["batch_size"] = batch_size;
+  row["time_per_input"] = nullptr;
+  row["total_time"] = nullptr;
+  row["accuracy"] = nullptr;
+  row["workload"] = w.name();
+  row["samples"] = 0;
+  row["threads"] = o.threads;
+  row["backend_version"] = b.version();
+  row["weights"] = w.model().weights;
+  row["dataset"] = w.dataset();
+  row["settings"] = b.settings();
+  row["warmup_batches"] = o.warmup;
+  return row;
+}
+
+nlohmann::ordered_json optional_number(std::optional<double> v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+// Runs one (backend, batch size) and fills the row's measurements. Throws on a run failure.
+void measure(const Workload& w, Backend& backend, int batch_size, const SweepOptions& o, ReferenceOutputs& ref,
+             nlohmann::ordered_json& row, Progress& progress) {
+  const std::size_t batches = w.size() / static_cast<std::size_t>(batch_size);
+  std::vector<std::size_t> order(batches * batch_size);
+  std::iota(order.begin(), order.end(), 0);
+  auto indices = [&](std::size_t b) { return std::span(order).subspan(b * batch_size, batch_size); };
+
+  backend.warm_up(w.batch(indices(0)), o.warmup);
+
+  std::vector<double> latencies_ms;
+  std::size_t correct = 0;
+  Agreement agreement;
+  const bool is_reference = ref.backend == backend.name();
+  progress.start(fmt::format("{} {} batch {}", w.name(), backend.name(), batch_size), order.size());
+  for (std::size_t b = 0; b < batches; ++b) {
+    const std::vector<Tensor> inputs = w.batch(indices(b));
+    const auto start = Clock::now();
+    const std::vector<Tensor> outputs = backend.run(inputs);
+    const auto stop = Clock::now();
+    latencies_ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+
+    if (outputs.empty() || outputs[0].dtype() != DType::f32 || outputs[0].rank() != 2 ||
+        outputs[0].dim(0) != batch_size)
+      fail("output 0 has shape {}, expected {}xC float32 logits",
+           outputs.empty() ? "none" : shape_string(outputs[0].shape()), batch_size);
+    const auto logits = outputs[0].values<float>();
+    const std::size_t classes = static_cast<std::size_t>(outputs[0].dim(1));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(batch_size); ++i) {
+      const std::size_t sample = indices(b)[i];
+      const auto values = logits.subspan(i * classes, classes);
+      if (static_cast<int>(argmax(values)) == w.label(sample)) ++correct;
+      auto& stored = ref.by_sample[sample];
+      if (!stored.empty()) {
+        agreement.add(values, stored);
+      } else if (is_reference) {
+        stored.assign(values.begin(), values.end());
+      }
+    }
+    progress.advance(batch_size);
+  }
+  const double total_s = std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) / 1000.0;
+  const auto n = static_cast<double>(order.size());
+  row["time_per_input"] = total_s / n;
+  row["total_time"] = total_s;
+  row["accuracy"] = static_cast<double>(correct) / n;
+  row["samples"] = order.size();
+  row["samples_per_s"] = n / total_s;
+  row["latency_p50_ms"] = percentile(latencies_ms, 0.50);
+  row["latency_p90_ms"] = percentile(latencies_ms, 0.90);
+  row["latency_p99_ms"] = percentile(latencies_ms, 0.99);
+  row["top1_agreement"] = optional_number(agreement.top1_agreement());
+  row["max_abs_diff"] = agreement.compared ? nlohmann::ordered_json(agreement.max_abs_diff) : nullptr;
+  row["max_rel_diff"] = optional_number(agreement.max_rel_diff());
+  row["compared_samples"] = agreement.compared;
+  row["latencies_ms"] = latencies_ms;
+  progress.finish(fmt::format("{:.1f} ms/batch median", percentile(latencies_ms, 0.5)));
+}
+
+void finish_row(nlohmann::ordered_json& row, const ReferenceOutputs& ref, const std::string& status) {
+  row["reference"] = ref.backend.empty() ? nullptr : nlohmann::ordered_json(ref.backend);
+  row["peak_rss_mb"] = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
+  row["status"] = status;
+}
+
+}  // namespace
+
+void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, Progress& progress) {
+  for (int b : o.batch_sizes) {
+    if (b <= 0) fail("invalid batch size {}: must be at least 1", b);
+    if (static_cast<std::size_t>(b) > w.size())
+      fail("batch size {} exceeds the {} samples of the run: use --samples {} or more", b, w.size(), b);
+  }
+  const BackendOptions backend_options{o.threads};
+  std::vector<std::unique_ptr<Backend>> backends;
+  for (const auto& name : sweep_order(o)) backends.push_back(make_backend(name, backend_options));
+
+  ReferenceOutputs ref;
+  ref.by_sample.resize(w.size());
+  for (auto& backend : backends) {
+    reset_peak_rss();
+    std::string load_error;
+    const auto file = w.model().files.by_format.find(backend->format());
+    if (file == w.model().files.by_format.end()) {
+      load_error = fmt::format("unsupported: no {} export of {}", backend->format(), w.name());
+    } else {
+      try {
+        backend->load(file->second);
+        // The first backend that loads is the reference if the requested one could not.
+        if (ref.backend.empty()) ref.backend = backend->name();
+      } catch (const Error& e) {
+        load_error = fmt::format("failed: load: {}", e.what());
+      }
+    }
+    for (int batch_size : o.batch_sizes) {
+      nlohmann::ordered_json row = base_row(w, *backend, batch_size, o);
+      std::string status = load_error.empty() ? "ok" : load_error;
+      if (load_error.empty()) {
+        try {
+          measure(w, *backend, batch_size, o, ref, row, progress);
+        } catch (const Error& e) {
+          progress.finish("failed");
+          status = fmt::format("failed: run: {}", e.what());
+        }
+      }
+      finish_row(row, ref, status);
+      results.append(std::move(row));
+    }
+    backend.reset();  // free its memory and thread pool before the next backend runs
+  }
+}
+
+}  // namespace cpuinfer

@@ -1,0 +1,173 @@
+// `cpuinfer bench`: runs a sweep of backends x batch sizes on a workload and writes the results.
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "backends/registry.h"
+#include "bench/progress.h"
+#include "bench/result_files.h"
+#include "bench/result_table.h"
+#include "bench/sweep.h"
+#include "bench/workload.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/machine.h"
+#include "core/paths.h"
+
+namespace fs = std::filesystem;
+
+namespace cpuinfer {
+
+namespace {
+
+struct BenchArgs {
+  std::string workload = "resnet101";
+  std::vector<std::string> backends = {"ort", "ort-basic", "libtorch", "libtorch-frozen"};
+  std::vector<int> batch_sizes = {1, 4, 8};
+  std::size_t samples = 0;
+  std::string data;
+  std::string weights;
+  int threads = 0;
+  int warmup = 3;
+  std::uint64_t seed = 0;
+  std::string out = "results";
+  std::string reference;
+  std::string cache;
+  bool quiet = false;
+  std::string command_line;
+};
+
+nlohmann::ordered_json machine_json(const MachineInfo& m) {
+  return {{"cpu", m.cpu_model},           {"isa", m.isa},         {"logical_cores", m.logical_cores},
+          {"usable_cores", m.usable_cores}, {"memory_gib", static_cast<double>(m.memory_bytes) / (1ull << 30)},
+          {"os", m.os},                   {"compiler", m.compiler}};
+}
+
+nlohmann::ordered_json library_versions() {
+  nlohmann::ordered_json v;
+  for (const auto& entry : known_backends()) v[entry.name] = make_backend(entry.name, BackendOptions{})->version();
+  return v;
+}
+
+std::string timestamp(const char* format) {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  return fmt::format(fmt::runtime(format), fmt::gmtime(now));
+}
+
+int run_bench(BenchArgs& a) {
+  if (a.threads <= 0) a.threads = read_machine_info().usable_cores;
+  for (const auto& name : a.backends) make_backend(name, BackendOptions{});  // unknown names fail here
+  SweepOptions sweep{a.backends, a.batch_sizes, a.threads, a.warmup, a.reference};
+  if (sweep.reference.empty()) {
+    const bool has_libtorch = std::find(a.backends.begin(), a.backends.end(), "libtorch") != a.backends.end();
+    sweep.reference = has_libtorch ? "libtorch" : a.backends.front();
+  } else if (std::find(a.backends.begin(), a.backends.end(), sweep.reference) == a.backends.end()) {
+    fail("--reference {} is not one of --backends {}", sweep.reference, fmt::join(a.backends, ","));
+  }
+
+  Progress progress(!a.quiet);
+  WorkloadOptions wo;
+  wo.name = a.workload;
+  wo.cache = a.cache.empty() ? default_cache_dir() : fs::path(a.cache);
+  if (!a.weights.empty()) wo.weights = a.weights;
+  if (!a.data.empty()) wo.data = a.data;
+  wo.samples = a.samples;
+  wo.seed = a.seed;
+  wo.threads = a.threads;
+  const auto workload = make_workload(wo, progress);
+  const ExportedModel& model = workload->model();
+  if (model.random_weights)
+    fmt::print(stderr, "note: {} uses seeded random weights (seed {}): accuracy is meaningless, agreement is not\n",
+               a.workload, a.seed);
+
+  const MachineInfo machine = read_machine_info();
+  nlohmann::ordered_json header;
+  header["cpuinfer"] = CPUINFER_VERSION;
+  header["started_utc"] = timestamp("{:%Y-%m-%dT%H:%M:%SZ}");
+  header["command"] = a.command_line;
+  header["machine"] = machine_json(machine);
+  header["libraries"] = library_versions();
+  header["workload"] = workload->description();
+  header["workload"]["name"] = workload->name();
+  header["workload"]["model"] = model.folder.string();
+  header["workload"]["weights"] = model.weights;
+  header["workload"]["random_weights"] = model.random_weights;
+  header["protocol"] = {{"backends", sweep_order(sweep)},
+                        {"batch_sizes", a.batch_sizes},
+                        {"threads", a.threads},
+                        {"warmup_batches", a.warmup},
+                        {"reference", sweep.reference},
+                        {"timed", "each backend run() call, steady_clock; batching and preprocessing untimed"},
+                        {"last_incomplete_batch", "dropped"},
+                        {"percentiles", "per-batch latency, linear interpolation"}};
+  const std::string stem = fmt::format("{}-{}", a.workload, timestamp("{:%Y%m%d-%H%M%S}"));
+  ResultFiles results(a.out, stem, header);
+  fmt::print(stderr, "{}: {} samples, backends {}, batch sizes {}, {} threads on {} ({} usable cores)\n", a.workload,
+             workload->size(), fmt::join(sweep_order(sweep), ","), fmt::join(a.batch_sizes, ","), a.threads,
+             machine.cpu_model, machine.usable_cores);
+
+  run_sweep(*workload, sweep, results, progress);
+  results.finish();
+
+  fmt::print("\n{} on {} ({}), weights: {}, threads: {}\n", a.workload, workload->dataset(),
+             fmt::format("{} samples", workload->size()), model.weights, a.threads);
+  fmt::print("{}", format_result_table(results.rows()));
+  fmt::print("results: {}\n         {}\n", results.csv_path().string(), results.json_path().string());
+
+  std::size_t failed = 0;
+  std::string first_failure;
+  for (const auto& row : results.rows()) {
+    const std::string status = row.value("status", "");
+    if (status.rfind("failed", 0) == 0 && failed++ == 0)
+      first_failure = fmt::format("{} batch {}: {}", row.value("name", ""), row.value("batch_size", 0), status);
+  }
+  if (failed) {
+    fmt::print(stderr, "cpuinfer: error: {} of {} rows failed; first: {}\n", failed, results.rows().size(),
+               first_failure);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& exit_code, const std::string& command_line) {
+  auto args = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Benchmark backends on a workload at several batch sizes");
+  cmd->add_option("--workload", args->workload, "Workload to run")
+      ->check(CLI::IsMember(workload_names()))
+      ->capture_default_str();
+  cmd->add_option("--backends", args->backends, "Comma-separated backends (see `cpuinfer backends`)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--batch-sizes", args->batch_sizes, "Comma-separated batch sizes")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--samples", args->samples, "Samples to run (a seeded subset spread over classes); 0 = all")
+      ->capture_default_str();
+  cmd->add_option("--data", args->data, "Data set folder (Imagenette layout: <root>/val/<wnid>/*.JPEG); "
+                                        "default: the built-in synthetic image set");
+  cmd->add_option("--weights", args->weights, "Checkpoint file (e.g. resnet101-cd907fe2.pth); default: seeded random weights")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--threads", args->threads, "Intra-op threads per backend; 0 = all usable cores")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Untimed warm-up batches per (backend, batch size)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Seed for random weights and the sample subset")->capture_default_str();
+  cmd->add_option("--reference", args->reference, "Backend the others are compared with (default: libtorch, else the first)");
+  cmd->add_option("--out", args->out, "Folder for the CSV and JSON results")->capture_default_str();
+  cmd->add_option("--cache", args->cache, "Cache folder with models/ and data/ (default: $CPUINFER_CACHE or the repo's .cache)");
+  cmd->add_flag("--quiet", args->quiet, "No progress output");
+  cmd->callback([args, &exit_code, command_line] {
+    args->command_line = command_line;
+    exit_code = run_bench(*args);
+  });
+}
+
+}  // namespace cpuinfer

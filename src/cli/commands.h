@@ -1,0 +1,15 @@
+// The `cpuinfer` subcommands. Each registers its options on the app and returns the exit code
+// through the callback it sets.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace cpuinfer {
+
+// command_line is recorded with the results.
+void add_bench_command(CLI::App& app, int& exit_code, const std::string& command_line);
+void add_backends_command(CLI::App& app, int& exit_code);
+
+}  // namespace cpuinfer

@@ -1,0 +1,30 @@
+// cpuinfer: benchmark CPU inference runtimes on the study's workloads.
+#include <fmt/format.h>
+
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cpuinfer: fast, measurable CPU inference"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  std::string command_line = "cpuinfer";
+  for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+  cpuinfer::add_bench_command(app, exit_code, command_line);
+  cpuinfer::add_backends_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cpuinfer::Error& e) {
+    fmt::print(stderr, "cpuinfer: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cpuinfer: internal error: {}\n", cpuinfer::first_line(e.what()));
+    return 2;
+  }
+  return exit_code;
+}

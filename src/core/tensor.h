@@ -1,0 +1,61 @@
+// Tensor: a dense, row-major, 64-byte-aligned array with a dtype and a shape. It is what crosses
+// the backend interface: tensors in, tensors out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace cpuinfer {
+
+enum class DType { f32, i64 };
+
+std::size_t dtype_size(DType dtype);
+std::string dtype_name(DType dtype);
+
+using Shape = std::vector<std::int64_t>;
+std::string shape_string(const Shape& shape);  // "1x3x224x224"
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Allocates zero-initialised storage; throws cpuinfer::Error on a negative or absurd shape.
+  Tensor(DType dtype, Shape shape);
+
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  std::int64_t dim(std::size_t i) const { return shape_.at(i); }
+  std::size_t rank() const { return shape_.size(); }
+  std::size_t numel() const { return numel_; }
+  std::size_t nbytes() const { return numel_ * dtype_size(dtype_); }
+
+  void* data() { return data_.get(); }
+  const void* data() const { return data_.get(); }
+  template <typename T> std::span<T> values();
+  template <typename T> std::span<const T> values() const;
+
+ private:
+  void check_type(DType expected) const;
+
+  DType dtype_ = DType::f32;
+  Shape shape_;
+  std::size_t numel_ = 0;
+  std::shared_ptr<std::byte[]> data_;
+};
+
+template <typename T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return DType::f32; }
+template <> constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
+
+template <typename T> std::span<T> Tensor::values() {
+  check_type(dtype_of<T>());
+  return {static_cast<T*>(data()), numel_};
+}
+template <typename T> std::span<const T> Tensor::values() const {
+  check_type(dtype_of<T>());
+  return {static_cast<const T*>(data()), numel_};
+}
+
+}  // namespace cpuinfer

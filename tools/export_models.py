@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Export the study's models as ONNX (dynamic batch axis) and TorchScript into a cache folder.
+
+Run with Debian's /usr/bin/python3 (it has torch, torchvision and onnx). Each model goes to
+<out>/<workload>-<weights tag>/ with model.onnx, model.pt and meta.json; meta.json is written last,
+so its presence means the export finished. An existing export is reused.
+
+Weights: a torchvision checkpoint file when --weights is given (resnet101-cd907fe2.pth is the
+study's IMAGENET1K_V2), otherwise seeded random weights whose BatchNorm statistics are calibrated on
+seeded inputs, so that activations and logits stay in a sane range (labelled "random weights").
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+import torch
+import torchvision
+
+OPSET = 17
+
+# torchvision's preprocessing per ResNet-101 checkpoint (file hash prefix -> transforms of the weights).
+RESNET_PREPROCESS = {
+    "cd907fe2": {"resize": 232, "crop": 224},  # IMAGENET1K_V2, the study's weights
+    "63fe2227": {"resize": 256, "crop": 224},  # IMAGENET1K_V1
+}
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def fail(message):
+    print(f"export_models.py: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def weights_tag(weights, seed):
+    if weights is None:
+        return f"random-seed{seed}"
+    base = os.path.basename(weights)
+    return os.path.splitext(base)[0]
+
+
+def calibrate_batchnorm(model, seed, batches=4, batch_size=8):
+    """Replace BatchNorm running statistics by those of seeded inputs (cumulative average)."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(batch_size, 3, 224, 224, generator=gen))
+    model.eval()
+
+
+def build_resnet101(weights, seed):
+    model = torchvision.models.resnet101()
+    if weights is None:
+        torch.manual_seed(seed)
+        model = torchvision.models.resnet101()
+        calibrate_batchnorm(model, seed)
+        preprocess = {"resize": 232, "crop": 224}
+        label = "random weights"
+    else:
+        try:
+            state = torch.load(weights, map_location="cpu")
+        except Exception as e:  # noqa: BLE001 - report any loader failure as one line
+            fail(f"cannot read checkpoint {weights}: {str(e).splitlines()[0]}")
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        try:
+            model.load_state_dict(state)
+        except Exception as e:  # noqa: BLE001
+            fail(f"{weights} is not a torchvision ResNet-101 checkpoint: {str(e).splitlines()[0]}")
+        preprocess = next((p for h, p in RESNET_PREPROCESS.items() if h in os.path.basename(weights)),
+                          {"resize": 232, "crop": 224})
+        label = os.path.basename(weights)
+    model.eval()
+    preprocess = dict(preprocess, interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    return model, label, preprocess
+
+
+def file_md5(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_resnet101(out_root, weights, seed, force):
+    folder = os.path.join(out_root, f"resnet101-{weights_tag(weights, seed)}")
+    meta_path = os.path.join(folder, "meta.json")
+    if os.path.exists(meta_path) and not force:
+        print(f"export_models.py: reusing {folder}")
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    model, label, preprocess = build_resnet101(weights, seed)
+    example = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(seed + 2))
+    with torch.inference_mode():
+        logits = model(example)
+    print(f"export_models.py: resnet101 ({label}): max |logit| on seeded inputs = {logits.abs().max():.3f}")
+
+    onnx_path = os.path.join(folder, "model.onnx")
+    with torch.no_grad():
+        torch.onnx.export(model, example, onnx_path, opset_version=OPSET,
+                          input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    import onnx
+    onnx.checker.check_model(onnx.load(onnx_path))
+
+    ts_path = os.path.join(folder, "model.pt")
+    with torch.no_grad():
+        traced = torch.jit.trace(model, example)
+    traced.save(ts_path)
+
+    meta = {
+        "workload": "resnet101",
+        "architecture": "torchvision resnet101",
+        "weights": label,
+        "random_weights": weights is None,
+        "seed": seed if weights is None else None,
+        "weights_md5": file_md5(weights) if weights else None,
+        "files": {"onnx": "model.onnx", "torchscript": "model.pt"},
+        "onnx_opset": OPSET,
+        "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 3, 224, 224]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", 1000]}],
+        "preprocess": preprocess,
+        "exporter": {"torch": torch.__version__, "torchvision": torchvision.__version__,
+                     "onnx": onnx.__version__},
+    }
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
+        json.dump(meta, f, indent=2)
+    os.replace(f.name, meta_path)
+    print(f"export_models.py: wrote {folder}")
+    return folder
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", choices=["resnet101"])
+    parser.add_argument("--out", required=True, help="model cache folder")
+    parser.add_argument("--weights", help="checkpoint file (default: seeded random weights)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="export again even if cached")
+    args = parser.parse_args()
+    if args.weights and not os.path.isfile(args.weights):
+        fail(f"checkpoint not found: {args.weights}")
+    export_resnet101(args.out, args.weights, args.seed, args.force)
+
+
+if __name__ == "__main__":
+    main()
