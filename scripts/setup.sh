@@ -62,10 +62,10 @@ if [[ ! -f "$ort/include/onnxruntime_cxx_api.h" ]]; then
   cp "$d"/dev/usr/include/onnxruntime/*.h "$ort/include/"
 fi
 
-# Models (ONNX + TorchScript) and the data the tests and the default run use.
+# Data first (the export calibrates random weights with the same picture generator), then models.
 step "models and data in $cache"
-/usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" resnet101
 /usr/bin/python3 "$repo/tools/make_images.py" --out "$cache/data"
+/usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" resnet101
 
 step "build in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release

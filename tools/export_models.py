@@ -42,17 +42,29 @@ def weights_tag(weights, seed):
     return os.path.splitext(base)[0]
 
 
+def calibration_images(seed, count):
+    """Seeded synthetic pictures (make_images.py's generator), preprocessed like real inputs, so
+    that calibrated statistics fit picture-like data rather than noise."""
+    import numpy as np
+    from make_images import synthetic_picture
+    transform = torchvision.models.ResNet101_Weights.IMAGENET1K_V2.transforms()
+    rng = np.random.default_rng(seed + 1)
+    pictures = [synthetic_picture(rng, int(rng.integers(180, 640)), int(rng.integers(160, 560)), hue=i * 0.6)
+                for i in range(count)]
+    return torch.stack([transform(p) for p in pictures])
+
+
 def calibrate_batchnorm(model, seed, batches=4, batch_size=8):
     """Replace BatchNorm running statistics by those of seeded inputs (cumulative average)."""
-    gen = torch.Generator().manual_seed(seed + 1)
+    images = calibration_images(seed, batches * batch_size)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.reset_running_stats()
             m.momentum = None
     model.train()
     with torch.no_grad():
-        for _ in range(batches):
-            model(torch.randn(batch_size, 3, 224, 224, generator=gen))
+        for chunk in images.split(batch_size):
+            model(chunk)
     model.eval()
 
 
@@ -100,10 +112,10 @@ def export_resnet101(out_root, weights, seed, force):
     os.makedirs(folder, exist_ok=True)
     torch.set_num_threads(os.cpu_count() or 1)
     model, label, preprocess = build_resnet101(weights, seed)
-    example = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(seed + 2))
+    example = calibration_images(seed + 2, 2)
     with torch.inference_mode():
         logits = model(example)
-    print(f"export_models.py: resnet101 ({label}): max |logit| on seeded inputs = {logits.abs().max():.3f}")
+    print(f"export_models.py: resnet101 ({label}): max |logit| on two sample pictures = {logits.abs().max():.3f}")
 
     onnx_path = os.path.join(folder, "model.onnx")
     with torch.no_grad():

@@ -147,7 +147,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
         // The first backend that loads is the reference if the requested one could not.
         if (ref.backend.empty()) ref.backend = backend->name();
       } catch (const Error& e) {
-        load_error = fmt::format("failed: load: {}", e.what());
+        load_error = fmt::format("failed: load: {}: {}", file->second.filename().string(), e.what());
       }
     }
     for (int batch_size : o.batch_sizes) {

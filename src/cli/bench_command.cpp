@@ -79,7 +79,7 @@ int run_bench(BenchArgs& a) {
   wo.threads = a.threads;
   const auto workload = make_workload(wo, progress);
   const ExportedModel& model = workload->model();
-  if (model.random_weights)
+  if (model.random_weights && !a.quiet)
     fmt::print(stderr, "note: {} uses seeded random weights (seed {}): accuracy is meaningless, agreement is not\n",
                a.workload, a.seed);
 
@@ -105,7 +105,8 @@ int run_bench(BenchArgs& a) {
                         {"percentiles", "per-batch latency, linear interpolation"}};
   const std::string stem = fmt::format("{}-{}", a.workload, timestamp("{:%Y%m%d-%H%M%S}"));
   ResultFiles results(a.out, stem, header);
-  fmt::print(stderr, "{}: {} samples, backends {}, batch sizes {}, {} threads on {} ({} usable cores)\n", a.workload,
+  if (!a.quiet)
+    fmt::print(stderr, "{}: {} samples, backends {}, batch sizes {}, {} threads on {} ({} usable cores)\n", a.workload,
              workload->size(), fmt::join(sweep_order(sweep), ","), fmt::join(a.batch_sizes, ","), a.threads,
              machine.cpu_model, machine.usable_cores);
 

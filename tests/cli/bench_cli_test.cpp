@@ -1,0 +1,155 @@
+// `cpuinfer bench` end to end, as a user runs it: a small generated image folder through ONNX
+// Runtime and LibTorch, and every kind of bad input ending in one clear error line and a
+// non-zero exit.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "core/subprocess.h"
+#include "support/test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace cpuinfer {
+namespace {
+
+ProcessResult cpuinfer(std::vector<std::string> args) {
+  args.insert(args.begin(), testing::cpuinfer_binary().string());
+  return run_process(args);
+}
+
+std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> found;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(prefix, 0) == 0) found.push_back(line);
+  return found;
+}
+
+// Exactly one error line, containing `culprit`, and a non-zero exit.
+void expect_one_error(const ProcessResult& r, const std::string& culprit, const std::string& prefix = "cpuinfer: error:") {
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, -1) << "crashed: " << r.output;
+  const auto errors = lines_starting(r.output, prefix);
+  ASSERT_EQ(errors.size(), 1u) << r.output;
+  EXPECT_NE(errors[0].find(culprit), std::string::npos) << errors[0];
+}
+
+fs::path only_file_with_extension(const fs::path& dir, const std::string& ext) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ext) found.push_back(e.path());
+  EXPECT_EQ(found.size(), 1u);
+  return found.empty() ? fs::path() : found[0];
+}
+
+class BenchCli : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_image_folder(data(), 2, 3); }
+  fs::path data() const { return tmp_.path() / "data"; }
+  fs::path out() const { return tmp_.path() / "out"; }
+  std::vector<std::string> args(std::vector<std::string> extra) const {
+    std::vector<std::string> a = {"bench", "--workload", "resnet101", "--data", data().string(),
+                                  "--out", out().string(), "--threads", "2", "--quiet"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  // A model cache holding a copy of the exported model's meta.json and the given model files.
+  fs::path cache_with(const std::vector<std::pair<std::string, std::string>>& files) const {
+    const fs::path folder = tmp_.path() / "cache" / "models" / "resnet101-random-seed0";
+    fs::create_directories(folder);
+    fs::copy_file(testing::resnet101_model() / "meta.json", folder / "meta.json");
+    for (const auto& [name, bytes] : files) testing::write_bytes(folder / name, {bytes.begin(), bytes.end()});
+    return tmp_.path() / "cache";
+  }
+  testing::TempDir tmp_;
+};
+
+TEST_F(BenchCli, RunsTwoBackendsAndWritesEveryRow) {
+  const auto r = cpuinfer(args({"--backends", "ort,libtorch", "--batch-sizes", "1,2", "--samples", "4"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("p50 ms"), std::string::npos) << r.output;  // the table
+
+  const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json")));
+  EXPECT_TRUE(json["complete"].get<bool>());
+  EXPECT_EQ(json["workload"]["weights"], "random weights");
+  EXPECT_FALSE(json["machine"]["cpu"].get<std::string>().empty());
+  EXPECT_EQ(json["protocol"]["backends"], nlohmann::json({"libtorch", "ort"}));
+  const auto& rows = json["rows"];
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.dump());
+    EXPECT_EQ(row["status"], "ok");
+    EXPECT_EQ(row["samples"], 4);
+    EXPECT_EQ(row["threads"], 2);
+    EXPECT_EQ(row["reference"], "libtorch");
+    EXPECT_EQ(row["latencies_ms"].size(), 4u / row["batch_size"].get<std::size_t>());
+    EXPECT_GT(row["total_time"].get<double>(), 0.0);
+    EXPECT_NEAR(row["time_per_input"].get<double>() * 4, row["total_time"].get<double>(), 1e-9);
+    EXPECT_GT(row["peak_rss_mb"].get<double>(), 0.0);
+  }
+  // libtorch's first row made the reference outputs; everything after is compared with them.
+  EXPECT_TRUE(rows[0]["top1_agreement"].is_null());
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i]["top1_agreement"], 1.0) << rows[i]["name"];
+    EXPECT_LE(rows[i]["max_rel_diff"].get<double>(), 1e-4);
+  }
+  const std::string csv = testing::read_text(only_file_with_extension(out(), ".csv"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
+}
+
+TEST_F(BenchCli, UnknownBackend) {
+  expect_one_error(cpuinfer(args({"--backends", "ort,nosuch", "--samples", "2", "--batch-sizes", "1"})),
+                   "unknown backend 'nosuch'");
+}
+
+TEST_F(BenchCli, BatchSizeZero) {
+  // CLI11 reports option errors itself, naming the option.
+  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1,0"})), "--batch-sizes", "--batch-sizes");
+}
+
+TEST_F(BenchCli, BatchSizeAboveSampleCount) {
+  expect_one_error(cpuinfer(args({"--backends", "ort", "--samples", "2", "--batch-sizes", "4"})), "batch size 4");
+}
+
+TEST_F(BenchCli, UnknownFlag) {
+  const auto r = cpuinfer(args({"--no-such-flag"}));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--no-such-flag"), std::string::npos) << r.output;
+}
+
+TEST_F(BenchCli, EmptyDataFolder) {
+  fs::create_directories(tmp_.path() / "empty");
+  auto a = args({"--backends", "ort", "--batch-sizes", "1"});
+  a[4] = (tmp_.path() / "empty").string();
+  expect_one_error(cpuinfer(a), "no images in data folder");
+}
+
+TEST_F(BenchCli, CorruptJpeg) {
+  testing::write_bytes(data() / "val" / "n01440764" / "broken.JPEG", {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F'});
+  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1"})), "broken.JPEG");
+}
+
+TEST_F(BenchCli, MissingModelFile) {
+  const fs::path cache = cache_with({});
+  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1", "--cache", cache.string()})),
+                   "model file not found");
+}
+
+TEST_F(BenchCli, CorruptModelFileFailsItsRowsAndNamesTheFile) {
+  const fs::path cache = cache_with({{"model.onnx", "this is not ONNX"}, {"model.pt", "nor TorchScript"}});
+  const auto r = cpuinfer(args({"--backends", "ort,libtorch", "--batch-sizes", "1", "--samples", "2", "--cache",
+                                cache.string()}));
+  expect_one_error(r, "model.");
+  // Both rows are on disk, each with its reason.
+  const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json")));
+  ASSERT_EQ(json["rows"].size(), 2u);
+  for (const auto& row : json["rows"]) {
+    EXPECT_EQ(row["status"].get<std::string>().rfind("failed: load", 0), 0u) << row["status"];
+  }
+}
+
+}  // namespace
+}  // namespace cpuinfer

@@ -1,0 +1,39 @@
+// Helpers shared by cpuinfer's tests: temporary folders, generated JPEG files, and the paths of
+// what scripts/setup.sh prepared (the exported models, the preprocessing fixtures).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace cpuinfer::testing {
+
+// A fresh folder under the system temp dir, removed when the object goes out of scope.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes a seeded, smoothly varying RGB JPEG of the given size.
+void write_jpeg(const std::filesystem::path& file, int width, int height, std::uint32_t seed);
+
+// An Imagenette-layout folder <root>/val/<wnid>/ with `per_class` JPEGs in each of `classes` classes.
+void write_image_folder(const std::filesystem::path& root, int classes, int per_class);
+
+std::filesystem::path cache_dir();          // the cache setup.sh filled
+std::filesystem::path resnet101_model();    // its exported random-weights ResNet-101 folder
+std::filesystem::path preprocess_fixtures();
+std::filesystem::path cpuinfer_binary();
+
+std::string read_text(const std::filesystem::path& file);
+void write_bytes(const std::filesystem::path& file, const std::vector<unsigned char>& bytes);
+
+}  // namespace cpuinfer::testing
