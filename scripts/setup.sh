@@ -15,8 +15,8 @@ step() { printf '\n== %s\n' "$*"; }
 apt_packages=(
   build-essential cmake ninja-build pkg-config ca-certificates
   libtorch-dev python3-torch python3-torchvision python3-onnx python3-pil python3-numpy
-  libopenblas0-openmp libdnnl-dev
-  libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libopenblas0-openmp
+  libcli11-dev libfmt-dev nlohmann-json3-dev
   libturbojpeg0-dev libpng-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 missing=()
