@@ -2,17 +2,19 @@
 """Export the study's models as ONNX (dynamic batch axis) and TorchScript into a cache folder.
 
 Run with Debian's /usr/bin/python3 (it has torch, torchvision and onnx). Each model goes to
-<out>/<workload>-<weights tag>/ with model.onnx, model.pt and meta.json; meta.json is written last,
-so its presence means the export finished. An existing export is reused.
+<out>/<workload>-<weights tag>/ with model.onnx, model.pt and meta.json; the folder appears only
+once the export has finished. An existing export is reused.
 
 Weights: a torchvision checkpoint file when --weights is given (resnet101-cd907fe2.pth is the
 study's IMAGENET1K_V2), otherwise seeded random weights whose BatchNorm statistics are calibrated on
-seeded inputs, so that activations and logits stay in a sane range (labelled "random weights").
+seeded synthetic pictures, so that activations and logits stay in a sane range (labelled
+"random weights").
 """
 import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -105,11 +107,24 @@ def file_md5(path):
 
 def export_resnet101(out_root, weights, seed, force):
     folder = os.path.join(out_root, f"resnet101-{weights_tag(weights, seed)}")
-    meta_path = os.path.join(folder, "meta.json")
-    if os.path.exists(meta_path) and not force:
+    if os.path.exists(os.path.join(folder, "meta.json")) and not force:
         print(f"export_models.py: reusing {folder}")
         return folder
-    os.makedirs(folder, exist_ok=True)
+    # Build in a scratch folder and move it into place at the end: a failed or interrupted export
+    # leaves nothing that looks like a model.
+    os.makedirs(out_root, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=".export-", dir=out_root)
+    try:
+        write_resnet101(scratch, weights, seed)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(scratch, folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"export_models.py: wrote {folder}")
+    return folder
+
+
+def write_resnet101(folder, weights, seed):
     torch.set_num_threads(os.cpu_count() or 1)
     model, label, preprocess = build_resnet101(weights, seed)
     example = calibration_images(seed + 2, 2)
@@ -125,10 +140,9 @@ def export_resnet101(out_root, weights, seed, force):
     import onnx
     onnx.checker.check_model(onnx.load(onnx_path))
 
-    ts_path = os.path.join(folder, "model.pt")
     with torch.no_grad():
         traced = torch.jit.trace(model, example)
-    traced.save(ts_path)
+    traced.save(os.path.join(folder, "model.pt"))
 
     meta = {
         "workload": "resnet101",
@@ -145,11 +159,8 @@ def export_resnet101(out_root, weights, seed, force):
         "exporter": {"torch": torch.__version__, "torchvision": torchvision.__version__,
                      "onnx": onnx.__version__},
     }
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
+    with open(os.path.join(folder, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
-    os.replace(f.name, meta_path)
-    print(f"export_models.py: wrote {folder}")
-    return folder
 
 
 def main():

@@ -146,7 +146,7 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->capture_default_str();
   cmd->add_option("--batch-sizes", args->batch_sizes, "Comma-separated batch sizes")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   cmd->add_option("--samples", args->samples, "Samples to run (a seeded subset spread over classes); 0 = all")
       ->capture_default_str();

@@ -82,6 +82,7 @@ class ExportWithWeights(unittest.TestCase):
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         self.assertEqual(len(lines), 1, r.stderr)
         self.assertIn("broken.pth", lines[0])
+        self.assertEqual(os.listdir(os.path.join(self.tmp.name, "m")), [])  # no half-made model left
 
     def test_wrong_architecture_checkpoint(self):
         other = os.path.join(self.tmp.name, "resnet18.pth")
