@@ -116,6 +116,7 @@ def export_resnet101(out_root, weights, seed, force):
     scratch = tempfile.mkdtemp(prefix=".export-", dir=out_root)
     try:
         write_resnet101(scratch, weights, seed)
+        os.chmod(scratch, 0o755)  # mkdtemp made it private
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(scratch, folder)
     finally:
