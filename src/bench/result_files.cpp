@@ -14,7 +14,8 @@ namespace cpuinfer {
 const std::vector<std::string>& result_columns() {
   static const std::vector<std::string> kColumns = {
       "name",           "batch_size",     "time_per_input", "total_time",     "accuracy",
-      "workload",       "samples",        "samples_per_s",  "latency_p50_ms", "latency_p90_ms",
+      "workload",       "padding",        "mean_real_tokens", "padding_fraction",
+      "samples",        "samples_per_s",  "latency_p50_ms", "latency_p90_ms",
       "latency_p99_ms", "top1_agreement", "max_abs_diff",   "max_rel_diff",   "reference",
       "peak_rss_mb",    "threads",        "backend_version", "weights",       "dataset",
       "status"};
@@ -74,14 +75,18 @@ void ResultFiles::finish() {
 
 void ResultFiles::write() const {
   std::string csv;
-  for (std::size_t i = 0; i < result_columns().size(); ++i) csv += (i ? "," : "") + result_columns()[i];
-  csv += "\n";
+  for (std::size_t i = 0; i < result_columns().size(); ++i) {
+    if (i) csv += ',';
+    csv += result_columns()[i];
+  }
+  csv += '\n';
   for (const auto& row : rows_) {
     for (std::size_t i = 0; i < result_columns().size(); ++i) {
+      if (i) csv += ',';
       const auto it = row.find(result_columns()[i]);
-      csv += (i ? "," : "") + (it == row.end() ? std::string() : csv_field(*it));
+      if (it != row.end()) csv += csv_field(*it);
     }
-    csv += "\n";
+    csv += '\n';
   }
   write_atomically(csv_, csv);
   nlohmann::ordered_json doc = header_;

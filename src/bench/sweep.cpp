@@ -34,7 +34,8 @@ struct ReferenceOutputs {
   std::vector<std::vector<float>> by_sample;
 };
 
-nlohmann::ordered_json base_row(const Workload& w, const Backend& b, int batch_size, const SweepOptions& o) {
+nlohmann::ordered_json base_row(const Workload& w, const Backend& b, int batch_size, const std::string& variant,
+                                const SweepOptions& o) {
   nlohmann::ordered_json row;
   row["name"] = b.name();
   row["batch_size"] = batch_size;
@@ -42,6 +43,7 @@ nlohmann::ordered_json base_row(const Workload& w, const Backend& b, int batch_s
   row["total_time"] = nullptr;
   row["accuracy"] = nullptr;
   row["workload"] = w.name();
+  row["padding"] = variant.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(variant);
   row["samples"] = 0;
   row["threads"] = o.threads;
   row["backend_version"] = b.version();
@@ -56,23 +58,24 @@ nlohmann::ordered_json optional_number(std::optional<double> v) {
   return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
-// Runs one (backend, batch size) and fills the row's measurements. Throws on a run failure.
-void measure(const Workload& w, Backend& backend, int batch_size, const SweepOptions& o, ReferenceOutputs& ref,
-             nlohmann::ordered_json& row, Progress& progress) {
-  const std::size_t batches = w.size() / static_cast<std::size_t>(batch_size);
-  std::vector<std::size_t> order(batches * batch_size);
-  std::iota(order.begin(), order.end(), 0);
-  auto indices = [&](std::size_t b) { return std::span(order).subspan(b * batch_size, batch_size); };
-
-  backend.warm_up(w.batch(indices(0)), o.warmup);
+// Runs one (backend, batch size, variant) and fills the row's measurements. Throws on a run failure.
+void measure(const Workload& w, Backend& backend, int batch_size, const std::string& variant, const SweepOptions& o,
+             ReferenceOutputs& ref, nlohmann::ordered_json& row, Progress& progress) {
+  const std::vector<PlannedBatch> plan = w.plan(static_cast<std::size_t>(batch_size), variant);
+  if (plan.empty()) fail("no full batch of {} in {} samples", batch_size, w.size());
+  row.update(w.plan_stats(plan));
+  backend.warm_up(w.batch(plan.front()), o.warmup);
 
   std::vector<double> latencies_ms;
   std::size_t correct = 0;
   Agreement agreement;
   const bool is_reference = ref.backend == backend.name();
-  progress.start(fmt::format("{} {} batch {}", w.name(), backend.name(), batch_size), order.size());
-  for (std::size_t b = 0; b < batches; ++b) {
-    const std::vector<Tensor> inputs = w.batch(indices(b));
+  const std::size_t samples = plan.size() * static_cast<std::size_t>(batch_size);
+  progress.start(fmt::format("{} {} batch {}{}", w.name(), backend.name(), batch_size,
+                             variant.empty() ? "" : " " + variant),
+                 samples);
+  for (const PlannedBatch& planned : plan) {
+    const std::vector<Tensor> inputs = w.batch(planned);
     const auto start = Clock::now();
     const std::vector<Tensor> outputs = backend.run(inputs);
     const auto stop = Clock::now();
@@ -85,7 +88,7 @@ void measure(const Workload& w, Backend& backend, int batch_size, const SweepOpt
     const auto logits = outputs[0].values<float>();
     const std::size_t classes = static_cast<std::size_t>(outputs[0].dim(1));
     for (std::size_t i = 0; i < static_cast<std::size_t>(batch_size); ++i) {
-      const std::size_t sample = indices(b)[i];
+      const std::size_t sample = planned.samples[i];
       const auto values = logits.subspan(i * classes, classes);
       if (static_cast<int>(argmax(values)) == w.label(sample)) ++correct;
       auto& stored = ref.by_sample[sample];
@@ -98,11 +101,11 @@ void measure(const Workload& w, Backend& backend, int batch_size, const SweepOpt
     progress.advance(batch_size);
   }
   const double total_s = std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) / 1000.0;
-  const auto n = static_cast<double>(order.size());
+  const auto n = static_cast<double>(samples);
   row["time_per_input"] = total_s / n;
   row["total_time"] = total_s;
   row["accuracy"] = static_cast<double>(correct) / n;
-  row["samples"] = order.size();
+  row["samples"] = samples;
   row["samples_per_s"] = n / total_s;
   row["latency_p50_ms"] = percentile(latencies_ms, 0.50);
   row["latency_p90_ms"] = percentile(latencies_ms, 0.90);
@@ -151,18 +154,20 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
       }
     }
     for (int batch_size : o.batch_sizes) {
-      nlohmann::ordered_json row = base_row(w, *backend, batch_size, o);
-      std::string status = load_error.empty() ? "ok" : load_error;
-      if (load_error.empty()) {
-        try {
-          measure(w, *backend, batch_size, o, ref, row, progress);
-        } catch (const Error& e) {
-          progress.finish("failed");
-          status = fmt::format("failed: run: {}", e.what());
+      for (const std::string& variant : w.variants()) {
+        nlohmann::ordered_json row = base_row(w, *backend, batch_size, variant, o);
+        std::string status = load_error.empty() ? "ok" : load_error;
+        if (load_error.empty()) {
+          try {
+            measure(w, *backend, batch_size, variant, o, ref, row, progress);
+          } catch (const Error& e) {
+            progress.finish("failed");
+            status = fmt::format("failed: run: {}", e.what());
+          }
         }
+        finish_row(row, ref, status);
+        results.append(std::move(row));
       }
-      finish_row(row, ref, status);
-      results.append(std::move(row));
     }
     backend.reset();  // free its memory and thread pool before the next backend runs
   }

@@ -1,13 +1,13 @@
-// A workload: an exported model plus the samples it is benchmarked on. The sweep asks it for
-// batches of samples (as model inputs) and for the samples' labels; how samples become inputs
-// (image preprocessing, later tokenisation and padding) is the workload's business.
+// A workload: an exported model plus the samples it is benchmarked on. For each batch size and
+// variant (BERT's padding strategies; images have one variant) it plans the batches — which
+// samples go together, padded to what length — and turns a planned batch into model inputs.
+// The sweep times the model on those inputs; how samples become inputs is the workload's business.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -21,13 +21,22 @@ namespace cpuinfer {
 class Progress;
 
 struct WorkloadOptions {
-  std::string name;                             // "resnet101"
+  std::string name;                             // "resnet101", "bert"
   std::filesystem::path cache;                  // holds models/ and data/
   std::optional<std::filesystem::path> weights; // checkpoint; none = seeded random weights
   std::optional<std::filesystem::path> data;    // data set; none = the built-in set
   std::size_t samples = 0;                      // 0 = all
-  std::uint64_t seed = 0;                       // for random weights and the subset
+  std::uint64_t seed = 0;                       // for random weights, the subset, synthesized texts
   int threads = 1;                              // for preparing samples
+  // Text workloads only (an image workload refuses them):
+  std::vector<std::string> padding;             // strategies; empty = "longest", the study's
+  std::string text_lengths;                     // "" / "sentences": as loaded; "imdb": review-length texts
+  std::size_t max_length = 0;                   // tokens incl. [CLS]/[SEP]; 0 = the model's maximum
+};
+
+struct PlannedBatch {
+  std::vector<std::size_t> samples;  // sample indices, in batch order
+  std::size_t length = 0;            // sequence length the batch is padded to (0: not a sequence model)
 };
 
 class Workload {
@@ -36,15 +45,20 @@ class Workload {
 
   virtual std::string name() const = 0;
   virtual const ExportedModel& model() const = 0;
-  // Data set name (a path or "built-in ..."), sample count, preprocessing: recorded with results.
+  // Data set, sample count, preprocessing: recorded with the results.
   virtual nlohmann::ordered_json description() const = 0;
   virtual std::string dataset() const = 0;
-
   virtual std::size_t size() const = 0;
-  // Model inputs for the given samples, in the model's input order.
-  virtual std::vector<Tensor> batch(std::span<const std::size_t> samples) const = 0;
-  // The sample's class, for accuracy.
   virtual int label(std::size_t sample) const = 0;
+
+  // The variants each batch size is run with (padding strategies); "" when there is one way only.
+  virtual std::vector<std::string> variants() const { return {""}; }
+  // The batches of one pass over the samples: full batches only, the last incomplete one dropped.
+  virtual std::vector<PlannedBatch> plan(std::size_t batch_size, const std::string& variant) const;
+  // Columns describing a plan (e.g. real tokens per sample, padding fraction), added to its row.
+  virtual nlohmann::ordered_json plan_stats(const std::vector<PlannedBatch>&) const { return nlohmann::ordered_json::object(); }
+  // Model inputs for a planned batch, in the model's input order.
+  virtual std::vector<Tensor> batch(const PlannedBatch& batch) const = 0;
 };
 
 // Names accepted by make_workload.

@@ -37,6 +37,9 @@ struct BenchArgs {
   std::string reference;
   std::string cache;
   bool quiet = false;
+  std::vector<std::string> padding;
+  std::string text_lengths;
+  std::size_t max_length = 0;
   std::string command_line;
 };
 
@@ -77,6 +80,9 @@ int run_bench(BenchArgs& a) {
   wo.samples = a.samples;
   wo.seed = a.seed;
   wo.threads = a.threads;
+  wo.padding = a.padding;
+  wo.text_lengths = a.text_lengths;
+  wo.max_length = a.max_length;
   const auto workload = make_workload(wo, progress);
   const ExportedModel& model = workload->model();
   if (model.random_weights && !a.quiet)
@@ -150,8 +156,10 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->capture_default_str();
   cmd->add_option("--samples", args->samples, "Samples to run (a seeded subset spread over classes); 0 = all")
       ->capture_default_str();
-  cmd->add_option("--data", args->data, "Data set folder (Imagenette layout: <root>/val/<wnid>/*.JPEG); "
-                                        "default: the built-in synthetic image set");
+  cmd->add_option("--data", args->data,
+                  "Data set: resnet101, a folder in the Imagenette layout (<root>/val/<wnid>/*.JPEG); bert, an IMDB "
+                  "folder (aclImdb/test/{pos,neg}/*.txt), a CSV (review,sentiment) or a JSON list of {text,class}. "
+                  "Default: the built-in set");
   cmd->add_option("--weights", args->weights, "Checkpoint file (e.g. resnet101-cd907fe2.pth); default: seeded random weights")
       ->check(CLI::ExistingFile);
   cmd->add_option("--threads", args->threads, "Intra-op threads per backend; 0 = all usable cores")
@@ -164,6 +172,17 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
   cmd->add_option("--reference", args->reference, "Backend the others are compared with (default: libtorch, else the first)");
   cmd->add_option("--out", args->out, "Folder for the CSV and JSON results")->capture_default_str();
   cmd->add_option("--cache", args->cache, "Cache folder with models/ and data/ (default: $CPUINFER_CACHE or the repo's .cache)");
+  cmd->add_option("--padding", args->padding, "bert: comma-separated padding strategies, each its own row: "
+                  "longest (pad a batch to its longest text, the study's), max (to --max-length), bucket (sort by "
+                  "length within windows of 8 batches first). Default: longest")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"longest", "max", "bucket"}));
+  cmd->add_option("--text-lengths", args->text_lengths, "bert: sentences (the texts as they are, default) or imdb "
+                  "(concatenate sentences into texts with the length distribution of full IMDB reviews)")
+      ->check(CLI::IsMember({"sentences", "imdb"}));
+  cmd->add_option("--max-length", args->max_length, "bert: truncate texts to this many tokens incl. [CLS]/[SEP] "
+                  "(default: the model's 512)")
+      ->check(CLI::Range(2, 4096));
   cmd->add_flag("--quiet", args->quiet, "No progress output");
   cmd->callback([args, &exit_code, command_line] {
     args->command_line = command_line;

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
-#include <random>
 
 #include "core/error.h"
 
@@ -58,26 +57,6 @@ std::vector<LabelledFile> list_image_folder(const fs::path& root) {
   if (files.empty())
     fail("no images in data folder {}: expected <root>/val/<class>/*.JPEG (Imagenette layout)", root.string());
   return files;
-}
-
-std::vector<LabelledFile> spread_subset(const std::vector<LabelledFile>& files, std::size_t count,
-                                        std::uint64_t seed) {
-  std::map<int, std::vector<LabelledFile>> by_class;
-  for (const auto& f : files) by_class[f.label].push_back(f);
-  std::mt19937_64 rng(seed);
-  for (auto& [label, list] : by_class) {
-    // Fisher-Yates with explicit modulo: the same order on every standard library.
-    for (std::size_t i = list.size(); i > 1; --i) std::swap(list[i - 1], list[rng() % i]);
-  }
-  if (count == 0 || count > files.size()) count = files.size();
-  std::vector<LabelledFile> subset;
-  subset.reserve(count);
-  for (std::size_t round = 0; subset.size() < count; ++round) {
-    for (auto& [label, list] : by_class) {
-      if (round < list.size() && subset.size() < count) subset.push_back(list[round]);
-    }
-  }
-  return subset;
 }
 
 }  // namespace cpuinfer

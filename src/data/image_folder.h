@@ -19,12 +19,6 @@ struct LabelledFile {
 // Throws cpuinfer::Error naming the folder if it is missing, empty, or has an unknown class folder.
 std::vector<LabelledFile> list_image_folder(const std::filesystem::path& root);
 
-// A deterministic subset of `count` files (all of them if count is 0 or larger than the set),
-// spread over the classes: each class's files are shuffled with `seed`, then classes are taken
-// round-robin, so every prefix of the subset covers the classes evenly.
-std::vector<LabelledFile> spread_subset(const std::vector<LabelledFile>& files, std::size_t count,
-                                        std::uint64_t seed);
-
 // ImageNet-1k index of an Imagenette wnid, or -1.
 int imagenette_class_index(const std::string& wnid);
 
