@@ -151,5 +151,74 @@ TEST_F(BenchCli, CorruptModelFileFailsItsRowsAndNamesTheFile) {
   }
 }
 
+TEST_F(BenchCli, PaddingIsForTextWorkloads) {
+  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1", "--padding", "bucket"})), "--padding");
+}
+
+// BERT from a JSON data set: a row per (backend, batch size, padding strategy).
+class BertCli : public ::testing::Test {
+ protected:
+  fs::path write_file(const std::string& name, const std::string& content) const {
+    const fs::path file = tmp_.path() / name;
+    testing::write_bytes(file, {content.begin(), content.end()});
+    return file;
+  }
+  std::vector<std::string> args(const fs::path& data, std::vector<std::string> extra) const {
+    std::vector<std::string> a = {"bench", "--workload", "bert", "--data", data.string(), "--out",
+                                  (tmp_.path() / "out").string(), "--threads", "2", "--quiet"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  testing::TempDir tmp_;
+};
+
+TEST_F(BertCli, RowsPerPaddingStrategyWithAgreement) {
+  const fs::path data = write_file("reviews.json", R"([
+    {"text": "Loved it.", "class": 1},
+    {"text": "A very, very, very slow-moving, aimless movie about a distressed, drifting young man.", "class": 0},
+    {"text": "Great cast, great story, would watch again!", "class": 1},
+    {"text": "Not good.", "class": 0}])");
+  const auto r = cpuinfer(args(data, {"--backends", "ort,libtorch", "--batch-sizes", "1,2", "--padding", "longest,bucket"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("padding"), std::string::npos) << r.output;  // the table's padding columns
+  const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(tmp_.path() / "out", ".json")));
+  const auto& rows = json["rows"];
+  ASSERT_EQ(rows.size(), 8u);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    SCOPED_TRACE(row.dump());
+    EXPECT_EQ(row["status"], "ok");
+    EXPECT_EQ(row["padding"], i % 2 ? "bucket" : "longest");
+    EXPECT_GT(row["mean_real_tokens"].get<double>(), 3.0);
+    if (row["batch_size"] == 1) EXPECT_EQ(row["padding_fraction"], 0.0);
+    if (i > 0) {
+      EXPECT_EQ(row["top1_agreement"], 1.0);
+      EXPECT_LE(row["max_rel_diff"].get<double>(), 1e-4);
+    }
+  }
+  // Sorting by length within a window never pads more than the data set order.
+  EXPECT_LE(rows[3]["padding_fraction"].get<double>(), rows[2]["padding_fraction"].get<double>());
+}
+
+TEST_F(BertCli, InvalidUtf8NamesTheSample) {
+  // Latin-1 "café" in a CSV: the tokenizer refuses it and the error names file and line.
+  const fs::path csv = write_file("bad.csv", "review,sentiment\nfine,positive\ncaf\xe9,negative\n");
+  expect_one_error(cpuinfer(args(csv, {"--backends", "ort", "--batch-sizes", "1"})), "bad.csv line 3: invalid UTF-8");
+  // In JSON the parser itself refuses it, naming the file.
+  const fs::path json = write_file("bad.json", "[{\"text\": \"caf\xe9\", \"class\": 0}]");
+  expect_one_error(cpuinfer(args(json, {"--backends", "ort", "--batch-sizes", "1"})), "bad.json");
+}
+
+TEST_F(BertCli, ReviewLengthTextsFromTheBuiltInSentences) {
+  auto a = args("unused", {"--backends", "ort", "--batch-sizes", "2", "--samples", "2", "--text-lengths", "imdb",
+                           "--max-length", "128"});
+  a.erase(a.begin() + 3, a.begin() + 5);  // no --data: the built-in sentences
+  const auto r = cpuinfer(a);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(tmp_.path() / "out", ".json")));
+  EXPECT_NE(json["workload"]["dataset"].get<std::string>().find("review-length"), std::string::npos);
+  EXPECT_GT(json["rows"][0]["mean_real_tokens"].get<double>(), 60.0);  // far longer than a sentence
+}
+
 }  // namespace
 }  // namespace cpuinfer
