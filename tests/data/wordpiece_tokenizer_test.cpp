@@ -108,7 +108,7 @@ TEST(WordPieceTokenizer, EncodeAddsSpecialTokensAndTruncates) {
 }
 
 TEST(WordPieceTokenizer, InvalidUtf8IsAnError) {
-  for (const std::string bad : {std::string("abc\xff"), std::string("\xc3"), std::string("a\xed\xa0\x80z")}) {
+  for (const std::string& bad : {std::string("abc\xff"), std::string("\xc3"), std::string("a\xed\xa0\x80z")}) {
     try {
       tokenizer().tokenize(bad);
       FAIL() << "accepted invalid UTF-8";
