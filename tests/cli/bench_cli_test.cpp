@@ -190,7 +190,9 @@ TEST_F(BertCli, RowsPerPaddingStrategyWithAgreement) {
     EXPECT_EQ(row["status"], "ok");
     EXPECT_EQ(row["padding"], i % 2 ? "bucket" : "longest");
     EXPECT_GT(row["mean_real_tokens"].get<double>(), 3.0);
-    if (row["batch_size"] == 1) EXPECT_EQ(row["padding_fraction"], 0.0);
+    if (row["batch_size"] == 1) {
+      EXPECT_EQ(row["padding_fraction"], 0.0);
+    }
     if (i > 0) {
       EXPECT_EQ(row["top1_agreement"], 1.0);
       EXPECT_LE(row["max_rel_diff"].get<double>(), 1e-4);
