@@ -7,8 +7,10 @@ bert:      a BERT-base sequence classifier (Hugging Face BertForSequenceClassifi
            int64 input_ids / attention_mask / token_type_ids -> logits.
 
 Run with Debian's /usr/bin/python3 (it has torch, torchvision and onnx). Each model goes to
-<out>/<workload>-<weights tag>/ with model.onnx, model.pt and meta.json; the folder appears only
-once the export has finished. An existing export is reused.
+<out>/<workload>-<weights tag>/ with model.onnx, model.pt, model.int8.pt (int8-quantized
+TorchScript: static for resnet101, dynamic Linear for bert, onednn engine) and meta.json; the
+folder appears only once the export has finished. An existing export is reused. If quantization
+fails, meta.json's export_errors says why and the other formats are still written.
 
 Weights: a checkpoint file when --weights is given (for resnet101 a torchvision file such as the
 study's resnet101-cd907fe2.pth, IMAGENET1K_V2; for bert a Hugging Face pytorch_model.bin or
@@ -26,8 +28,10 @@ import tempfile
 
 import torch
 import torchvision
+from torch import nn
 
 OPSET = 17
+QUANTIZED_ENGINE = "onednn"  # Debian's torch 1.13 has onednn and qnnpack, no fbgemm
 GENERIC_CHECKPOINT_STEMS = ("pytorch_model", "model")
 
 # torchvision's preprocessing per ResNet-101 checkpoint (file hash prefix -> transforms of the weights).
@@ -122,7 +126,50 @@ def file_md5(path):
     return h.hexdigest()
 
 
-def export(workload, out_root, weights, seed, force, vocab):
+def folder_images(root, count, preprocess):
+    """Up to `count` images of an Imagenette-layout folder, spread over its classes, preprocessed."""
+    from PIL import Image
+    from torchvision.transforms import functional as F
+    classes_root = os.path.join(root, "val") if os.path.isdir(os.path.join(root, "val")) else root
+    per_class = [sorted(os.path.join(d, f) for f in os.listdir(d) if f.lower().endswith((".jpg", ".jpeg", ".png")))
+                 for d in sorted(os.path.join(classes_root, c) for c in os.listdir(classes_root))
+                 if os.path.isdir(d)]
+    files = [f for rank in range(max(map(len, per_class), default=0)) for files in per_class
+             if rank < len(files) for f in [files[rank]]][:count]
+    if not files:
+        fail(f"no calibration images in {root}")
+    tensors = []
+    for f in files:
+        with Image.open(f) as img:
+            x = F.resize(img.convert("RGB"), [preprocess["resize"]], antialias=True)
+        x = F.normalize(F.to_tensor(F.center_crop(x, [preprocess["crop"]])), preprocess["mean"], preprocess["std"])
+        tensors.append(x)
+    return torch.stack(tensors)
+
+
+def quantize_resnet101(model, images):
+    """Eager-mode static quantization as in the study's code, with the onednn configuration (Debian's
+    torch has no fbgemm, so its "x86" configuration is unavailable)."""
+    from torchvision.models.quantization.resnet import QuantizableBottleneck, QuantizableResNet
+    torch.backends.quantized.engine = QUANTIZED_ENGINE
+    q = QuantizableResNet(QuantizableBottleneck, [3, 4, 23, 3])
+    q.load_state_dict(model.state_dict())
+    q.eval()
+    q.fuse_model()
+    q.qconfig = torch.ao.quantization.get_default_qconfig(QUANTIZED_ENGINE)
+    torch.ao.quantization.prepare(q, inplace=True)
+    with torch.no_grad():
+        for chunk in images.split(8):
+            q(chunk)
+    return torch.ao.quantization.convert(q, inplace=True)
+
+
+def quantize_dynamic_linear(model):
+    torch.backends.quantized.engine = QUANTIZED_ENGINE
+    return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+
+
+def export(workload, out_root, weights, seed, force, vocab, calibration_dir):
     folder = os.path.join(out_root, f"{workload}-{weights_tag(weights, seed)}")
     if os.path.exists(os.path.join(folder, "meta.json")) and not force:
         print(f"export_models.py: reusing {folder}")
@@ -133,7 +180,7 @@ def export(workload, out_root, weights, seed, force, vocab):
     scratch = tempfile.mkdtemp(prefix=".export-", dir=out_root)
     try:
         torch.set_num_threads(os.cpu_count() or 1)
-        spec = (build_resnet101(weights, seed) if workload == "resnet101"
+        spec = (build_resnet101(weights, seed, calibration_dir) if workload == "resnet101"
                 else build_bert(weights, seed, vocab, scratch))
         write_model(scratch, workload, spec, weights, seed)
         os.chmod(scratch, 0o755)  # mkdtemp made it private
@@ -166,6 +213,17 @@ def write_model(folder, workload, spec, weights, seed):
             fail(f"traced {workload} differs from the eager model by {diff} on other input shapes")
     traced.save(os.path.join(folder, "model.pt"))
 
+    files = {"onnx": "model.onnx", "torchscript": "model.pt"}
+    export_errors = {}
+    try:  # int8 is a second export of the same model; its failure is reported, not fatal
+        quantized = spec["quantize"]()
+        with torch.no_grad():
+            torch.jit.trace(quantized, example).save(os.path.join(folder, "model.int8.pt"))
+        files["torchscript-int8"] = "model.int8.pt"
+    except Exception as e:  # noqa: BLE001 - any quantization failure becomes the row's reason
+        export_errors["torchscript-int8"] = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        print(f"export_models.py: int8 export of {workload} failed: {export_errors['torchscript-int8']}")
+
     meta = {
         "workload": workload,
         "architecture": spec["architecture"],
@@ -173,7 +231,9 @@ def write_model(folder, workload, spec, weights, seed):
         "random_weights": weights is None,
         "seed": seed if weights is None else None,
         "weights_md5": file_md5(weights) if weights else None,
-        "files": {"onnx": "model.onnx", "torchscript": "model.pt"},
+        "files": files,
+        "export_errors": export_errors,
+        "int8": spec["int8"],
         "onnx_opset": OPSET,
         "inputs": spec["inputs"],
         "outputs": spec["outputs"],
@@ -185,13 +245,20 @@ def write_model(folder, workload, spec, weights, seed):
         json.dump(meta, f, indent=2)
 
 
-def build_resnet101(weights, seed):
+def build_resnet101(weights, seed, calibration_dir):
     model, label, preprocess = load_resnet101(weights, seed)
     example = calibration_images(seed + 2, 2)
+    calibration = folder_images(calibration_dir, 32, preprocess) if calibration_dir else None
     with torch.inference_mode():
         logits = model(example)
     print(f"export_models.py: resnet101 ({label}): max |logit| on two sample pictures = {logits.abs().max():.3f}")
+    described = (f"{len(calibration)} images of {calibration_dir}" if calibration is not None
+                 else "32 seeded synthetic pictures")
     return {"model": model, "example": (example,), "architecture": "torchvision resnet101",
+            "quantize": lambda: quantize_resnet101(model, calibration if calibration is not None
+                                                   else calibration_images(seed + 3, 32)),
+            "int8": {"method": "static: conv+bn(+relu) fused, per-channel weights, calibrated activations",
+                     "engine": QUANTIZED_ENGINE, "calibration": described},
             "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 3, 224, 224]}],
             "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", 1000]}],
             "extra": {"preprocess": preprocess}}
@@ -237,6 +304,9 @@ def build_bert(weights, seed, vocab, folder):
           f"logits on seeded inputs {logits.flatten().tolist()}")
     shape = ["batch", "sequence"]
     return {"model": model, "example": example, "architecture": "BertForSequenceClassification (HF names)",
+            "quantize": lambda: quantize_dynamic_linear(model),
+            "int8": {"method": "dynamic: int8 weights of every Linear layer, activations quantized per batch",
+                     "engine": QUANTIZED_ENGINE},
             "inputs": [{"name": n, "dtype": "int64", "shape": shape}
                        for n in ("input_ids", "attention_mask", "token_type_ids")],
             "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", config["num_labels"]]}],
@@ -254,13 +324,18 @@ def main():
     parser.add_argument("--weights", help="checkpoint file (default: seeded random weights)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="export again even if cached")
+    parser.add_argument("--calibration-images", help="resnet101: image folder (Imagenette layout) to calibrate "
+                        "int8 quantization on (default: <out>/../data/images, the built-in set)")
     parser.add_argument("--vocab", help="bert: vocab.txt for random weights or checkpoints without one "
                         "(default: <out>/../data/text/vocab.txt, made by setup.sh)")
     args = parser.parse_args()
     if args.weights and not os.path.isfile(args.weights):
         fail(f"checkpoint not found: {args.weights}")
-    vocab = args.vocab or os.path.join(args.out, os.pardir, "data", "text", "vocab.txt")
-    export(args.workload, args.out, args.weights, args.seed, args.force, vocab)
+    data = os.path.normpath(os.path.join(args.out, os.pardir, "data"))  # the cache's data, beside models
+    vocab = args.vocab or os.path.join(data, "text", "vocab.txt")
+    calibration = args.calibration_images or os.path.join(data, "images")
+    export(args.workload, args.out, args.weights, args.seed, args.force, vocab,
+           calibration if os.path.isdir(calibration) else None)
 
 
 if __name__ == "__main__":

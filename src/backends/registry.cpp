@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include "backends/libtorch/libtorch_backend.h"
+#include "backends/opencv/opencv_backend.h"
 #include "backends/ort/ort_backend.h"
 #include "core/error.h"
 
@@ -18,18 +19,28 @@ struct Factory {
 
 const std::vector<Factory>& factories() {
   static const std::vector<Factory> kFactories = {
-      {{"ort", "ONNX Runtime, CPU execution provider, graph optimization level ALL"},
+      {{"ort", "ONNX Runtime, CPU execution provider, graph optimization level ALL", "resnet101, bert"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_ort_backend(OrtLevel::all, o); }},
-      {{"ort-basic", "ONNX Runtime, CPU execution provider, graph optimization level BASIC"},
+      {{"ort-basic", "ONNX Runtime, CPU execution provider, graph optimization level BASIC", "resnet101, bert"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_ort_backend(OrtLevel::basic, o); }},
-      {{"libtorch", "LibTorch TorchScript module, plain forward under inference mode (no optimization)"},
+      {{"libtorch", "LibTorch TorchScript module, plain forward under inference mode (no optimization)",
+        "resnet101, bert"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> {
          return make_libtorch_backend(LibtorchMode::plain, o);
        }},
-      {{"libtorch-frozen", "LibTorch torch::jit::freeze + optimize_for_inference (graph mode)"},
+      {{"libtorch-frozen", "LibTorch torch::jit::freeze + optimize_for_inference (graph mode)", "resnet101, bert"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> {
          return make_libtorch_backend(LibtorchMode::frozen, o);
        }},
+      {{"libtorch-int8", "LibTorch int8: static quantization (conv+bn+relu fused, calibrated) for resnet101, "
+                         "dynamic quantization of Linear layers for bert; oneDNN quantized engine",
+        "resnet101, bert"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> {
+         return make_libtorch_backend(LibtorchMode::int8, o);
+       }},
+      {{"opencv", "OpenCV DNN, CPU target, on the ONNX model with torch's Identity nodes removed",
+        "resnet101; bert unsupported (OpenCV 4.6 cannot import its dynamic shapes)"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_opencv_backend(o); }},
   };
   return kFactories;
 }

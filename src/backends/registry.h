@@ -12,6 +12,7 @@ namespace cpuinfer {
 struct BackendEntry {
   std::string name;
   std::string description;
+  std::string supports;  // which workloads run, and why others do not
 };
 
 // In the order `cpuinfer backends` lists them.

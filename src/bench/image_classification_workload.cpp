@@ -52,12 +52,13 @@ class ImageClassificationWorkload final : public Workload {
   ImageClassificationWorkload(const WorkloadOptions& options, Progress& progress) : name_(options.name) {
     if (!options.padding.empty() || !options.text_lengths.empty() || options.max_length)
       fail("--padding, --text-lengths and --max-length apply to text workloads, not {}", options.name);
-    model_ = prepare_model({options.name, options.cache / "models", options.weights, options.seed});
-    preprocess_ = preprocess_from_meta(model_.meta);
     const bool builtin = !options.data;
     const fs::path root = builtin ? options.cache / "data" / "images" : *options.data;
     if (builtin && !fs::exists(root))
       fail("built-in image set missing at {}: run scripts/setup.sh or give --data", root.string());
+    // int8 calibration, if the export runs now, uses images of this run's data set.
+    model_ = prepare_model({options.name, options.cache / "models", options.weights, options.seed, root});
+    preprocess_ = preprocess_from_meta(model_.meta);
     dataset_ = dataset_name(root, builtin);
     const std::vector<LabelledFile> all = list_image_folder(root);
     if (options.samples > all.size())

@@ -143,12 +143,19 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
     std::string load_error;
     const auto file = w.model().files.by_format.find(backend->format());
     if (file == w.model().files.by_format.end()) {
-      load_error = fmt::format("unsupported: no {} export of {}", backend->format(), w.name());
+      const auto why = w.model().export_errors.find(backend->format());
+      load_error = why != w.model().export_errors.end()
+                       ? fmt::format("failed: export: {}", why->second)
+                       : fmt::format("unsupported: no {} export of {}", backend->format(), w.name());
+    } else if (!std::filesystem::is_regular_file(file->second)) {
+      load_error = fmt::format("failed: load: model file not found: {}", file->second.string());
     } else {
       try {
         backend->load(file->second);
         // The first backend that loads is the reference if the requested one could not.
         if (ref.backend.empty()) ref.backend = backend->name();
+      } catch (const Unsupported& e) {
+        load_error = fmt::format("unsupported: load: {}", e.what());
       } catch (const Error& e) {
         load_error = fmt::format("failed: load: {}: {}", file->second.filename().string(), e.what());
       }
@@ -160,6 +167,9 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
         if (load_error.empty()) {
           try {
             measure(w, *backend, batch_size, variant, o, ref, row, progress);
+          } catch (const Unsupported& e) {
+            progress.finish("unsupported");
+            status = fmt::format("unsupported: run: {}", e.what());
           } catch (const Error& e) {
             progress.finish("failed");
             status = fmt::format("failed: run: {}", e.what());

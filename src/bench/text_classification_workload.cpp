@@ -32,7 +32,7 @@ class TextClassificationWorkload final : public Workload {
     if (text_lengths_ != "sentences" && text_lengths_ != "imdb")
       fail("unknown --text-lengths '{}': use sentences or imdb", text_lengths_);
 
-    model_ = prepare_model({o.name, o.cache / "models", o.weights, o.seed});
+    model_ = prepare_model({o.name, o.cache / "models", o.weights, o.seed, std::nullopt});
     load_tokenizer(o.max_length);
 
     const fs::path source = o.data ? *o.data : o.cache / "data" / "text" / "imdb-sentences.json";

@@ -15,6 +15,13 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A well-formed input that a runtime cannot handle (an operator or shape it does not support), as
+// opposed to a broken one: reported as "unsupported: ...", not "failed: ...".
+class Unsupported : public Error {
+ public:
+  using Error::Error;
+};
+
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
   throw Error(fmt::format(format, std::forward<Args>(args)...));

@@ -35,7 +35,10 @@ std::string dtype_name(DType dtype) {
 
 std::string shape_string(const Shape& shape) {
   std::string s;
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
   return s.empty() ? "scalar" : s;
 }
 

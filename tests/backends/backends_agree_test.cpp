@@ -20,6 +20,14 @@ namespace {
 
 constexpr double kRelativeTolerance = 1e-4;
 
+// The random-weights export setup.sh made.
+ExportedModel cached_model(const std::string& workload) {
+  ModelRequest request;
+  request.workload = workload;
+  request.cache = testing::cache_dir() / "models";
+  return prepare_model(request);
+}
+
 // A batch of the preprocessing fixtures: real decoding and preprocessing, various images.
 Tensor fixture_batch() {
   const std::vector<std::string> names = {"odd_420.jpg", "portrait_444.jpg", "gray.jpg", "alpha.png"};
@@ -32,10 +40,10 @@ Tensor fixture_batch() {
 }
 
 TEST(BackendsAgree, OrtAndLibtorchOnResnet101) {
-  const ExportedModel model = prepare_model({"resnet101", testing::cache_dir() / "models", std::nullopt, 0});
+  const ExportedModel model = cached_model("resnet101");
   const std::vector<Tensor> inputs = {fixture_batch()};
   std::map<std::string, Tensor> logits;
-  for (const std::string name : {"libtorch", "ort", "ort-basic", "libtorch-frozen"}) {
+  for (const std::string name : {"libtorch", "ort", "ort-basic", "libtorch-frozen", "opencv"}) {
     auto backend = make_backend(name, BackendOptions{2});
     backend->load(model.files.by_format.at(backend->format()));
     auto outputs = backend->run(inputs);
@@ -72,7 +80,7 @@ std::vector<Tensor> bert_batch(const WordPieceTokenizer& tok, const std::vector<
 }
 
 TEST(BackendsAgree, BertOnEveryBackendAndPadding) {
-  const ExportedModel model = prepare_model({"bert", testing::cache_dir() / "models", std::nullopt, 0});
+  const ExportedModel model = cached_model("bert");
   const auto tok = WordPieceTokenizer::from_file(model.folder / "vocab.txt");
   const std::vector<std::string> texts = {"A very, very slow-moving, aimless movie.", "Loved it!",
                                           "The plot was predictable but the acting saved it, mostly."};
@@ -105,13 +113,63 @@ TEST(BackendsAgree, BertOnEveryBackendAndPadding) {
   }
 }
 
+// int8 is an approximation: it must run the same model, within a stated error. Tolerance: max |diff|
+// of logits <= 25% of the largest fp32 logit magnitude (seen: about 5% for ResNet-101, 10% for BERT,
+// on random weights). Top-1 is not required to match: random-weight logits are close together.
+constexpr double kInt8RelativeTolerance = 0.25;
+
+TEST(BackendsAgree, Int8ApproximatesFp32) {
+  for (const std::string workload : {"resnet101", "bert"}) {
+    SCOPED_TRACE(workload);
+    const ExportedModel model = cached_model(workload);
+    std::vector<Tensor> inputs;
+    if (workload == "resnet101") {
+      inputs = {fixture_batch()};
+    } else {
+      const auto tok = WordPieceTokenizer::from_file(model.folder / "vocab.txt");
+      inputs = bert_batch(tok, {"A slow, aimless movie.", "Loved every minute of it!"}, 12);
+    }
+    auto fp32 = make_backend("libtorch", BackendOptions{2});
+    auto int8 = make_backend("libtorch-int8", BackendOptions{2});
+    fp32->load(model.files.by_format.at(fp32->format()));
+    int8->load(model.files.by_format.at(int8->format()));
+    const Tensor ref = fp32->run(inputs).at(0), out = int8->run(inputs).at(0);
+    ASSERT_EQ(out.shape(), ref.shape());
+    Agreement a;
+    const std::size_t classes = static_cast<std::size_t>(ref.dim(1));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(ref.dim(0)); ++i)
+      a.add(out.values<float>().subspan(i * classes, classes), ref.values<float>().subspan(i * classes, classes));
+    EXPECT_GT(a.max_abs_diff, 0.0);  // it is really another (quantized) model
+    EXPECT_LE(*a.max_rel_diff(), kInt8RelativeTolerance) << "max abs diff " << a.max_abs_diff;
+  }
+}
+
+TEST(BackendsAgree, OpencvCannotRunBertAndSaysSo) {
+  const ExportedModel model = cached_model("bert");
+  auto backend = make_backend("opencv", BackendOptions{1});
+  try {
+    backend->load(model.files.by_format.at("onnx"));
+    const auto tok = WordPieceTokenizer::from_file(model.folder / "vocab.txt");
+    backend->run(bert_batch(tok, {"fine"}, 4));
+    FAIL() << "OpenCV 4.6 ran BERT: update the opencv backend's `supports` line";
+  } catch (const Unsupported& e) {
+    EXPECT_FALSE(std::string(e.what()).empty());
+  }
+}
+
 TEST(BackendsAgree, CorruptModelIsALoadErrorNotACrash) {
   testing::TempDir tmp;
   testing::write_bytes(tmp.path() / "bad.onnx", {'n', 'o', 't', ' ', 'a', ' ', 'm', 'o', 'd', 'e', 'l'});
   testing::write_bytes(tmp.path() / "bad.pt", {'P', 'K', 3, 4, 0, 0});
-  for (const std::string name : {"ort", "libtorch-frozen"}) {
+  for (const std::string name : {"ort", "libtorch-frozen", "libtorch-int8", "opencv"}) {
     auto backend = make_backend(name, BackendOptions{1});
-    EXPECT_THROW(backend->load(tmp.path() / (backend->format() == "onnx" ? "bad.onnx" : "bad.pt")), Error) << name;
+    try {
+      backend->load(tmp.path() / (backend->format() == "onnx" ? "bad.onnx" : "bad.pt"));
+      ADD_FAILURE() << name << " loaded garbage";
+    } catch (const Unsupported& e) {
+      ADD_FAILURE() << name << ": a broken file is a failure, not an unsupported model: " << e.what();
+    } catch (const Error&) {
+    }
     EXPECT_THROW(backend->run({}), Error) << name;
   }
 }

@@ -135,7 +135,7 @@ TEST_F(BenchCli, CorruptJpeg) {
 TEST_F(BenchCli, MissingModelFile) {
   const fs::path cache = cache_with({});
   expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1", "--cache", cache.string()})),
-                   "model file not found");
+                   "model file not found: " + (cache / "models" / "resnet101-random-seed0" / "model.onnx").string());
 }
 
 TEST_F(BenchCli, CorruptModelFileFailsItsRowsAndNamesTheFile) {
@@ -149,6 +149,28 @@ TEST_F(BenchCli, CorruptModelFileFailsItsRowsAndNamesTheFile) {
   for (const auto& row : json["rows"]) {
     EXPECT_EQ(row["status"].get<std::string>().rfind("failed: load", 0), 0u) << row["status"];
   }
+}
+
+TEST_F(BenchCli, FailedExportIsARowNotAStop) {
+  // A cache whose int8 export failed (meta.json says why) next to a working ONNX model.
+  const fs::path cache = cache_with({});
+  const fs::path folder = cache / "models" / "resnet101-random-seed0";
+  fs::create_symlink(testing::resnet101_model() / "model.onnx", folder / "model.onnx");
+  fs::create_symlink(testing::resnet101_model() / "model.pt", folder / "model.pt");
+  auto meta = nlohmann::json::parse(testing::read_text(folder / "meta.json"));
+  meta["files"].erase("torchscript-int8");
+  meta["export_errors"] = {{"torchscript-int8", "quantized engine exploded"}};
+  const std::string text = meta.dump();
+  testing::write_bytes(folder / "meta.json", {text.begin(), text.end()});
+
+  const auto r = cpuinfer(args({"--backends", "libtorch-int8,ort", "--batch-sizes", "1,2", "--samples", "2",
+                                "--cache", cache.string()}));
+  expect_one_error(r, "failed: export: quantized engine exploded");
+  const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json")));
+  ASSERT_EQ(json["rows"].size(), 4u);
+  EXPECT_EQ(json["rows"][0]["status"], "failed: export: quantized engine exploded");
+  EXPECT_EQ(json["rows"][2]["status"], "ok");  // ort ran anyway, and became the reference
+  EXPECT_EQ(json["rows"][2]["reference"], "ort");
 }
 
 TEST_F(BenchCli, PaddingIsForTextWorkloads) {

@@ -54,20 +54,31 @@ class LibtorchBackend final : public Backend {
  public:
   LibtorchBackend(LibtorchMode mode, const BackendOptions& options) : mode_(mode), options_(options) {}
 
-  std::string name() const override { return mode_ == LibtorchMode::plain ? "libtorch" : "libtorch-frozen"; }
+  std::string name() const override {
+    switch (mode_) {
+      case LibtorchMode::plain: return "libtorch";
+      case LibtorchMode::frozen: return "libtorch-frozen";
+      case LibtorchMode::int8: return "libtorch-int8";
+    }
+    return "libtorch";
+  }
   std::string version() const override { return TORCH_VERSION; }
-  std::string format() const override { return "torchscript"; }
+  std::string format() const override { return mode_ == LibtorchMode::int8 ? "torchscript-int8" : "torchscript"; }
   nlohmann::json settings() const override {
-    return {{"mode", mode_ == LibtorchMode::plain ? "torchscript, inference mode"
-                                                  : "freeze + optimize_for_inference, inference mode"},
-            {"intra_op_threads", options_.threads},
-            {"inter_op_threads", 1},
-            {"mkldnn", at::hasMKLDNN()}};
+    nlohmann::json s = {{"intra_op_threads", options_.threads}, {"inter_op_threads", 1}, {"mkldnn", at::hasMKLDNN()}};
+    switch (mode_) {
+      case LibtorchMode::plain: s["mode"] = "torchscript, inference mode"; break;
+      case LibtorchMode::frozen: s["mode"] = "freeze + optimize_for_inference, inference mode"; break;
+      case LibtorchMode::int8: s["mode"] = "int8-quantized torchscript, inference mode"; s["quantized_engine"] = "onednn"; break;
+    }
+    return s;
   }
 
   void load(const std::filesystem::path& model) override {
     configure_threads();
     try {
+      // The engine the export tooling quantized with; the default here would be qnnpack.
+      if (mode_ == LibtorchMode::int8) at::globalContext().setQEngine(at::QEngine::ONEDNN);
       module_ = torch::jit::load(model.string());
       module_.eval();
       if (mode_ == LibtorchMode::frozen) {
