@@ -113,10 +113,27 @@ TEST(BackendsAgree, BertOnEveryBackendAndPadding) {
   }
 }
 
-// int8 is an approximation: it must run the same model, within a stated error. Tolerance: max |diff|
-// of logits <= 25% of the largest fp32 logit magnitude (seen: about 5% for ResNet-101, 10% for BERT,
-// on random weights). Top-1 is not required to match: random-weight logits are close together.
-constexpr double kInt8RelativeTolerance = 0.25;
+// int8 is an approximation of the fp32 model, checked on what it must preserve whatever the weights:
+// its logits correlate with fp32's (Pearson >= 0.9) and stay within 50% of the largest fp32 logit.
+// Top-1 is not required to match: random-weight logits lie close together, so quantization noise
+// reorders them (seen on 16 built-in images: ResNet-101 correlation 0.95, top-1 agreement 19-38%;
+// BERT top-1 100%, max |diff| 0.02).
+constexpr double kInt8MinCorrelation = 0.9;
+constexpr double kInt8RelativeTolerance = 0.5;
+
+double correlation(std::span<const float> a, std::span<const float> b) {
+  double ma = 0, mb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) ma += a[i], mb += b[i];
+  ma /= static_cast<double>(a.size());
+  mb /= static_cast<double>(b.size());
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) * (a[i] - ma);
+    bb += (b[i] - mb) * (b[i] - mb);
+  }
+  return ab / std::sqrt(aa * bb);
+}
 
 TEST(BackendsAgree, Int8ApproximatesFp32) {
   for (const std::string workload : {"resnet101", "bert"}) {
@@ -141,6 +158,7 @@ TEST(BackendsAgree, Int8ApproximatesFp32) {
       a.add(out.values<float>().subspan(i * classes, classes), ref.values<float>().subspan(i * classes, classes));
     EXPECT_GT(a.max_abs_diff, 0.0);  // it is really another (quantized) model
     EXPECT_LE(*a.max_rel_diff(), kInt8RelativeTolerance) << "max abs diff " << a.max_abs_diff;
+    EXPECT_GE(correlation(out.values<float>(), ref.values<float>()), kInt8MinCorrelation);
   }
 }
 

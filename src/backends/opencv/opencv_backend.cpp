@@ -15,7 +15,9 @@ namespace {
 
 // OpenCV's messages start with the source location; keep what it says about the model.
 std::string opencv_message(const cv::Exception& e) {
-  return first_line(e.err.empty() ? std::string(e.what()) : e.err);
+  std::string line = first_line(e.err.empty() ? std::string(e.what()) : e.err);
+  const auto start = line.find_first_not_of("> ");  // OpenCV quotes nested errors with "> "
+  return start == std::string::npos ? line : line.substr(start);
 }
 
 class OpencvBackend final : public Backend {
