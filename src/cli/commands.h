@@ -11,5 +11,6 @@ namespace cpuinfer {
 // command_line is recorded with the results.
 void add_bench_command(CLI::App& app, int& exit_code, const std::string& command_line);
 void add_backends_command(CLI::App& app, int& exit_code);
+void add_report_command(CLI::App& app, int& exit_code);
 
 }  // namespace cpuinfer

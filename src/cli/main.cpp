@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
   cpuinfer::add_bench_command(app, exit_code, command_line);
   cpuinfer::add_backends_command(app, exit_code);
+  cpuinfer::add_report_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,9 @@ namespace cpuinfer {
 std::filesystem::path default_cache_dir();
 // tools/export_models.py of the source tree.
 std::filesystem::path export_tool();
+// The npm packages setup.sh installed (vega, vega-lite, vega-embed for report charts):
+// $CPUINFER_NPM if set, else .deps/npm of the source tree.
+std::filesystem::path chart_library_dir();
 // The Python interpreter that has torch, torchvision and onnx (Debian's).
 std::filesystem::path python_interpreter();
 

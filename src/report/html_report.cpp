@@ -1,0 +1,191 @@
+// The HTML page: data and chart libraries inlined, drawn by a small script with Vega-Lite.
+// A Content-Security-Policy with default-src 'none' keeps the page from loading anything.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "report/report_writers.h"
+
+namespace cpuinfer {
+
+namespace {
+
+std::string read_script(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("chart library missing: {} (scripts/setup.sh installs it from npm)", file.string());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Text inside <script> ends at the first "</script": escape the slash ("<\/" means "</" inside
+// JavaScript strings and regular expressions, and "\/" is a JSON escape). In the JSON data every "</"
+// is escaped, as it can only occur inside strings there.
+std::string script_safe(const std::string& text, bool json) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] != '<' || i + 1 >= text.size() || text[i + 1] != '/') continue;
+    std::string next = text.substr(i + 2, 6);
+    for (char& c : next) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (json || next == "script") out += '\\';
+  }
+  return out;
+}
+
+constexpr const char* kStyle = R"css(
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+th { background: #f3f3f3; cursor: pointer; } td.text, th.text { text-align: left; }
+tr.flagged td { background: #fff2cc; } tr.failed td { color: #a00; }
+.banner { background: #fde8e8; border: 1px solid #e99; padding: 6px 10px; margin: 0.5em 0; }
+.rec { background: #e8f4ea; } .charts { display: flex; flex-wrap: wrap; gap: 2em; }
+.note { color: #666; font-size: 12px; }
+)css";
+
+constexpr const char* kApp = R"js(
+const report = JSON.parse(document.getElementById('report-data').textContent);
+const fmt = (v, d, scale = 1, unit = '') => (typeof v === 'number') ? (v * scale).toFixed(d) + unit : '-';
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+function table(columns, rows, rowClass = () => '') {
+  const t = el('table');
+  const head = el('tr');
+  columns.forEach((c, i) => {
+    const th = el('th', {class: c.text ? 'text' : ''}, c.title);
+    th.onclick = () => {  // sortable: click a header, click again to reverse
+      const body = [...t.querySelectorAll('tr')].slice(1);
+      const dir = th.dataset.dir === 'asc' ? -1 : 1;
+      th.dataset.dir = dir === 1 ? 'asc' : 'desc';
+      body.sort((a, b) => {
+        const x = a.children[i].dataset.v, y = b.children[i].dataset.v;
+        const nx = parseFloat(x), ny = parseFloat(y);
+        return dir * (isNaN(nx) || isNaN(ny) ? String(x).localeCompare(String(y)) : nx - ny);
+      }).forEach(r => t.append(r));
+    };
+    head.append(th);
+  });
+  t.append(head);
+  for (const r of rows) {
+    const tr = el('tr', {class: rowClass(r)});
+    for (const c of columns) {
+      const raw = c.value(r);
+      tr.append(el('td', {class: c.text ? 'text' : '', 'data-v': raw ?? ''}, c.show ? c.show(r) : String(raw ?? '-')));
+    }
+    t.append(tr);
+  }
+  return t;
+}
+const charts = [];
+function chart(id, rows, field, title) {
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title, width: {step: 14}, height: 260,
+    data: {values: rows},
+    mark: 'bar',
+    encoding: {
+      x: {field: 'batch_size', type: 'ordinal', title: 'batch size'},
+      xOffset: {field: 'series'},
+      y: {field, type: 'quantitative', title},
+      color: {field: 'series', title: 'backend'},
+      tooltip: [{field: 'series'}, {field: 'batch_size'}, {field, format: '.3f'},
+                {field: 'time_per_input', title: 's/sample', format: '.4f'}]
+    }
+  };
+  charts.push(vegaEmbed('#' + id, spec, {renderer: 'svg', actions: false}));
+}
+const main = document.getElementById('main');
+main.append(el('p', {class: 'note'}, `${report.files.length} result file(s); recommendation threshold: top-1 agreement ≥ ${(report.threshold * 100).toFixed(0)}%, baseline ${report.baseline}.`));
+main.append(el('h2', {}, 'Runs and machines'));
+main.append(table([
+  {title: 'run', text: true, value: f => f.label},
+  {title: 'workload', text: true, value: f => f.workload},
+  {title: 'weights', text: true, value: f => f.weights + (f.random_weights ? ' (accuracy meaningless)' : '')},
+  {title: 'data', text: true, value: f => f.dataset},
+  {title: 'CPU', text: true, value: f => f.machine.cpu},
+  {title: 'ISA', text: true, value: f => (f.machine.isa || []).join(' ')},
+  {title: 'cores', value: f => f.machine.usable_cores},
+  {title: 'threads', value: f => f.protocol.threads},
+  {title: 'libraries', text: true, value: f => Object.entries(f.libraries).map(([k, v]) => `${k} ${v}`).join(', ')},
+  {title: 'started (UTC)', text: true, value: f => f.started_utc + (f.complete ? '' : ' — incomplete sweep')},
+], report.files));
+for (const f of report.files.filter(f => f.random_weights))
+  main.append(el('div', {class: 'banner'}, `${f.label}: seeded random weights — accuracy against labels means nothing; agreement between backends still does.`));
+report.workloads.forEach((w, wi) => {
+  main.append(el('h2', {}, w.name));
+  main.append(el('h3', {}, 'Recommendation'));
+  main.append(table([
+    {title: 'run', text: true, value: r => r.file},
+    {title: 'batch', value: r => r.batch_size},
+    {title: 'use', text: true, value: r => r.series},
+    {title: 'ms/sample', value: r => r.time_per_input, show: r => fmt(r.time_per_input, 2, 1000)},
+    {title: 'vs baseline', value: r => r.speedup, show: r => fmt(r.speedup, 2, 1, 'x faster')},
+    {title: 'top-1 agreement', value: r => r.top1_agreement, show: r => fmt(r.top1_agreement, 1, 100, '%')},
+  ], w.recommendations, () => 'rec'));
+  const ok = w.rows.filter(r => r.status === 'ok');
+  const box = el('div', {class: 'charts'});
+  box.append(el('div', {id: `chart-${wi}-runtime`, class: 'chart', 'data-bars': ok.length}));
+  box.append(el('div', {id: `chart-${wi}-speedup`, class: 'chart', 'data-bars': ok.filter(r => typeof r.speedup === 'number').length}));
+  main.append(box);
+  chart(`chart-${wi}-runtime`, ok, 'total_time', 'total runtime (s)');
+  chart(`chart-${wi}-speedup`, ok.filter(r => typeof r.speedup === 'number'), 'speedup', `speed-up vs ${report.baseline}`);
+  main.append(el('h3', {}, 'All results'));
+  main.append(table([
+    {title: 'series', text: true, value: r => r.series},
+    {title: 'batch', value: r => r.batch_size},
+    {title: 'total s', value: r => r.total_time, show: r => fmt(r.total_time, 3)},
+    {title: 'ms/sample', value: r => r.time_per_input, show: r => fmt(r.time_per_input, 2, 1000)},
+    {title: 'p50 ms', value: r => r.latency_p50_ms, show: r => fmt(r.latency_p50_ms, 1)},
+    {title: 'p90 ms', value: r => r.latency_p90_ms, show: r => fmt(r.latency_p90_ms, 1)},
+    {title: 'p99 ms', value: r => r.latency_p99_ms, show: r => fmt(r.latency_p99_ms, 1)},
+    {title: 'samples/s', value: r => r.samples_per_s, show: r => fmt(r.samples_per_s, 2)},
+    {title: 'padding', value: r => r.padding_fraction, show: r => fmt(r.padding_fraction, 0, 100, '%')},
+    {title: 'accuracy', value: r => r.accuracy, show: r => fmt(r.accuracy, 1, 100, '%')},
+    {title: 'top-1 agreement', value: r => r.top1_agreement, show: r => fmt(r.top1_agreement, 1, 100, '%') + (r.flagged ? ' ⚠' : '')},
+    {title: 'max abs diff', value: r => r.max_abs_diff, show: r => typeof r.max_abs_diff === 'number' ? r.max_abs_diff.toExponential(2) : '-'},
+    {title: 'speed-up', value: r => r.speedup, show: r => fmt(r.speedup, 2, 1, 'x')},
+    {title: 'RSS MB', value: r => r.peak_rss_mb, show: r => fmt(r.peak_rss_mb, 0)},
+    {title: 'status', text: true, value: r => r.status},
+  ], w.rows, r => r.flagged ? 'flagged' : (r.status === 'ok' ? '' : 'failed')));
+  if (w.failures.length) {
+    main.append(el('h3', {}, 'Failed or unsupported'));
+    const ul = el('ul');
+    for (const r of w.failures) ul.append(el('li', {}, `${r.series} batch ${r.batch_size}: ${r.status}`));
+    main.append(ul);
+  }
+});
+Promise.all(charts).then(() => {
+  document.body.dataset.charts = String(charts.length);
+  // Every fetch the page made, as the browser recorded it: none is expected, everything is inline.
+  document.body.dataset.resources = String(performance.getEntriesByType('resource').length);
+}, e => { document.body.dataset.chartError = String(e); });
+)js";
+
+}  // namespace
+
+std::string render_html_report(const nlohmann::json& report, const std::filesystem::path& charts) {
+  const std::string vega = read_script(charts / "vega" / "build" / "vega.min.js");
+  const std::string vega_lite = read_script(charts / "vega-lite" / "build" / "vega-lite.min.js");
+  const std::string embed = read_script(charts / "vega-embed" / "build" / "vega-embed.min.js");
+  std::string html = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
+  // Nothing may be fetched: the page is complete as it is. Vega compiles expressions, hence unsafe-eval.
+  html += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' "
+          "'unsafe-eval'; style-src 'unsafe-inline'; img-src data:\">\n";
+  html += "<title>cpuinfer report</title>\n<style>" + std::string(kStyle) + "</style>\n";
+  for (const std::string* lib : {&vega, &vega_lite, &embed}) html += "<script>" + script_safe(*lib, false) + "</script>\n";
+  html += "</head><body><h1>cpuinfer report</h1><div id=\"main\"></div>\n";
+  html += "<script id=\"report-data\" type=\"application/json\">" + script_safe(report.dump(), true) + "</script>\n";
+  html += "<script>" + script_safe(kApp, false) + "</script>\n</body></html>\n";
+  return html;
+}
+
+}  // namespace cpuinfer

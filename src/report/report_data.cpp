@@ -1,0 +1,101 @@
+// Series names, speed-ups, failures and recommendations.
+#include "report/report_data.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace cpuinfer {
+
+namespace {
+
+bool is_ok(const nlohmann::json& row) { return row.value("status", "") == "ok"; }
+
+std::string padding_of(const nlohmann::json& row) {
+  return row.contains("padding") && row["padding"].is_string() ? row["padding"].get<std::string>() : "";
+}
+
+double number(const nlohmann::json& row, const char* key) {
+  return row.contains(key) && row[key].is_number() ? row[key].get<double>() : 0.0;
+}
+
+// A row agrees when its top-1 agreement reaches the threshold; the reference's own first row has
+// nothing to compare with and agrees by definition.
+bool agrees(const nlohmann::json& row, double threshold) {
+  return !row.contains("top1_agreement") || row["top1_agreement"].is_null() ||
+         number(row, "top1_agreement") >= threshold;
+}
+
+}  // namespace
+
+nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const ReportOptions& options) {
+  nlohmann::json report = {{"threshold", options.agreement_threshold},
+                           {"baseline", options.baseline},
+                           {"files", nlohmann::json::array()},
+                           {"workloads", nlohmann::json::array()}};
+  // Series carry their run's name only where several runs of one workload are compared.
+  std::map<std::string, int> runs_per_workload;
+  for (const auto& f : files) ++runs_per_workload[f.doc["workload"].value("name", "?")];
+  std::map<std::string, nlohmann::json> workloads;  // by name, in name order
+  for (const auto& f : files) {
+    const auto& d = f.doc;
+    const auto& w = d["workload"];
+    report["files"].push_back({{"label", f.label},
+                               {"path", f.path.string()},
+                               {"workload", w.value("name", "?")},
+                               {"weights", w.value("weights", "?")},
+                               {"random_weights", w.value("random_weights", false)},
+                               {"dataset", w.value("dataset", "?")},
+                               {"started_utc", d.value("started_utc", "")},
+                               {"complete", d.value("complete", false)},
+                               {"command", d.value("command", "")},
+                               {"machine", d.value("machine", nlohmann::json::object())},
+                               {"libraries", d.value("libraries", nlohmann::json::object())},
+                               {"protocol", d.value("protocol", nlohmann::json::object())}});
+    const bool several = runs_per_workload[w.value("name", "?")] > 1;
+    auto& section = workloads[w.value("name", "?")];
+    if (section.is_null())
+      section = {{"name", w.value("name", "?")}, {"rows", nlohmann::json::array()}, {"failures", nlohmann::json::array()},
+                 {"recommendations", nlohmann::json::array()}};
+
+    // Baseline time per sample for each batch size (padding as the study: longest, or none).
+    std::map<int, double> baseline;
+    for (const auto& row : d["rows"])
+      if (is_ok(row) && row["name"] == options.baseline && (padding_of(row).empty() || padding_of(row) == "longest"))
+        baseline[row["batch_size"].get<int>()] = number(row, "time_per_input");
+
+    std::map<int, nlohmann::json> best;  // batch size -> fastest agreeing row
+    for (const auto& row : d["rows"]) {
+      nlohmann::json r = row;
+      r.erase("latencies_ms");
+      r.erase("settings");
+      const std::string padding = padding_of(row);
+      r["file"] = f.label;
+      r["series"] = fmt::format("{}{}{}", several ? f.label + " · " : "", row["name"].get<std::string>(),
+                                padding.empty() ? "" : " (" + padding + ")");
+      const int batch = row["batch_size"].get<int>();
+      r["flagged"] = is_ok(row) && !agrees(row, options.agreement_threshold);
+      if (is_ok(row) && baseline.count(batch) && number(row, "time_per_input") > 0)
+        r["speedup"] = baseline[batch] / number(row, "time_per_input");
+      if (!is_ok(row)) section["failures"].push_back(r);
+      if (is_ok(row) && agrees(row, options.agreement_threshold) &&
+          (!best.count(batch) || number(row, "time_per_input") < number(best[batch], "time_per_input")))
+        best[batch] = r;
+      section["rows"].push_back(std::move(r));
+    }
+    for (const auto& [batch, row] : best) {
+      section["recommendations"].push_back({{"file", f.label},
+                                            {"batch_size", batch},
+                                            {"series", row["series"]},
+                                            {"backend", row["name"]},
+                                            {"padding", padding_of(row)},
+                                            {"time_per_input", row["time_per_input"]},
+                                            {"top1_agreement", row.value("top1_agreement", nlohmann::json())},
+                                            {"speedup", row.value("speedup", nlohmann::json())}});
+    }
+  }
+  for (auto& [name, section] : workloads) report["workloads"].push_back(std::move(section));
+  return report;
+}
+
+}  // namespace cpuinfer

@@ -1,0 +1,42 @@
+// Results file loading and validation.
+#include "report/results_file.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace cpuinfer {
+
+ResultsFile load_results_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("cannot open results file {}", file.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  ResultsFile result{file, file.stem().string(), {}};
+  try {
+    result.doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    const std::size_t at = std::min<std::size_t>(e.byte ? e.byte - 1 : 0, text.size());
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+    const std::string what = e.what();
+    const auto colon = what.rfind(": ");
+    fail("{}:{}: not valid JSON ({}){}", file.string(), line, colon == std::string::npos ? what : what.substr(colon + 2),
+         at >= text.size() ? ", the file looks truncated" : "");
+  }
+  const auto& d = result.doc;
+  if (!d.is_object() || !d.contains("rows") || !d["rows"].is_array() || !d.contains("workload") ||
+      !d["workload"].is_object())
+    fail("{} is not a cpuinfer results file: it needs \"workload\" and \"rows\"", file.string());
+  for (std::size_t i = 0; i < d["rows"].size(); ++i) {
+    const auto& row = d["rows"][i];
+    if (!row.is_object() || !row.contains("name") || !row["name"].is_string() || !row.contains("batch_size") ||
+        !row["batch_size"].is_number_integer() || !row.contains("status") || !row["status"].is_string())
+      fail("{}: row {} lacks name, batch_size or status", file.string(), i);
+  }
+  return result;
+}
+
+}  // namespace cpuinfer

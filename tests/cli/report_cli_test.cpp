@@ -1,0 +1,128 @@
+// `cpuinfer report` end to end: a small real sweep of both workloads, reported as one page, opened in
+// headless Chromium; every chart must render with one bar per result, and the page must make no
+// network request. Also Markdown, and bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <regex>
+
+#include "core/subprocess.h"
+#include "support/test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace cpuinfer {
+namespace {
+
+ProcessResult cpuinfer(std::vector<std::string> args) {
+  args.insert(args.begin(), testing::cpuinfer_binary().string());
+  return run_process(args);
+}
+
+fs::path only_json(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".json") return e.path();
+  return {};
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
+  return n;
+}
+
+class ReportCli : public ::testing::Test {
+ protected:
+  // One sweep per workload, small but real; the bert one has an unsupported row (opencv).
+  static void SetUpTestSuite() {
+    tmp_ = new testing::TempDir;
+    testing::write_image_folder(tmp_->path() / "images", 2, 2);
+    const auto r1 = cpuinfer({"bench", "--workload", "resnet101", "--backends", "ort,libtorch", "--batch-sizes", "1,2",
+                              "--samples", "2", "--data", (tmp_->path() / "images").string(), "--out",
+                              (tmp_->path() / "resnet").string(), "--quiet"});
+    ASSERT_EQ(r1.exit_code, 0) << r1.output;
+    const auto r2 = cpuinfer({"bench", "--workload", "bert", "--backends", "ort,libtorch,opencv", "--batch-sizes", "2",
+                              "--samples", "4", "--padding", "longest,bucket", "--out", (tmp_->path() / "bert").string(),
+                              "--quiet"});
+    ASSERT_EQ(r2.exit_code, 0) << r2.output;
+    EXPECT_NE(r2.output.find("report:  "), std::string::npos) << "bench writes its report";
+  }
+  static void TearDownTestSuite() { delete tmp_; }
+  static testing::TempDir* tmp_;
+};
+testing::TempDir* ReportCli::tmp_ = nullptr;
+
+TEST_F(ReportCli, HtmlRendersEveryChartOfflineInChromium) {
+  const fs::path page = tmp_->path() / "report.html";
+  const auto r = cpuinfer({"report", only_json(tmp_->path() / "resnet").string(), only_json(tmp_->path() / "bert").string(),
+                           "-o", page.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string html = testing::read_text(page);
+  EXPECT_EQ(std::regex_search(html, std::regex(R"((src|href)\s*=\s*["']?(https?:)?//)")), false)
+      << "the page references something remote";
+
+  const fs::path profile = tmp_->path() / "chromium-profile", netlog = tmp_->path() / "netlog.json";
+  const auto browser = run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                                    "--disable-sync", "--disable-features=NetworkTimeServiceQuerying",
+                                    "--user-data-dir=" + profile.string(),
+                                    "--log-net-log=" + netlog.string(), "--virtual-time-budget=20000", "--dump-dom",
+                                    "file://" + page.string()});
+  ASSERT_EQ(browser.exit_code, 0) << browser.output;
+  const std::string dom = browser.output;
+  ASSERT_NE(dom.find("data-charts=\"4\""), std::string::npos) << "not every chart rendered:\n" << dom.substr(0, 2000);
+  EXPECT_EQ(dom.find("data-chart-error"), std::string::npos);
+
+  // Each chart: as many bars as it has results (resnet: 2 backends x 2 batch sizes; bert: 2 x 2
+  // padding strategies, the unsupported opencv rows drawn nowhere).
+  const std::vector<std::pair<std::string, std::size_t>> expected = {
+      {"chart-0-runtime", 4}, {"chart-0-speedup", 4}, {"chart-1-runtime", 4}, {"chart-1-speedup", 4}};
+  for (const auto& [id, bars] : expected) {
+    const auto start = dom.find("id=\"" + id + "\"");
+    ASSERT_NE(start, std::string::npos) << id;
+    const auto end = std::min(dom.find("id=\"chart-", start + 1), dom.find("<h3", start));
+    const std::string chart = dom.substr(start, end - start);
+    EXPECT_EQ(count(chart, "aria-roledescription=\"bar\""), bars) << id;
+  }
+  // Tables, recommendation, failures, machine.
+  EXPECT_NE(dom.find("Recommendation"), std::string::npos);
+  EXPECT_NE(dom.find("unsupported: load"), std::string::npos);
+  EXPECT_NE(dom.find("random weights"), std::string::npos);
+
+  // No network request: the page's own resource timing lists nothing it fetched, and Chromium's
+  // network log names no remote URL but those of Chromium's own background services (network time,
+  // component updates on Google's hosts), which run whatever page is open.
+  EXPECT_NE(dom.find("data-resources=\"0\""), std::string::npos);
+  const std::string log = testing::read_text(netlog);
+  ASSERT_FALSE(log.empty());
+  const std::regex remote(R"re("url":"((https?|wss?|ftp)://([^/"]*)[^"]*)")re");
+  const std::regex chromium_services(R"(([a-z0-9-]+\.)*(google\.com|googleapis\.com|gvt1\.com|gstatic\.com))");
+  for (std::sregex_iterator it(log.begin(), log.end(), remote), end; it != end; ++it) {
+    if (!std::regex_match((*it)[3].str(), chromium_services)) ADD_FAILURE() << "request to " << (*it)[1];
+  }
+}
+
+TEST_F(ReportCli, MarkdownHasTheSameContent) {
+  const fs::path md = tmp_->path() / "report.md";
+  const auto r = cpuinfer({"report", only_json(tmp_->path() / "bert").string(), "--format", "md", "-o", md.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string text = testing::read_text(md);
+  EXPECT_NE(text.find("## bert"), std::string::npos);
+  EXPECT_NE(text.find("### Recommendation"), std::string::npos);
+  EXPECT_NE(text.find("| ort (bucket) |"), std::string::npos) << text;
+  EXPECT_NE(text.find("unsupported: load"), std::string::npos);
+}
+
+TEST_F(ReportCli, TruncatedResultsFileIsOneLineError) {
+  const std::string json = testing::read_text(only_json(tmp_->path() / "resnet"));
+  const fs::path cut = tmp_->path() / "cut.json";
+  testing::write_bytes(cut, {json.begin(), json.begin() + static_cast<std::ptrdiff_t>(json.size() / 2)});
+  const auto r = cpuinfer({"report", cut.string(), "-o", (tmp_->path() / "x.html").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cpuinfer: error: " + cut.string() + ":"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace cpuinfer
