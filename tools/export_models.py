@@ -231,6 +231,7 @@ def write_model(folder, workload, spec, weights, seed):
         "random_weights": weights is None,
         "seed": seed if weights is None else None,
         "weights_md5": file_md5(weights) if weights else None,
+        "weights_path": os.path.abspath(weights) if weights else None,  # checked by model_cache.cpp
         "files": files,
         "export_errors": export_errors,
         "int8": spec["int8"],
@@ -297,6 +298,12 @@ def build_bert(weights, seed, vocab, folder):
         fail(f"no tokenizer vocabulary: {source} not found (setup.sh makes the default one)")
     vocab_file = os.path.basename(source)
     shutil.copyfile(source, os.path.join(folder, vocab_file))
+    lowercase = True  # bert-base-uncased; a checkpoint's tokenizer_config.json may say otherwise
+    if weights is not None:
+        config_path = os.path.join(os.path.dirname(os.path.abspath(weights)), "tokenizer_config.json")
+        if os.path.isfile(config_path):
+            with open(config_path, encoding="utf-8") as f:
+                lowercase = bool(json.load(f).get("do_lower_case", True))
     example = bert_inputs(2, 16, seed + 1, config["vocab_size"])
     with torch.inference_mode():
         logits = model(*example)
@@ -313,7 +320,7 @@ def build_bert(weights, seed, vocab, folder):
             "trace_checks": [bert_inputs(3, 9, seed + 2, config["vocab_size"]),
                              bert_inputs(1, 40, seed + 3, config["vocab_size"])],
             "extra": {"config": config,
-                      "tokenizer": {"vocab": vocab_file, "lowercase": True,
+                      "tokenizer": {"vocab": vocab_file, "lowercase": lowercase,
                                     "max_length": config["max_position_embeddings"]}}}
 
 

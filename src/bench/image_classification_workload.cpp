@@ -56,16 +56,16 @@ class ImageClassificationWorkload final : public Workload {
     const fs::path root = builtin ? options.cache / "data" / "images" : *options.data;
     if (builtin && !fs::exists(root))
       fail("built-in image set missing at {}: run scripts/setup.sh or give --data", root.string());
-    // int8 calibration, if the export runs now, uses images of this run's data set.
-    model_ = prepare_model({options.name, options.cache / "models", options.weights, options.seed, root});
-    preprocess_ = preprocess_from_meta(model_.meta);
     dataset_ = dataset_name(root, builtin);
-    const std::vector<LabelledFile> all = list_image_folder(root);
+    const std::vector<LabelledFile> all = list_image_folder(root);  // checked before an export runs
     if (options.samples > all.size())
       fail("--samples {} exceeds the {} images in {}", options.samples, all.size(), root.string());
     std::vector<int> labels;
     for (const auto& f : all) labels.push_back(f.label);
     for (std::size_t i : spread_subset(labels, options.samples, options.seed)) files_.push_back(all[i]);
+    // int8 calibration, if the export runs now, uses images of this run's data set.
+    model_ = prepare_model({options.name, options.cache / "models", options.weights, options.seed, root});
+    preprocess_ = preprocess_from_meta(model_.meta);
     load_samples(options.threads, progress);
   }
 
@@ -110,9 +110,13 @@ class ImageClassificationWorkload final : public Workload {
     auto work = [&] {
       for (std::size_t i; (i = next.fetch_add(1)) < files_.size();) {
         try {
-          Image image = decode_image(files_[i].path);
-          preprocess_image(image, preprocess_, std::span(&pixels_[i * sample_floats()], sample_floats()));
-        } catch (const Error& e) {
+          Image image = decode_image(files_[i].path);  // its errors name the file
+          try {
+            preprocess_image(image, preprocess_, std::span(&pixels_[i * sample_floats()], sample_floats()));
+          } catch (const std::exception& e) {
+            fail("{}: {}", files_[i].path.string(), e.what());
+          }
+        } catch (const std::exception& e) {  // nothing may leave a worker thread
           std::lock_guard lock(mutex);
           if (error.empty()) error = e.what();
           next = files_.size();

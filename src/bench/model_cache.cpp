@@ -19,7 +19,7 @@ fs::path model_folder(const ModelRequest& request) {
   if (request.weights) {
     tag = request.weights->stem().string();
     if (tag == "pytorch_model" || tag == "model")  // Hugging Face names: the folder names the model
-      tag = fs::absolute(*request.weights).parent_path().filename().string() + "-" + tag;
+      tag = fs::absolute(*request.weights).lexically_normal().parent_path().filename().string() + "-" + tag;
   }
   return request.cache / fmt::format("{}-{}", request.workload, tag);
 }
@@ -30,7 +30,7 @@ void run_export(const ModelRequest& request) {
                                    "--out",  request.cache.string(), "--seed", std::to_string(request.seed)};
   if (request.weights) {
     if (!fs::is_regular_file(*request.weights)) fail("weights file not found: {}", request.weights->string());
-    argv.insert(argv.end(), {"--weights", fs::absolute(*request.weights).string()});
+    argv.insert(argv.end(), {"--weights", fs::absolute(*request.weights).lexically_normal().string()});
   }
   if (request.calibration_images)
     argv.insert(argv.end(), {"--calibration-images", fs::absolute(*request.calibration_images).string()});
@@ -62,6 +62,13 @@ ExportedModel prepare_model(const ModelRequest& request) {
     if (model.meta.contains("export_errors"))
       model.export_errors = model.meta["export_errors"].get<std::map<std::string, std::string>>();
     model.weights = model.meta.at("weights").get<std::string>();
+    // Two checkpoints with the same file name map to one folder: never benchmark the wrong one.
+    if (request.weights && model.meta.contains("weights_path") && model.meta["weights_path"].is_string()) {
+      const std::string wanted = fs::absolute(*request.weights).lexically_normal().string();
+      if (model.meta["weights_path"].get<std::string>() != wanted)
+        fail("{} holds the export of {}, not {}: remove that folder or rename the checkpoint", model.folder.string(),
+             model.meta["weights_path"].get<std::string>(), wanted);
+    }
     model.random_weights = model.meta.at("random_weights").get<bool>();
   } catch (const nlohmann::json::exception& e) {
     fail("malformed {}: {}", meta_path.string(), e.what());

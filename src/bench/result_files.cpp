@@ -32,7 +32,7 @@ std::string csv_field(const nlohmann::ordered_json& value) {
   } else if (value.is_number_float()) {
     text = fmt::format("{:.6g}", value.get<double>());
   } else {
-    text = value.dump();
+    text = value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string quoted = "\"";
@@ -92,7 +92,7 @@ void ResultFiles::write() const {
   nlohmann::ordered_json doc = header_;
   doc["complete"] = finished_;
   doc["rows"] = rows_;
-  write_atomically(json_, doc.dump(2) + "\n");
+  write_atomically(json_, doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace cpuinfer

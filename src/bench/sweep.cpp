@@ -118,20 +118,27 @@ void measure(const Workload& w, Backend& backend, int batch_size, const std::str
   progress.finish(fmt::format("{:.1f} ms/batch median", percentile(latencies_ms, 0.5)));
 }
 
-void finish_row(nlohmann::ordered_json& row, const ReferenceOutputs& ref, const std::string& status) {
+void finish_row(nlohmann::ordered_json& row, const ReferenceOutputs& ref, const std::string& status, bool rss_reset) {
   row["reference"] = ref.backend.empty() ? nullptr : nlohmann::ordered_json(ref.backend);
   row["peak_rss_mb"] = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
+  // "backend": the peak since this backend started loading; "process": the kernel refused the reset.
+  row["peak_rss_scope"] = rss_reset ? "backend" : "process";
   row["status"] = status;
 }
 
 }  // namespace
 
-void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, Progress& progress) {
+void check_sweep(const Workload& w, const SweepOptions& o) {
   for (int b : o.batch_sizes) {
     if (b <= 0) fail("invalid batch size {}: must be at least 1", b);
     if (static_cast<std::size_t>(b) > w.size())
       fail("batch size {} exceeds the {} samples of the run: use --samples {} or more", b, w.size(), b);
   }
+  for (const auto& name : o.backends) make_backend(name, BackendOptions{});
+}
+
+void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, Progress& progress) {
+  check_sweep(w, o);
   const BackendOptions backend_options{o.threads};
   std::vector<std::unique_ptr<Backend>> backends;
   for (const auto& name : sweep_order(o)) backends.push_back(make_backend(name, backend_options));
@@ -139,7 +146,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
   ReferenceOutputs ref;
   ref.by_sample.resize(w.size());
   for (auto& backend : backends) {
-    reset_peak_rss();
+    const bool rss_reset = reset_peak_rss();
     std::string load_error;
     const auto file = w.model().files.by_format.find(backend->format());
     if (file == w.model().files.by_format.end()) {
@@ -175,7 +182,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
             status = fmt::format("failed: run: {}", e.what());
           }
         }
-        finish_row(row, ref, status);
+        finish_row(row, ref, status, rss_reset);
         results.append(std::move(row));
       }
     }

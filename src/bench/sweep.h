@@ -22,11 +22,14 @@ struct SweepOptions {
   std::string reference;  // backend whose outputs the others are compared with
 };
 
+// Throws cpuinfer::Error for an impossible configuration (a batch size above the sample count, an
+// unknown backend) — call it before creating result files.
+void check_sweep(const Workload& workload, const SweepOptions& options);
+
 // The backend order of a sweep: the reference first, then the others as given.
 std::vector<std::string> sweep_order(const SweepOptions& options);
 
-// Throws cpuinfer::Error for an impossible configuration (batch size above the sample count,
-// unknown backend, ...) before anything runs; failures of a backend become rows, never throws.
+// Checks the configuration (check_sweep), then runs; failures of a backend become rows.
 void run_sweep(const Workload& workload, const SweepOptions& options, ResultFiles& results, Progress& progress);
 
 }  // namespace cpuinfer

@@ -32,8 +32,6 @@ class TextClassificationWorkload final : public Workload {
     if (text_lengths_ != "sentences" && text_lengths_ != "imdb")
       fail("unknown --text-lengths '{}': use sentences or imdb", text_lengths_);
 
-    model_ = prepare_model({o.name, o.cache / "models", o.weights, o.seed, std::nullopt});
-    load_tokenizer(o.max_length);
 
     const fs::path source = o.data ? *o.data : o.cache / "data" / "text" / "imdb-sentences.json";
     if (!o.data && !fs::exists(source))
@@ -49,6 +47,9 @@ class TextClassificationWorkload final : public Workload {
     std::vector<int> labels;
     for (const auto& s : all) labels.push_back(s.label);
     for (std::size_t i : spread_subset(labels, o.samples, o.seed)) samples_.push_back(std::move(all[i]));
+    // The data is checked before the model: an export can take minutes.
+    model_ = prepare_model({o.name, o.cache / "models", o.weights, o.seed, std::nullopt});
+    load_tokenizer(o.max_length);
     tokenize_all(progress);
   }
 

@@ -90,6 +90,7 @@ int run_bench(BenchArgs& a) {
     fmt::print(stderr, "note: {} uses seeded random weights (seed {}): accuracy is meaningless, agreement is not\n",
                a.workload, a.seed);
 
+  check_sweep(*workload, sweep);  // before any result file exists
   const MachineInfo machine = read_machine_info();
   nlohmann::ordered_json header;
   header["cpuinfer"] = CPUINFER_VERSION;

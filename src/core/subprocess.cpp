@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -26,6 +27,8 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
     close(fds[0]);
     close(fds[1]);
     execv(args[0], args.data());
+    const std::string why = "cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
+    (void)!write(STDERR_FILENO, why.data(), why.size());
     _exit(127);
   }
   close(fds[1]);

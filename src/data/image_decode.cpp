@@ -36,9 +36,16 @@ std::uint8_t cmyk_channel(int ink, int nk) {
 Image decode_jpeg(const std::filesystem::path& file, const std::vector<unsigned char>& bytes) {
   std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitDecompress(), tjDestroy);
   if (!tj) fail("cannot start JPEG decoder: {}", tjGetErrorStr2(nullptr));
+  // libjpeg recovers from warnings (e.g. extraneous bytes before a marker), and so does PIL, except
+  // at a premature end of data, where PIL reports a truncated image: so do we.
+  auto check = [&](int status) {
+    if (status == 0) return;
+    const std::string message = tjGetErrorStr2(tj.get());
+    if (tjGetErrorCode(tj.get()) != TJERR_WARNING || message.find("Premature end") != std::string::npos)
+      fail("corrupt image {}: {}", file.string(), message);
+  };
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj.get(), bytes.data(), bytes.size(), &width, &height, &subsampling, &colorspace) != 0)
-    fail("corrupt image {}: {}", file.string(), tjGetErrorStr2(tj.get()));
+  check(tjDecompressHeader3(tj.get(), bytes.data(), bytes.size(), &width, &height, &subsampling, &colorspace));
   if (width <= 0 || height <= 0 || static_cast<std::size_t>(width) * height > kMaxPixels)
     fail("corrupt image {}: implausible size {}x{}", file.string(), width, height);
   Image image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height * 3)};
@@ -46,9 +53,8 @@ Image decode_jpeg(const std::filesystem::path& file, const std::vector<unsigned 
   std::vector<unsigned char> raw(cmyk ? static_cast<std::size_t>(width) * height * 4 : 0);
   unsigned char* dst = cmyk ? raw.data() : image.rgb.data();
   // Accurate integer DCT and fancy upsampling: libjpeg's defaults, which PIL uses too.
-  if (tjDecompress2(tj.get(), bytes.data(), bytes.size(), dst, width, 0, height, cmyk ? TJPF_CMYK : TJPF_RGB,
-                    TJFLAG_ACCURATEDCT) != 0)
-    fail("corrupt image {}: {}", file.string(), tjGetErrorStr2(tj.get()));
+  check(tjDecompress2(tj.get(), bytes.data(), bytes.size(), dst, width, 0, height, cmyk ? TJPF_CMYK : TJPF_RGB,
+                      TJFLAG_ACCURATEDCT));
   if (cmyk) {
     // Adobe CMYK JPEGs store inverted ink values; PIL reads them as "CMYK;I", i.e. ink = 255 - stored.
     for (std::size_t p = 0; p < static_cast<std::size_t>(width) * height; ++p) {

@@ -2,6 +2,7 @@
 #include "data/image_preprocess.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "core/error.h"
 #include "data/image_resample.h"
@@ -13,9 +14,12 @@ void preprocess_image(const Image& image, const ImagePreprocess& p, std::span<fl
   if (out.size() != 3 * plane) fail("preprocessing output holds {} floats, needs {}", out.size(), 3 * plane);
   // torchvision: new_long = int(size * long / short), truncated.
   const bool landscape = image.width > image.height;
-  const long short_side = landscape ? image.height : image.width;
-  const long long_side = landscape ? image.width : image.height;
-  const int new_long = static_cast<int>(static_cast<double>(p.resize * long_side) / static_cast<double>(short_side));
+  const std::int64_t short_side = landscape ? image.height : image.width;
+  const std::int64_t long_side = landscape ? image.width : image.height;
+  const double scaled_long = static_cast<double>(p.resize * long_side) / static_cast<double>(short_side);
+  // Extreme aspect ratios would need gigabytes after resizing; no photograph has them.
+  if (scaled_long > 64 * p.resize) fail("image of {}x{} has an aspect ratio too extreme to resize", image.width, image.height);
+  const int new_long = static_cast<int>(scaled_long);
   const int w = landscape ? new_long : p.resize;
   const int h = landscape ? p.resize : new_long;
   Image resized = resize_bilinear(image, w, h);

@@ -111,7 +111,9 @@ std::vector<TextSample> load_imdb_folder(const fs::path& folder) {
 
 std::vector<TextSample> load_review_csv(const fs::path& file) {
   std::vector<std::size_t> lines;
-  const auto records = parse_csv(read_all(file), file, lines);
+  std::string text = read_all(file);
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 byte order mark, as spreadsheets write
+  const auto records = parse_csv(text, file, lines);
   if (records.empty()) fail("{} is empty", file.string());
   const auto& header = records[0];
   const auto column = [&](const std::string& name) {
@@ -147,7 +149,7 @@ std::vector<TextSample> load_text_json(const fs::path& file) {
       fail("{}: expected {{\"text\": string, \"class\": 0 or 1}}", where);
     const auto& c = e["class"];
     int label = -1;
-    if (c.is_number_integer()) label = c.get<int>();
+    if (c.is_number_integer() && (c.get<std::int64_t>() == 0 || c.get<std::int64_t>() == 1)) label = c.get<int>();
     else if (c.is_string()) label = sentiment_label(c.get<std::string>(), where);
     if (label != 0 && label != 1) fail("{}: class {} is not 0 or 1", where, c.dump());
     samples.push_back({e["text"].get<std::string>(), label, where});

@@ -144,8 +144,8 @@ WordPieceTokenizer WordPieceTokenizer::from_file(const std::filesystem::path& fi
 }
 
 WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, bool lowercase)
-    : vocab_(std::move(vocab)), lowercase_(lowercase) {
-  for (std::size_t i = 0; i < vocab_.size(); ++i) ids_.emplace(vocab_[i], static_cast<std::int64_t>(i));
+    : lowercase_(lowercase) {
+  for (std::size_t i = 0; i < vocab.size(); ++i) ids_.emplace(std::move(vocab[i]), static_cast<std::int64_t>(i));
   auto special = [&](const char* token) {
     auto it = ids_.find(token);
     if (it == ids_.end()) fail("tokenizer vocabulary has no {} token", token);
@@ -247,8 +247,6 @@ Encoding WordPieceTokenizer::encode(std::string_view text, std::size_t max_lengt
   e.input_ids.push_back(cls_id_);
   for (std::size_t i = 0; i < kept; ++i) e.input_ids.push_back(id(pieces[i]));
   e.input_ids.push_back(sep_id_);
-  e.attention_mask.assign(e.input_ids.size(), 1);
-  e.token_type_ids.assign(e.input_ids.size(), 0);
   return e;
 }
 

@@ -14,10 +14,10 @@
 
 namespace cpuinfer {
 
+// One text's ids; its attention mask is all ones and its token types all zero (one segment), so
+// the batcher, which pads, makes those.
 struct Encoding {
-  std::vector<std::int64_t> input_ids;       // [CLS] tokens... [SEP]
-  std::vector<std::int64_t> attention_mask;  // all 1: padding is the batcher's business
-  std::vector<std::int64_t> token_type_ids;  // all 0: one segment
+  std::vector<std::int64_t> input_ids;  // [CLS] tokens... [SEP]
   bool truncated = false;
 };
 
@@ -34,14 +34,12 @@ class WordPieceTokenizer {
   Encoding encode(std::string_view text, std::size_t max_length = 512) const;
 
   std::int64_t id(const std::string& token) const;  // [UNK]'s id if absent
-  std::size_t vocab_size() const { return vocab_.size(); }
   std::int64_t pad_id() const { return pad_id_; }
 
  private:
   std::vector<std::string> basic_tokens(std::string_view text) const;
   void wordpiece(const std::string& word, std::vector<std::string>& out) const;
 
-  std::vector<std::string> vocab_;
   std::unordered_map<std::string, std::int64_t> ids_;
   bool lowercase_;
   std::int64_t unk_id_ = 0, cls_id_ = 0, sep_id_ = 0, pad_id_ = 0;

@@ -183,7 +183,7 @@ std::string render_html_report(const nlohmann::json& report, const std::filesyst
   html += "<title>cpuinfer report</title>\n<style>" + std::string(kStyle) + "</style>\n";
   for (const std::string* lib : {&vega, &vega_lite, &embed}) html += "<script>" + script_safe(*lib, false) + "</script>\n";
   html += "</head><body><h1>cpuinfer report</h1><div id=\"main\"></div>\n";
-  html += "<script id=\"report-data\" type=\"application/json\">" + script_safe(report.dump(), true) + "</script>\n";
+  html += "<script id=\"report-data\" type=\"application/json\">" + script_safe(report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), true) + "</script>\n";
   html += "<script>" + script_safe(kApp, false) + "</script>\n</body></html>\n";
   return html;
 }

@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "core/error.h"
+
 namespace cpuinfer {
 
 namespace {
@@ -19,11 +21,12 @@ double number(const nlohmann::json& row, const char* key) {
   return row.contains(key) && row[key].is_number() ? row[key].get<double>() : 0.0;
 }
 
-// A row agrees when its top-1 agreement reaches the threshold; the reference's own first row has
-// nothing to compare with and agrees by definition.
+// A row agrees when its top-1 agreement reaches the threshold. A row with nothing compared agrees
+// only if it is the reference itself (whose first row made the reference outputs).
 bool agrees(const nlohmann::json& row, double threshold) {
-  return !row.contains("top1_agreement") || row["top1_agreement"].is_null() ||
-         number(row, "top1_agreement") >= threshold;
+  if (row.contains("top1_agreement") && row["top1_agreement"].is_number())
+    return row["top1_agreement"].get<double>() >= threshold;
+  return row.contains("reference") && row["reference"] == row["name"];
 }
 
 }  // namespace
@@ -38,6 +41,7 @@ nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const Re
   for (const auto& f : files) ++runs_per_workload[f.doc["workload"].value("name", "?")];
   std::map<std::string, nlohmann::json> workloads;  // by name, in name order
   for (const auto& f : files) {
+   try {
     const auto& d = f.doc;
     const auto& w = d["workload"];
     report["files"].push_back({{"label", f.label},
@@ -93,6 +97,9 @@ nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const Re
                                             {"top1_agreement", row.value("top1_agreement", nlohmann::json())},
                                             {"speedup", row.value("speedup", nlohmann::json())}});
     }
+   } catch (const nlohmann::json::exception& e) {
+    fail("{}: unexpected content in a results file: {}", f.path.string(), e.what());
+   }
   }
   for (auto& [name, section] : workloads) report["workloads"].push_back(std::move(section));
   return report;

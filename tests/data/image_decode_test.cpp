@@ -36,6 +36,20 @@ TEST(ImageDecode, TruncatedJpegNamesTheFile) {
   EXPECT_NE(message.find("cut.jpg"), std::string::npos) << message;
 }
 
+TEST(ImageDecode, RecoverableJpegWarningsAreTolerated) {
+  // Two stray bytes after the JFIF segment, before the next marker: libjpeg warns ("extraneous bytes
+  // before marker") and decodes, as PIL does.
+  testing::TempDir tmp;
+  testing::write_jpeg(tmp.path() / "a.jpg", 40, 30, 2);
+  std::string bytes = testing::read_text(tmp.path() / "a.jpg");
+  ASSERT_EQ(bytes.substr(2, 2), "\xff\xe0");  // SOI, then APP0 of length 16 up to offset 20
+  bytes.insert(20, std::string("\x00\x00", 2));
+  testing::write_bytes(tmp.path() / "stray.jpg", {bytes.begin(), bytes.end()});
+  const Image image = decode_image(tmp.path() / "stray.jpg");
+  EXPECT_EQ(image.width, 40);
+  EXPECT_EQ(image.rgb, decode_image(tmp.path() / "a.jpg").rgb);
+}
+
 TEST(ImageDecode, GarbageAfterJpegMagicIsAnError) {
   testing::TempDir tmp;
   testing::write_bytes(tmp.path() / "bad.jpg", {0xff, 0xd8, 0xff, 0x00, 0x12, 0x34});

@@ -57,6 +57,13 @@ TEST(ImageResample, ConstantImageStaysConstant) {
   }
 }
 
+TEST(ImagePreprocess, RejectsExtremeAspectRatios) {
+  // 1 x 20000 would need a 232 x 4.6M image after resizing.
+  Image in{1, 20000, std::vector<std::uint8_t>(20000 * 3, 7)};
+  std::vector<float> out(3 * 224 * 224);
+  EXPECT_THROW(preprocess_image(in, ImagePreprocess{}, out), Error);
+}
+
 TEST(ImagePreprocess, RejectsWrongOutputSize) {
   Image in{300, 300, std::vector<std::uint8_t>(300 * 300 * 3, 1)};
   std::vector<float> out(10);

@@ -41,7 +41,7 @@ TEST(ResultsFile, MalformedOrTruncatedNamesFileAndLine) {
 nlohmann::json row(const std::string& name, int batch, double s_per_sample, nlohmann::json agreement,
                    const std::string& status = "ok") {
   return {{"name", name}, {"batch_size", batch}, {"time_per_input", s_per_sample}, {"total_time", s_per_sample * 8},
-          {"top1_agreement", agreement}, {"status", status}};
+          {"top1_agreement", agreement}, {"status", status}, {"reference", "libtorch"}};
 }
 
 TEST(ReportData, RecommendsTheFastestAgreeingBackendAgainstTheBaseline) {
@@ -51,6 +51,7 @@ TEST(ReportData, RecommendsTheFastestAgreeingBackendAgainstTheBaseline) {
   rows.push_back(row("ort", 1, 0.080, 1.0));
   rows.push_back(row("libtorch-int8", 1, 0.050, 0.40));  // faster, but disagrees: flagged, not recommended
   rows.push_back(row("opencv", 1, 0.0, nullptr, "unsupported: load: no"));
+  rows.push_back(row("unchecked", 1, 0.010, nullptr));  // fastest, but never compared: not recommended
   rows.push_back(row("libtorch", 4, 0.090, 1.0));
   rows.push_back(row("ort", 4, 0.095, 0.995));
   const auto report = build_report_data({f}, ReportOptions{});
@@ -64,6 +65,7 @@ TEST(ReportData, RecommendsTheFastestAgreeingBackendAgainstTheBaseline) {
   EXPECT_FALSE(w["rows"][1]["flagged"].get<bool>());
   ASSERT_EQ(w["failures"].size(), 1u);
   EXPECT_EQ(w["failures"][0]["name"], "opencv");
+  EXPECT_TRUE(w["rows"][4]["flagged"].get<bool>());
 
   // A lower threshold lets int8 win; the baseline is configurable.
   const auto loose = build_report_data({f}, ReportOptions{0.3, "ort"});
@@ -72,8 +74,8 @@ TEST(ReportData, RecommendsTheFastestAgreeingBackendAgainstTheBaseline) {
 }
 
 TEST(ReportData, SeveralFilesAreComparedSideBySide) {
-  ResultsFile a{"a.json", "machine-a", {{"workload", {{"name", "bert"}}}, {"rows", {row("ort", 1, 0.02, nullptr)}}}};
-  ResultsFile b{"b.json", "machine-b", {{"workload", {{"name", "bert"}}}, {"rows", {row("ort", 1, 0.03, nullptr)}}}};
+  ResultsFile a{"a.json", "machine-a", {{"workload", {{"name", "bert"}}}, {"rows", {row("ort", 1, 0.02, 1.0)}}}};
+  ResultsFile b{"b.json", "machine-b", {{"workload", {{"name", "bert"}}}, {"rows", {row("ort", 1, 0.03, 1.0)}}}};
   a.doc["rows"][0]["padding"] = "bucket";
   const auto report = build_report_data({a, b}, ReportOptions{});
   ASSERT_EQ(report["workloads"].size(), 1u);
@@ -82,6 +84,16 @@ TEST(ReportData, SeveralFilesAreComparedSideBySide) {
   EXPECT_EQ(rows[0]["series"], "machine-a · ort (bucket)");
   EXPECT_EQ(rows[1]["series"], "machine-b · ort");
   EXPECT_EQ(report["workloads"][0]["recommendations"].size(), 2u);  // one per run
+}
+
+TEST(ReportData, UnexpectedContentNamesTheFile) {
+  ResultsFile f{"odd.json", "odd", {{"workload", {{"name", "bert"}, {"weights", nullptr}}}, {"rows", nlohmann::json::array()}}};
+  try {
+    build_report_data({f}, ReportOptions{});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("odd.json"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// cv::dnn::Net from the cleaned ONNX bytes; OpenCV's own CPU backend and target. What OpenCV
-// refuses in a model that parsed as ONNX is reported as unsupported, with OpenCV's first line.
+// cv::dnn::Net from the cleaned ONNX bytes; OpenCV's own CPU backend and target. A model that
+// parses as ONNX but that OpenCV's importer refuses is unsupported, with OpenCV's first line; an
+// error while running a model OpenCV accepted is a failure.
 #include "backends/opencv/opencv_backend.h"
 
 #include <opencv2/core.hpp>
@@ -62,7 +63,7 @@ class OpencvBackend final : public Backend {
       for (const cv::Mat& m : outs) result.push_back(from_mat(m));
       return result;
     } catch (const cv::Exception& e) {
-      throw Unsupported(opencv_message(e));
+      fail("{}", opencv_message(e));
     }
   }
 
