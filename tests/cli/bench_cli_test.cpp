@@ -15,11 +15,6 @@ namespace fs = std::filesystem;
 namespace cpuinfer {
 namespace {
 
-ProcessResult cpuinfer(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::cpuinfer_binary().string());
-  return run_process(args);
-}
-
 std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
   std::vector<std::string> found;
   std::istringstream in(text);
@@ -68,7 +63,7 @@ class BenchCli : public ::testing::Test {
 };
 
 TEST_F(BenchCli, RunsTwoBackendsAndWritesEveryRow) {
-  const auto r = cpuinfer(args({"--backends", "ort,libtorch", "--batch-sizes", "1,2", "--samples", "4"}));
+  const auto r = testing::run_cpuinfer(args({"--backends", "ort,libtorch", "--batch-sizes", "1,2", "--samples", "4"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("p50 ms"), std::string::npos) << r.output;  // the table
 
@@ -101,21 +96,21 @@ TEST_F(BenchCli, RunsTwoBackendsAndWritesEveryRow) {
 }
 
 TEST_F(BenchCli, UnknownBackend) {
-  expect_one_error(cpuinfer(args({"--backends", "ort,nosuch", "--samples", "2", "--batch-sizes", "1"})),
+  expect_one_error(testing::run_cpuinfer(args({"--backends", "ort,nosuch", "--samples", "2", "--batch-sizes", "1"})),
                    "unknown backend 'nosuch'");
 }
 
 TEST_F(BenchCli, BatchSizeZero) {
   // CLI11 reports option errors itself, naming the option.
-  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1,0"})), "--batch-sizes", "--batch-sizes");
+  expect_one_error(testing::run_cpuinfer(args({"--backends", "ort", "--batch-sizes", "1,0"})), "--batch-sizes", "--batch-sizes");
 }
 
 TEST_F(BenchCli, BatchSizeAboveSampleCount) {
-  expect_one_error(cpuinfer(args({"--backends", "ort", "--samples", "2", "--batch-sizes", "4"})), "batch size 4");
+  expect_one_error(testing::run_cpuinfer(args({"--backends", "ort", "--samples", "2", "--batch-sizes", "4"})), "batch size 4");
 }
 
 TEST_F(BenchCli, UnknownFlag) {
-  const auto r = cpuinfer(args({"--no-such-flag"}));
+  const auto r = testing::run_cpuinfer(args({"--no-such-flag"}));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--no-such-flag"), std::string::npos) << r.output;
 }
@@ -124,23 +119,23 @@ TEST_F(BenchCli, EmptyDataFolder) {
   fs::create_directories(tmp_.path() / "empty");
   auto a = args({"--backends", "ort", "--batch-sizes", "1"});
   a[4] = (tmp_.path() / "empty").string();
-  expect_one_error(cpuinfer(a), "no images in data folder");
+  expect_one_error(testing::run_cpuinfer(a), "no images in data folder");
 }
 
 TEST_F(BenchCli, CorruptJpeg) {
   testing::write_bytes(data() / "val" / "n01440764" / "broken.JPEG", {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F'});
-  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1"})), "broken.JPEG");
+  expect_one_error(testing::run_cpuinfer(args({"--backends", "ort", "--batch-sizes", "1"})), "broken.JPEG");
 }
 
 TEST_F(BenchCli, MissingModelFile) {
   const fs::path cache = cache_with({});
-  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1", "--cache", cache.string()})),
+  expect_one_error(testing::run_cpuinfer(args({"--backends", "ort", "--batch-sizes", "1", "--cache", cache.string()})),
                    "model file not found: " + (cache / "models" / "resnet101-random-seed0" / "model.onnx").string());
 }
 
 TEST_F(BenchCli, CorruptModelFileFailsItsRowsAndNamesTheFile) {
   const fs::path cache = cache_with({{"model.onnx", "this is not ONNX"}, {"model.pt", "nor TorchScript"}});
-  const auto r = cpuinfer(args({"--backends", "ort,libtorch", "--batch-sizes", "1", "--samples", "2", "--cache",
+  const auto r = testing::run_cpuinfer(args({"--backends", "ort,libtorch", "--batch-sizes", "1", "--samples", "2", "--cache",
                                 cache.string()}));
   expect_one_error(r, "model.");
   // Both rows are on disk, each with its reason.
@@ -163,7 +158,7 @@ TEST_F(BenchCli, FailedExportIsARowNotAStop) {
   const std::string text = meta.dump();
   testing::write_bytes(folder / "meta.json", {text.begin(), text.end()});
 
-  const auto r = cpuinfer(args({"--backends", "libtorch-int8,ort", "--batch-sizes", "1,2", "--samples", "2",
+  const auto r = testing::run_cpuinfer(args({"--backends", "libtorch-int8,ort", "--batch-sizes", "1,2", "--samples", "2",
                                 "--cache", cache.string()}));
   expect_one_error(r, "failed: export: quantized engine exploded");
   const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json")));
@@ -174,7 +169,7 @@ TEST_F(BenchCli, FailedExportIsARowNotAStop) {
 }
 
 TEST_F(BenchCli, PaddingIsForTextWorkloads) {
-  expect_one_error(cpuinfer(args({"--backends", "ort", "--batch-sizes", "1", "--padding", "bucket"})), "--padding");
+  expect_one_error(testing::run_cpuinfer(args({"--backends", "ort", "--batch-sizes", "1", "--padding", "bucket"})), "--padding");
 }
 
 // BERT from a JSON data set: a row per (backend, batch size, padding strategy).
@@ -200,7 +195,7 @@ TEST_F(BertCli, RowsPerPaddingStrategyWithAgreement) {
     {"text": "A very, very, very slow-moving, aimless movie about a distressed, drifting young man.", "class": 0},
     {"text": "Great cast, great story, would watch again!", "class": 1},
     {"text": "Not good.", "class": 0}])");
-  const auto r = cpuinfer(args(data, {"--backends", "ort,libtorch", "--batch-sizes", "1,2", "--padding", "longest,bucket"}));
+  const auto r = testing::run_cpuinfer(args(data, {"--backends", "ort,libtorch", "--batch-sizes", "1,2", "--padding", "longest,bucket"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("padding"), std::string::npos) << r.output;  // the table's padding columns
   const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(tmp_.path() / "out", ".json")));
@@ -227,17 +222,17 @@ TEST_F(BertCli, RowsPerPaddingStrategyWithAgreement) {
 TEST_F(BertCli, InvalidUtf8NamesTheSample) {
   // Latin-1 "café" in a CSV: the tokenizer refuses it and the error names file and line.
   const fs::path csv = write_file("bad.csv", "review,sentiment\nfine,positive\ncaf\xe9,negative\n");
-  expect_one_error(cpuinfer(args(csv, {"--backends", "ort", "--batch-sizes", "1"})), "bad.csv line 3: invalid UTF-8");
+  expect_one_error(testing::run_cpuinfer(args(csv, {"--backends", "ort", "--batch-sizes", "1"})), "bad.csv line 3: invalid UTF-8");
   // In JSON the parser itself refuses it, naming the file.
   const fs::path json = write_file("bad.json", "[{\"text\": \"caf\xe9\", \"class\": 0}]");
-  expect_one_error(cpuinfer(args(json, {"--backends", "ort", "--batch-sizes", "1"})), "bad.json");
+  expect_one_error(testing::run_cpuinfer(args(json, {"--backends", "ort", "--batch-sizes", "1"})), "bad.json");
 }
 
 TEST_F(BertCli, ReviewLengthTextsFromTheBuiltInSentences) {
   auto a = args("unused", {"--backends", "ort", "--batch-sizes", "2", "--samples", "2", "--text-lengths", "imdb",
                            "--max-length", "128"});
   a.erase(a.begin() + 3, a.begin() + 5);  // no --data: the built-in sentences
-  const auto r = cpuinfer(a);
+  const auto r = testing::run_cpuinfer(a);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(tmp_.path() / "out", ".json")));
   EXPECT_NE(json["workload"]["dataset"].get<std::string>().find("review-length"), std::string::npos);

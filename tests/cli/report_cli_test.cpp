@@ -15,11 +15,6 @@ namespace fs = std::filesystem;
 namespace cpuinfer {
 namespace {
 
-ProcessResult cpuinfer(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::cpuinfer_binary().string());
-  return run_process(args);
-}
-
 fs::path only_json(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().extension() == ".json") return e.path();
@@ -38,11 +33,11 @@ class ReportCli : public ::testing::Test {
   static void SetUpTestSuite() {
     tmp_ = new testing::TempDir;
     testing::write_image_folder(tmp_->path() / "images", 2, 2);
-    const auto r1 = cpuinfer({"bench", "--workload", "resnet101", "--backends", "ort,libtorch", "--batch-sizes", "1,2",
+    const auto r1 = testing::run_cpuinfer({"bench", "--workload", "resnet101", "--backends", "ort,libtorch", "--batch-sizes", "1,2",
                               "--samples", "2", "--data", (tmp_->path() / "images").string(), "--out",
                               (tmp_->path() / "resnet").string(), "--quiet"});
     ASSERT_EQ(r1.exit_code, 0) << r1.output;
-    const auto r2 = cpuinfer({"bench", "--workload", "bert", "--backends", "ort,libtorch,opencv", "--batch-sizes", "2",
+    const auto r2 = testing::run_cpuinfer({"bench", "--workload", "bert", "--backends", "ort,libtorch,opencv", "--batch-sizes", "2",
                               "--samples", "4", "--padding", "longest,bucket", "--out", (tmp_->path() / "bert").string(),
                               "--quiet"});
     ASSERT_EQ(r2.exit_code, 0) << r2.output;
@@ -55,7 +50,7 @@ testing::TempDir* ReportCli::tmp_ = nullptr;
 
 TEST_F(ReportCli, HtmlRendersEveryChartOfflineInChromium) {
   const fs::path page = tmp_->path() / "report.html";
-  const auto r = cpuinfer({"report", only_json(tmp_->path() / "resnet").string(), only_json(tmp_->path() / "bert").string(),
+  const auto r = testing::run_cpuinfer({"report", only_json(tmp_->path() / "resnet").string(), only_json(tmp_->path() / "bert").string(),
                            "-o", page.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string html = testing::read_text(page);
@@ -105,7 +100,7 @@ TEST_F(ReportCli, HtmlRendersEveryChartOfflineInChromium) {
 
 TEST_F(ReportCli, MarkdownHasTheSameContent) {
   const fs::path md = tmp_->path() / "report.md";
-  const auto r = cpuinfer({"report", only_json(tmp_->path() / "bert").string(), "--format", "md", "-o", md.string()});
+  const auto r = testing::run_cpuinfer({"report", only_json(tmp_->path() / "bert").string(), "--format", "md", "-o", md.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string text = testing::read_text(md);
   EXPECT_NE(text.find("## bert"), std::string::npos);
@@ -118,7 +113,7 @@ TEST_F(ReportCli, TruncatedResultsFileIsOneLineError) {
   const std::string json = testing::read_text(only_json(tmp_->path() / "resnet"));
   const fs::path cut = tmp_->path() / "cut.json";
   testing::write_bytes(cut, {json.begin(), json.begin() + static_cast<std::ptrdiff_t>(json.size() / 2)});
-  const auto r = cpuinfer({"report", cut.string(), "-o", (tmp_->path() / "x.html").string()});
+  const auto r = testing::run_cpuinfer({"report", cut.string(), "-o", (tmp_->path() / "x.html").string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("cpuinfer: error: " + cut.string() + ":"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;

@@ -64,6 +64,11 @@ fs::path resnet101_model() { return cache_dir() / "models" / "resnet101-random-s
 fs::path preprocess_fixtures() { return cache_dir() / "data" / "fixtures" / "preprocess"; }
 fs::path cpuinfer_binary() { return CPUINFER_BINARY; }
 
+ProcessResult run_cpuinfer(std::vector<std::string> args) {
+  args.insert(args.begin(), cpuinfer_binary().string());
+  return run_process(args);
+}
+
 std::string read_text(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream s;

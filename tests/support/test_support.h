@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/subprocess.h"
+
 namespace cpuinfer::testing {
 
 // A fresh folder under the system temp dir, removed when the object goes out of scope.
@@ -32,6 +34,8 @@ std::filesystem::path cache_dir();          // the cache setup.sh filled
 std::filesystem::path resnet101_model();    // its exported random-weights ResNet-101 folder
 std::filesystem::path preprocess_fixtures();
 std::filesystem::path cpuinfer_binary();
+// Runs the cpuinfer binary with `args`; stdout and stderr come back together.
+ProcessResult run_cpuinfer(std::vector<std::string> args);
 
 std::string read_text(const std::filesystem::path& file);
 void write_bytes(const std::filesystem::path& file, const std::vector<unsigned char>& bytes);
