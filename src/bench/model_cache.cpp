@@ -13,13 +13,18 @@ namespace fs = std::filesystem;
 
 namespace cpuinfer {
 
+namespace {
+// Absolute and without "." or "..", as Python's os.path.abspath gives it to the export tooling.
+fs::path normalised(const fs::path& path) { return fs::absolute(path).lexically_normal(); }
+}  // namespace
+
 fs::path model_folder(const ModelRequest& request) {
   // The same rule as weights_tag() in tools/export_models.py.
   std::string tag = fmt::format("random-seed{}", request.seed);
   if (request.weights) {
     tag = request.weights->stem().string();
     if (tag == "pytorch_model" || tag == "model")  // Hugging Face names: the folder names the model
-      tag = fs::absolute(*request.weights).lexically_normal().parent_path().filename().string() + "-" + tag;
+      tag = normalised(*request.weights).parent_path().filename().string() + "-" + tag;
   }
   return request.cache / fmt::format("{}-{}", request.workload, tag);
 }
@@ -30,10 +35,10 @@ void run_export(const ModelRequest& request) {
                                    "--out",  request.cache.string(), "--seed", std::to_string(request.seed)};
   if (request.weights) {
     if (!fs::is_regular_file(*request.weights)) fail("weights file not found: {}", request.weights->string());
-    argv.insert(argv.end(), {"--weights", fs::absolute(*request.weights).lexically_normal().string()});
+    argv.insert(argv.end(), {"--weights", normalised(*request.weights).string()});
   }
   if (request.calibration_images)
-    argv.insert(argv.end(), {"--calibration-images", fs::absolute(*request.calibration_images).string()});
+    argv.insert(argv.end(), {"--calibration-images", normalised(*request.calibration_images).string()});
   fmt::print(stderr, "exporting {} to {} (once; later runs reuse it)\n", request.workload,
              model_folder(request).string());
   ProcessResult result = run_process(argv);
@@ -64,7 +69,7 @@ ExportedModel prepare_model(const ModelRequest& request) {
     model.weights = model.meta.at("weights").get<std::string>();
     // Two checkpoints with the same file name map to one folder: never benchmark the wrong one.
     if (request.weights && model.meta.contains("weights_path") && model.meta["weights_path"].is_string()) {
-      const std::string wanted = fs::absolute(*request.weights).lexically_normal().string();
+      const std::string wanted = normalised(*request.weights).string();
       if (model.meta["weights_path"].get<std::string>() != wanted)
         fail("{} holds the export of {}, not {}: remove that folder or rename the checkpoint", model.folder.string(),
              model.meta["weights_path"].get<std::string>(), wanted);

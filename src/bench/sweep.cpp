@@ -134,7 +134,6 @@ void check_sweep(const Workload& w, const SweepOptions& o) {
     if (static_cast<std::size_t>(b) > w.size())
       fail("batch size {} exceeds the {} samples of the run: use --samples {} or more", b, w.size(), b);
   }
-  for (const auto& name : o.backends) make_backend(name, BackendOptions{});
 }
 
 void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, Progress& progress) {

@@ -22,8 +22,8 @@ struct SweepOptions {
   std::string reference;  // backend whose outputs the others are compared with
 };
 
-// Throws cpuinfer::Error for an impossible configuration (a batch size above the sample count, an
-// unknown backend) — call it before creating result files.
+// Throws cpuinfer::Error for an impossible configuration (a batch size above the sample count) —
+// call it before creating result files. Unknown backend names fail in make_backend.
 void check_sweep(const Workload& workload, const SweepOptions& options);
 
 // The backend order of a sweep: the reference first, then the others as given.

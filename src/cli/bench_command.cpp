@@ -62,7 +62,8 @@ std::string timestamp(const char* format) {
 }
 
 int run_bench(BenchArgs& a) {
-  if (a.threads <= 0) a.threads = read_machine_info().usable_cores;
+  const MachineInfo machine = read_machine_info();
+  if (a.threads <= 0) a.threads = machine.usable_cores;
   for (const auto& name : a.backends) make_backend(name, BackendOptions{});  // unknown names fail here
   SweepOptions sweep{a.backends, a.batch_sizes, a.threads, a.warmup, a.reference};
   if (sweep.reference.empty()) {
@@ -91,7 +92,6 @@ int run_bench(BenchArgs& a) {
                a.workload, a.seed);
 
   check_sweep(*workload, sweep);  // before any result file exists
-  const MachineInfo machine = read_machine_info();
   nlohmann::ordered_json header;
   header["cpuinfer"] = CPUINFER_VERSION;
   header["started_utc"] = timestamp("{:%Y-%m-%dT%H:%M:%SZ}");
@@ -121,8 +121,8 @@ int run_bench(BenchArgs& a) {
   run_sweep(*workload, sweep, results, progress);
   results.finish();
 
-  fmt::print("\n{} on {} ({}), weights: {}, threads: {}\n", a.workload, workload->dataset(),
-             fmt::format("{} samples", workload->size()), model.weights, a.threads);
+  fmt::print("\n{} on {} ({} samples), weights: {}, threads: {}\n", a.workload, workload->dataset(),
+             workload->size(), model.weights, a.threads);
   fmt::print("{}", format_result_table(results.rows()));
   fmt::print("results: {}\n         {}\n", results.csv_path().string(), results.json_path().string());
   // The report is a view of the results, which are safely on disk already: a failure here is reported,
