@@ -16,6 +16,7 @@ apt_packages=(
   build-essential cmake ninja-build pkg-config ca-certificates
   libtorch-dev python3-torch python3-torchvision python3-onnx python3-pil python3-numpy
   libopenblas0-openmp libopencv-dnn-dev libonnx-dev libprotobuf-dev
+  libdnnl-dev libonnx-testdata clang libclang-rt-14-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
   chromium

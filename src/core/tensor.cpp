@@ -20,7 +20,10 @@ struct AlignedDelete {
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::f32: return 4;
+    case DType::f64: return 8;
+    case DType::i32: return 4;
     case DType::i64: return 8;
+    case DType::boolean: return 1;
   }
   return 0;
 }
@@ -28,7 +31,10 @@ std::size_t dtype_size(DType dtype) {
 std::string dtype_name(DType dtype) {
   switch (dtype) {
     case DType::f32: return "float32";
+    case DType::f64: return "float64";
+    case DType::i32: return "int32";
     case DType::i64: return "int64";
+    case DType::boolean: return "bool";
   }
   return "?";
 }
@@ -54,6 +60,20 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   data_ = std::shared_ptr<std::byte[]>(new (std::align_val_t{kAlignment}) std::byte[bytes], AlignedDelete{});
   std::memset(data_.get(), 0, bytes);
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  std::size_t count = 1;
+  for (std::int64_t d : shape) {
+    if (d < 0) fail("cannot reshape {} to {}: negative dimension", shape_string(shape_), shape_string(shape));
+    if (__builtin_mul_overflow(count, static_cast<std::size_t>(d), &count)) count = numel_ + 1;
+  }
+  if (count != numel_)
+    fail("cannot reshape {} ({} elements) to {} ({} elements)", shape_string(shape_), numel_, shape_string(shape),
+         count);
+  Tensor view = *this;
+  view.shape_ = std::move(shape);
+  return view;
 }
 
 void Tensor::check_type(DType expected) const {

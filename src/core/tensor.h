@@ -10,7 +10,8 @@
 
 namespace cpuinfer {
 
-enum class DType { f32, i64 };
+// bool is stored one byte per element, 0 or 1, as in ONNX and numpy.
+enum class DType { f32, f64, i32, i64, boolean };
 
 std::size_t dtype_size(DType dtype);
 std::string dtype_name(DType dtype);
@@ -31,6 +32,10 @@ class Tensor {
   std::size_t numel() const { return numel_; }
   std::size_t nbytes() const { return numel_ * dtype_size(dtype_); }
 
+  // The same storage seen with another shape of the same element count (no copy): for Reshape,
+  // Flatten, Squeeze and the like. Throws cpuinfer::Error when the counts differ.
+  Tensor reshaped(Shape shape) const;
+
   void* data() { return data_.get(); }
   const void* data() const { return data_.get(); }
   template <typename T> std::span<T> values();
@@ -47,7 +52,10 @@ class Tensor {
 
 template <typename T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::f32; }
+template <> constexpr DType dtype_of<double>() { return DType::f64; }
+template <> constexpr DType dtype_of<std::int32_t>() { return DType::i32; }
 template <> constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
+template <> constexpr DType dtype_of<bool>() { return DType::boolean; }
 
 template <typename T> std::span<T> Tensor::values() {
   check_type(dtype_of<T>());

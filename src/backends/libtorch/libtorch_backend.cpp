@@ -19,14 +19,20 @@ namespace {
 c10::ScalarType torch_type(DType dtype) {
   switch (dtype) {
     case DType::f32: return torch::kFloat32;
+    case DType::f64: return torch::kFloat64;
+    case DType::i32: return torch::kInt32;
     case DType::i64: return torch::kInt64;
+    case DType::boolean: return torch::kBool;
   }
   fail("no LibTorch type for {}", dtype_name(dtype));
 }
 
 DType from_torch_type(c10::ScalarType type) {
   if (type == torch::kFloat32) return DType::f32;
+  if (type == torch::kFloat64) return DType::f64;
+  if (type == torch::kInt32) return DType::i32;
   if (type == torch::kInt64) return DType::i64;
+  if (type == torch::kBool) return DType::boolean;
   fail("LibTorch output of type {} is not supported", c10::toString(type));
 }
 

@@ -18,7 +18,10 @@ Ort::Env& ort_env() {
 ONNXTensorElementDataType ort_type(DType dtype) {
   switch (dtype) {
     case DType::f32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case DType::f64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
+    case DType::i32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
     case DType::i64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    case DType::boolean: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
   }
   fail("no ONNX Runtime type for {}", dtype_name(dtype));
 }
@@ -26,7 +29,10 @@ ONNXTensorElementDataType ort_type(DType dtype) {
 DType from_ort_type(ONNXTensorElementDataType type) {
   switch (type) {
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DType::f32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return DType::f64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return DType::i32;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DType::i64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DType::boolean;
     default: fail("ONNX Runtime output of element type {} is not supported", static_cast<int>(type));
   }
 }

@@ -1,0 +1,50 @@
+// The native backend: loads the ONNX model into an engine::Session and runs it.
+#include "backends/native/native_backend.h"
+
+#include "core/error.h"
+#include "engine/kernels/dnnl_support.h"
+#include "engine/session.h"
+
+namespace cpuinfer {
+
+namespace {
+
+class NativeBackend final : public Backend {
+ public:
+  explicit NativeBackend(const BackendOptions& options) : options_(options) {}
+
+  std::string name() const override { return "native"; }
+  std::string version() const override { return fmt::format("cpuinfer engine, {}", engine::dnnl_version_string()); }
+  std::string format() const override { return "onnx"; }
+  nlohmann::json settings() const override {
+    nlohmann::json s = {{"intra_op_threads", options_.threads}, {"inter_op_threads", 1}, {"threading", "OpenMP"}};
+    if (session_) {
+      s["imported_nodes"] = session_->report().imported_nodes;
+      s["folded_nodes"] = session_->report().folded_nodes;
+      s["executed_nodes"] = session_->node_count();
+    }
+    return s;
+  }
+
+  void load(const std::filesystem::path& model) override {
+    session_.reset();
+    session_ = engine::load_onnx_session(model, {options_.threads});
+  }
+
+  std::vector<Tensor> run(std::span<const Tensor> inputs) override {
+    if (!session_) fail("native: run before load");
+    return session_->run(inputs);
+  }
+
+ private:
+  BackendOptions options_;
+  std::unique_ptr<engine::Session> session_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_native_backend(const BackendOptions& options) {
+  return std::make_unique<NativeBackend>(options);
+}
+
+}  // namespace cpuinfer

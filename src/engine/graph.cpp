@@ -1,0 +1,69 @@
+// Node attribute access and small graph helpers.
+#include "engine/graph.h"
+
+#include "core/error.h"
+
+namespace cpuinfer::engine {
+
+std::string dims_string(const std::vector<Dim>& dims) {
+  std::string s;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += " x ";
+    s += dims[i].is_static() ? std::to_string(dims[i].value) : (dims[i].symbol.empty() ? "?" : dims[i].symbol);
+  }
+  return s.empty() ? "scalar" : s;
+}
+
+template <typename T> const T* Node::find(const std::string& attribute) const {
+  auto it = attributes.find(attribute);
+  if (it == attributes.end()) return nullptr;
+  const T* value = std::get_if<T>(&it->second);
+  if (!value) fail("node {}: attribute '{}' has the wrong type", label(), attribute);
+  return value;
+}
+
+std::int64_t Node::get_int(const std::string& attribute, std::int64_t fallback) const {
+  const auto* v = find<std::int64_t>(attribute);
+  return v ? *v : fallback;
+}
+
+float Node::get_float(const std::string& attribute, float fallback) const {
+  const auto* v = find<float>(attribute);
+  return v ? *v : fallback;
+}
+
+std::string Node::get_string(const std::string& attribute, const std::string& fallback) const {
+  const auto* v = find<std::string>(attribute);
+  return v ? *v : fallback;
+}
+
+std::vector<std::int64_t> Node::get_ints(const std::string& attribute, std::vector<std::int64_t> fallback) const {
+  const auto* v = find<std::vector<std::int64_t>>(attribute);
+  return v ? *v : fallback;
+}
+
+std::vector<float> Node::get_floats(const std::string& attribute) const {
+  const auto* v = find<std::vector<float>>(attribute);
+  return v ? *v : std::vector<float>{};
+}
+
+const Tensor& Node::get_tensor(const std::string& attribute) const {
+  const auto* v = find<Tensor>(attribute);
+  if (!v) fail("node {}: attribute '{}' is required", label(), attribute);
+  return *v;
+}
+
+std::string Node::label() const { return fmt::format("'{}' ({})", name, op_type); }
+
+std::size_t Node::input_count() const {
+  std::size_t n = inputs.size();
+  while (n > 0 && inputs[n - 1] == kNoValue) --n;
+  return n;
+}
+
+ValueId Graph::add_value(Value value) {
+  values.push_back(std::move(value));
+  return static_cast<ValueId>(values.size() - 1);
+}
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,78 @@
+// The engine's graph IR: values (tensors flowing between nodes, with dtype and a shape whose
+// dimensions are static or symbolic), nodes (an operator applied to values, with attributes) and
+// the graph that owns both. Nodes are kept in a topological order. Values known at load time
+// (initializers, folded constants) carry their tensor.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace cpuinfer::engine {
+
+// One dimension of a declared shape: a number, or a name such as "batch" bound when the model runs.
+struct Dim {
+  std::int64_t value = -1;  // >= 0 when static
+  std::string symbol;       // set when symbolic; "" with value -1: unknown and unnamed
+  bool is_static() const { return value >= 0; }
+};
+std::string dims_string(const std::vector<Dim>& dims);  // "batch x 3 x 224 x 224"
+
+using ValueId = int;
+constexpr ValueId kNoValue = -1;  // an optional input left out
+
+struct Value {
+  std::string name;
+  std::optional<DType> dtype;             // unknown until inferred or declared
+  std::optional<std::vector<Dim>> shape;  // declared shape (graph inputs and outputs)
+  std::optional<Tensor> constant;         // known at load time
+};
+
+// A node attribute: the ONNX kinds the supported operators use.
+using Attribute = std::variant<std::int64_t, float, std::string, Tensor, std::vector<std::int64_t>,
+                               std::vector<float>, std::vector<std::string>>;
+
+class Node {
+ public:
+  std::string name;  // unique in the graph (made up as "<op>_<index>" when the file has none)
+  std::string op_type;
+  std::vector<ValueId> inputs;  // kNoValue for an optional input left out
+  std::vector<ValueId> outputs;
+  std::map<std::string, Attribute> attributes;
+
+  bool has(const std::string& attribute) const { return attributes.count(attribute) != 0; }
+  // Typed attribute access; a missing attribute gives the fallback, a wrong kind is an Error naming
+  // the node and the attribute.
+  std::int64_t get_int(const std::string& attribute, std::int64_t fallback) const;
+  float get_float(const std::string& attribute, float fallback) const;
+  std::string get_string(const std::string& attribute, const std::string& fallback) const;
+  std::vector<std::int64_t> get_ints(const std::string& attribute, std::vector<std::int64_t> fallback = {}) const;
+  std::vector<float> get_floats(const std::string& attribute) const;
+  const Tensor& get_tensor(const std::string& attribute) const;
+  // "'name' (OpType)", for messages.
+  std::string label() const;
+
+  // Number of inputs that are present (trailing kNoValue inputs excluded).
+  std::size_t input_count() const;
+
+ private:
+  template <typename T> const T* find(const std::string& attribute) const;
+};
+
+struct Graph {
+  std::vector<Value> values;
+  std::vector<Node> nodes;  // topological order
+  std::vector<ValueId> inputs;   // graph inputs the caller feeds (initializers excluded)
+  std::vector<ValueId> outputs;
+  std::int64_t opset = 0;        // of the default (ai.onnx) domain
+  std::string producer;          // "pytorch 2.1", ...
+
+  ValueId add_value(Value value);
+};
+
+}  // namespace cpuinfer::engine

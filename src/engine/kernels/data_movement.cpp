@@ -1,0 +1,229 @@
+// Operators that move data: Transpose, Slice (strided views copied out), Concat, Gather, Split.
+// Indices from data are checked before any copy.
+#include <algorithm>
+#include <cstring>
+
+#include "engine/kernels/kernel_util.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+std::vector<Tensor> one(Tensor t) {
+  std::vector<Tensor> v;
+  v.push_back(std::move(t));
+  return v;
+}
+
+std::unique_ptr<Kernel> make_transpose(const Node& node, std::int64_t) {
+  const bool has_perm = node.has("perm");
+  const auto perm = node.get_ints("perm");
+  return make_function_kernel([info = NodeInfo(node), has_perm, perm](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const std::size_t r = x.rank();
+    std::vector<std::int64_t> p(r);
+    if (has_perm) {
+      if (perm.size() != r) info.fail("perm has {} entries for a rank-{} input", perm.size(), r);
+      std::vector<bool> seen(r, false);
+      for (std::size_t i = 0; i < r; ++i) {
+        const std::int64_t a = info.axis(perm[i], r);
+        if (seen[static_cast<std::size_t>(a)]) info.fail("perm {} is not a permutation", fmt::join(perm, ","));
+        seen[static_cast<std::size_t>(a)] = true;
+        p[i] = a;
+      }
+    } else {
+      for (std::size_t i = 0; i < r; ++i) p[i] = static_cast<std::int64_t>(r - 1 - i);
+    }
+    const auto in_strides = contiguous_strides(x.shape());
+    Shape out_shape(r);
+    std::vector<std::int64_t> strides(r);
+    for (std::size_t i = 0; i < r; ++i) {
+      out_shape[i] = x.dim(static_cast<std::size_t>(p[i]));
+      strides[i] = in_strides[static_cast<std::size_t>(p[i])];
+    }
+    Tensor y(x.dtype(), out_shape);
+    strided_copy(x, 0, strides, y);
+    return one(std::move(y));
+  });
+}
+
+std::unique_ptr<Kernel> make_slice(const Node& node, std::int64_t opset) {
+  return make_function_kernel([info = NodeInfo(node), node, opset](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    if (opset < 10) {
+      starts = node.get_ints("starts");
+      ends = node.get_ints("ends");
+      axes = node.get_ints("axes");
+    } else {
+      starts = info.ints(info.input(inputs, 1), "starts");
+      ends = info.ints(info.input(inputs, 2), "ends");
+      if (const Tensor* a = info.optional_input(inputs, 3)) axes = info.ints(*a, "axes");
+      if (const Tensor* s = info.optional_input(inputs, 4)) steps = info.ints(*s, "steps");
+    }
+    if (ends.size() != starts.size()) info.fail("starts and ends have different lengths");
+    if (axes.empty())
+      for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (axes.size() != starts.size() || steps.size() != starts.size())
+      info.fail("starts, ends, axes and steps have different lengths");
+    const std::size_t r = x.rank();
+    const auto in_strides = contiguous_strides(x.shape());
+    Shape out_shape = x.shape();
+    std::vector<std::int64_t> strides = in_strides;
+    std::int64_t offset = 0;
+    std::vector<bool> seen(r, false);
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+      const auto a = static_cast<std::size_t>(info.axis(axes[i], r));
+      if (seen[a]) info.fail("axis {} is sliced twice", axes[i]);
+      seen[a] = true;
+      const std::int64_t dim = x.dim(a), step = steps[i];
+      if (step == 0) info.fail("step 0 on axis {}", axes[i]);
+      auto clamp = [&](std::int64_t v, std::int64_t lo, std::int64_t hi) {
+        if (v < 0) v = v < -dim ? -dim - 1 : v + dim;  // no overflow for INT64_MIN
+        return std::clamp(v, lo, hi);
+      };
+      std::int64_t start, end;
+      if (step > 0) {
+        start = clamp(starts[i], 0, dim);
+        end = clamp(ends[i], 0, dim);
+      } else {
+        start = clamp(starts[i], 0, dim - 1);
+        end = clamp(ends[i], -1, dim - 1);
+      }
+      // Written so that no step, however large, overflows.
+      const std::int64_t count =
+          step > 0 ? (end > start ? (end - start - 1) / step + 1 : 0)
+                   : (start > end ? (step < -dim ? 1 : (start - end - 1) / -step + 1) : 0);
+      out_shape[a] = count;
+      offset += (count > 0 ? start : 0) * in_strides[a];
+      strides[a] = count > 1 ? in_strides[a] * step : 0;
+    }
+    Tensor y(x.dtype(), out_shape);
+    strided_copy(x, offset, strides, y);
+    return one(std::move(y));
+  });
+}
+
+std::unique_ptr<Kernel> make_concat(const Node& node, std::int64_t) {
+  if (!node.has("axis")) NodeInfo(node).fail("attribute 'axis' is required");
+  const std::int64_t axis_attr = node.get_int("axis", 0);
+  return make_function_kernel([info = NodeInfo(node), axis_attr](Inputs inputs) {
+    const Tensor& first = info.input(inputs, 0);
+    const std::size_t r = first.rank();
+    if (r == 0) info.fail("cannot concatenate scalars");
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, r));
+    Shape out_shape = first.shape();
+    out_shape[axis] = 0;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      const Tensor& t = info.input(inputs, k);
+      if (t.dtype() != first.dtype() || t.rank() != r)
+        info.fail("input {} ({} {}) does not match input 0 ({} {})", k, dtype_name(t.dtype()), shape_string(t.shape()),
+                  dtype_name(first.dtype()), shape_string(first.shape()));
+      for (std::size_t d = 0; d < r; ++d)
+        if (d != axis && t.dim(d) != first.dim(d))
+          info.fail("input {} has shape {}, input 0 has {}", k, shape_string(t.shape()), shape_string(first.shape()));
+      out_shape[axis] += t.dim(axis);
+    }
+    Tensor y(first.dtype(), out_shape);
+    const std::int64_t outer = product(out_shape, 0, axis);
+    const std::size_t element = dtype_size(first.dtype());
+    const std::size_t out_row = static_cast<std::size_t>(product(out_shape, axis, r)) * element;
+    std::size_t at = 0;
+    auto* dst = static_cast<std::byte*>(y.data());
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      const Tensor& t = *inputs[k];
+      const std::size_t row = static_cast<std::size_t>(product(t.shape(), axis, r)) * element;
+      const auto* src = static_cast<const std::byte*>(t.data());
+      for (std::int64_t o = 0; o < outer; ++o)
+        if (row) std::memcpy(dst + static_cast<std::size_t>(o) * out_row + at, src + static_cast<std::size_t>(o) * row, row);
+      at += row;
+    }
+    return one(std::move(y));
+  });
+}
+
+std::unique_ptr<Kernel> make_gather(const Node& node, std::int64_t) {
+  const std::int64_t axis_attr = node.get_int("axis", 0);
+  return make_function_kernel([info = NodeInfo(node), axis_attr](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const Tensor& idx = info.input(inputs, 1);
+    if (x.rank() == 0) info.fail("cannot gather from a scalar");
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, x.rank()));
+    const std::int64_t n = x.dim(axis);
+    std::vector<std::int64_t> indices = info.ints(idx, "indices");
+    for (std::int64_t& i : indices) {
+      if (i < -n || i >= n) info.fail("index {} is out of range for axis {} of size {}", i, axis, n);
+      if (i < 0) i += n;
+    }
+    Shape out_shape(x.shape().begin(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis));
+    out_shape.insert(out_shape.end(), idx.shape().begin(), idx.shape().end());
+    out_shape.insert(out_shape.end(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis) + 1, x.shape().end());
+    Tensor y(x.dtype(), out_shape);
+    const std::int64_t outer = product(x.shape(), 0, axis);
+    const std::size_t inner = static_cast<std::size_t>(product(x.shape(), axis + 1, x.rank())) * dtype_size(x.dtype());
+    const auto* src = static_cast<const std::byte*>(x.data());
+    auto* dst = static_cast<std::byte*>(y.data());
+    const auto count = static_cast<std::int64_t>(indices.size());
+    parallel_for(outer * count, std::max<std::int64_t>(1, 16384 / static_cast<std::int64_t>(inner + 1)),
+                 [&](std::int64_t begin, std::int64_t end) {
+                   for (std::int64_t k = begin; k < end; ++k) {
+                     const std::int64_t o = k / count, j = k % count;
+                     if (inner)
+                       std::memcpy(dst + static_cast<std::size_t>(k) * inner,
+                                   src + static_cast<std::size_t>(o * n + indices[static_cast<std::size_t>(j)]) * inner, inner);
+                   }
+                 });
+    return one(std::move(y));
+  });
+}
+
+std::unique_ptr<Kernel> make_split(const Node& node, std::int64_t opset) {
+  const std::int64_t axis_attr = node.get_int("axis", 0);
+  return make_function_kernel([info = NodeInfo(node), node, opset, axis_attr](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, x.rank()));
+    const std::size_t outputs = node.outputs.size();
+    std::vector<std::int64_t> sizes;
+    if (opset < 13) sizes = node.get_ints("split");
+    else if (const Tensor* s = info.optional_input(inputs, 1)) sizes = info.ints(*s, "split");
+    const std::int64_t dim = x.dim(axis);
+    if (sizes.empty()) {
+      const auto parts = static_cast<std::int64_t>(node.has("num_outputs") ? node.get_int("num_outputs", 1) : outputs);
+      if (parts <= 0) info.fail("cannot split into {} parts", parts);
+      const std::int64_t each = (dim + parts - 1) / parts;
+      for (std::int64_t p = 0, left = dim; p < parts; ++p, left -= each) sizes.push_back(std::clamp(left, std::int64_t{0}, each));
+    }
+    std::int64_t total = 0;
+    for (std::int64_t s : sizes) {
+      if (s < 0) info.fail("negative split size {}", s);
+      total += s;
+    }
+    if (total != dim || sizes.size() != outputs)
+      info.fail("split sizes {} do not divide axis {} of size {} into {} outputs", fmt::join(sizes, ","), axis, dim, outputs);
+    std::vector<Tensor> result;
+    const auto strides = contiguous_strides(x.shape());
+    std::int64_t start = 0;
+    for (std::int64_t s : sizes) {
+      Shape shape = x.shape();
+      shape[axis] = s;
+      Tensor y(x.dtype(), shape);
+      strided_copy(x, start * strides[axis], strides, y);
+      result.push_back(std::move(y));
+      start += s;
+    }
+    return result;
+  });
+}
+
+}  // namespace
+
+void add_data_movement_kernels(KernelTable& t) {
+  t["Transpose"] = make_transpose;
+  t["Slice"] = make_slice;
+  t["Concat"] = make_concat;
+  t["Gather"] = make_gather;
+  t["Split"] = make_split;
+}
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,41 @@
+// oneDNN plumbing shared by the convolution, pooling and matmul kernels: the CPU engine, a stream
+// per thread, memory descriptors for plain (row-major) tensors, and spatial-window arithmetic
+// (auto_pad, ceil_mode) shared by convolutions and pooling.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <string>
+#include <vector>
+
+#include "engine/kernels/kernel_util.h"
+
+namespace cpuinfer::engine {
+
+dnnl::engine& dnnl_engine();
+dnnl::stream& dnnl_stream();
+// "oneDNN 2.6.3 (cpu runtime: OpenMP)"
+std::string dnnl_version_string();
+
+dnnl::memory::dims dnnl_dims(const Shape& shape);
+// Row-major f32 descriptor of a shape.
+dnnl::memory::desc plain_desc(const Shape& shape);
+// A memory object over a tensor's storage (oneDNN does not write to source arguments).
+dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
+
+// The attributes of a sliding window over the spatial dimensions (Conv, MaxPool, AveragePool).
+struct Window {
+  std::vector<std::int64_t> kernel, strides, dilations, pads;  // pads: begins then ends
+  std::string auto_pad = "NOTSET";
+  bool ceil_mode = false;
+
+  static Window from(const Node& node, const NodeInfo& info);
+  // Output spatial sizes and the begin/end paddings for given input spatial sizes, with the
+  // end paddings grown so that oneDNN's floor rule yields the ceil_mode sizes.
+  struct Resolved {
+    std::vector<std::int64_t> out, pad_begin, pad_end;
+  };
+  Resolved resolve(const std::vector<std::int64_t>& in, const NodeInfo& info) const;
+};
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,305 @@
+// Element-wise operators: unary math, binary arithmetic and comparisons with broadcasting, Where,
+// Cast. Integer arithmetic wraps (two's complement) instead of overflowing, and integer division
+// by zero is an error, so that no input can cause undefined behaviour.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "engine/kernels/kernel_util.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+template <typename T> constexpr bool is_float = std::is_floating_point_v<T>;
+template <typename T> constexpr bool is_int = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+
+// ---- unary ----
+
+template <typename F> void add_unary(KernelTable& t, const char* op, bool floats_only, F f) {
+  t[op] = [floats_only, f](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node), floats_only, f](Inputs inputs) {
+      const Tensor& x = info.input(inputs, 0);
+      Tensor y(x.dtype(), x.shape());
+      visit_dtype(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        if constexpr (std::is_same_v<T, bool>) {
+          info.unsupported("element type bool");
+        } else {
+          if (floats_only && !is_float<T>) info.unsupported("element type {}", dtype_name(x.dtype()));
+          const T* in = x.values<T>().data();
+          T* out = y.values<T>().data();
+          parallel_for(static_cast<std::int64_t>(x.numel()), 16384, [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t i = b; i < e; ++i) out[i] = f(in[i]);
+          });
+        }
+      });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+// ---- binary ----
+
+// Wrapping integer arithmetic: computed on the unsigned type.
+template <typename T> T wrap(T a, T b, char op) {
+  using U = std::make_unsigned_t<T>;
+  const U ua = static_cast<U>(a), ub = static_cast<U>(b);
+  switch (op) {
+    case '+': return static_cast<T>(static_cast<U>(ua + ub));
+    case '-': return static_cast<T>(static_cast<U>(ua - ub));
+    default: return static_cast<T>(static_cast<U>(ua * ub));
+  }
+}
+
+template <typename T> T arithmetic(T a, T b, char op) {
+  if constexpr (is_int<T>) {
+    if (op == '/') return a / b;  // divisors checked before the loop
+    return wrap(a, b, op);
+  } else {
+    switch (op) {
+      case '+': return a + b;
+      case '-': return a - b;
+      case '*': return a * b;
+      default: return a / b;
+    }
+  }
+}
+
+// Runs out[i] = f(a[i], b[i], ...) over broadcast operands.
+template <typename Out, typename... In, typename F>
+void broadcast_apply(const Broadcast& plan, Tensor& out, F f, std::array<const Tensor*, sizeof...(In)> in) {
+  Out* o = out.values<Out>().data();
+  [&]<std::size_t... K>(std::index_sequence<K...>) {
+    const auto ptrs = std::make_tuple(in[K]->template values<In>().data()...);
+    for_each_broadcast_row<sizeof...(In)>(plan, [&](const auto& offsets, std::int64_t out_offset, std::int64_t n,
+                                                    const auto& strides) {
+      for (std::int64_t i = 0; i < n; ++i) o[out_offset + i] = f(std::get<K>(ptrs)[offsets[K] + i * strides[K]]...);
+    });
+  }(std::index_sequence_for<In...>{});
+}
+
+void add_arithmetic(KernelTable& t, const char* op, char symbol) {
+  t[op] = [symbol](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node), symbol](Inputs inputs) {
+      const Tensor& a = info.input(inputs, 0);
+      const Tensor& b = info.input(inputs, 1);
+      if (a.dtype() != b.dtype())
+        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
+      Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      Tensor y(a.dtype(), plan.shape);
+      visit_dtype(a.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        if constexpr (std::is_same_v<T, bool>) {
+          info.unsupported("element type bool");
+        } else {
+          if constexpr (is_int<T>) {
+            if (symbol == '/') {
+              bool minus_one = false;
+              for (T d : b.values<T>()) {
+                if (d == 0) info.fail("integer division by zero");
+                minus_one = minus_one || d == T(-1);
+              }
+              if (minus_one)
+                for (T n : a.values<T>())
+                  if (n == std::numeric_limits<T>::min()) info.fail("integer division overflows");
+            }
+          }
+          broadcast_apply<T, T, T>(plan, y, [symbol](T x, T z) { return arithmetic(x, z, symbol); }, {&a, &b});
+        }
+      });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+template <typename T> T power(T base, double exponent) {
+  if constexpr (std::is_same_v<T, float>) return std::pow(base, static_cast<float>(exponent));
+  else if constexpr (std::is_same_v<T, double>) return std::pow(base, exponent);
+  else {
+    const double r = std::pow(static_cast<double>(base), exponent);
+    if (!(r >= static_cast<double>(std::numeric_limits<T>::min()) && r <= static_cast<double>(std::numeric_limits<T>::max())))
+      return std::numeric_limits<T>::min();
+    return static_cast<T>(r);
+  }
+}
+
+void add_pow(KernelTable& t) {
+  t["Pow"] = [](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
+      const Tensor& a = info.input(inputs, 0);
+      const Tensor& b = info.input(inputs, 1);
+      Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      Tensor y(a.dtype(), plan.shape);
+      visit_dtype(a.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        visit_dtype(b.dtype(), [&](auto tag2) {
+          using E = decltype(tag2);
+          if constexpr (std::is_same_v<T, bool> || std::is_same_v<E, bool>) {
+            info.unsupported("element type bool");
+          } else if constexpr (std::is_same_v<T, float> && std::is_same_v<E, float>) {
+            broadcast_apply<T, T, E>(plan, y, [](float x, float e) { return std::pow(x, e); }, {&a, &b});
+          } else {
+            broadcast_apply<T, T, E>(plan, y, [](T x, E e) { return power(x, static_cast<double>(e)); }, {&a, &b});
+          }
+        });
+      });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+template <typename Compare> void add_comparison(KernelTable& t, const char* op, Compare compare) {
+  t[op] = [compare](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node), compare](Inputs inputs) {
+      const Tensor& a = info.input(inputs, 0);
+      const Tensor& b = info.input(inputs, 1);
+      if (a.dtype() != b.dtype())
+        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
+      Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      Tensor y(DType::boolean, plan.shape);
+      visit_dtype(a.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        broadcast_apply<bool, T, T>(plan, y, [compare](T x, T z) { return compare(x, z); }, {&a, &b});
+      });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+template <typename Logic> void add_logic(KernelTable& t, const char* op, Logic logic) {
+  t[op] = [logic](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node), logic](Inputs inputs) {
+      const Tensor& a = info.input(inputs, 0);
+      const Tensor& b = info.input(inputs, 1);
+      info.expect_dtype(a, DType::boolean, "input A");
+      info.expect_dtype(b, DType::boolean, "input B");
+      Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      Tensor y(DType::boolean, plan.shape);
+      broadcast_apply<bool, bool, bool>(plan, y, logic, {&a, &b});
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+void add_where(KernelTable& t) {
+  t["Where"] = [](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
+      const Tensor& c = info.input(inputs, 0);
+      const Tensor& x = info.input(inputs, 1);
+      const Tensor& z = info.input(inputs, 2);
+      info.expect_dtype(c, DType::boolean, "condition");
+      if (x.dtype() != z.dtype())
+        info.fail("X and Y have different types {} and {}", dtype_name(x.dtype()), dtype_name(z.dtype()));
+      Broadcast plan = plan_broadcast({c.shape(), x.shape(), z.shape()}, info);
+      Tensor y(x.dtype(), plan.shape);
+      visit_dtype(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        broadcast_apply<T, bool, T, T>(plan, y, [](bool cond, T p, T q) { return cond ? p : q; }, {&c, &x, &z});
+      });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+// Float -> integer conversion without undefined behaviour: NaN gives 0, out-of-range saturates.
+template <typename To, typename From> To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) return v != From(0);
+  else if constexpr (is_int<To> && is_float<From>) {
+    if (std::isnan(v)) return 0;
+    if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
+    if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+    return static_cast<To>(v);
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+void add_cast(KernelTable& t) {
+  t["Cast"] = [](const Node& node, std::int64_t) -> std::unique_ptr<Kernel> {
+    NodeInfo info(node);
+    if (!node.has("to")) info.fail("attribute 'to' is required");
+    const std::int64_t to = node.get_int("to", 0);
+    // ONNX TensorProto.DataType numbers of the engine's types.
+    DType target;
+    switch (to) {
+      case 1: target = DType::f32; break;
+      case 6: target = DType::i32; break;
+      case 7: target = DType::i64; break;
+      case 9: target = DType::boolean; break;
+      case 11: target = DType::f64; break;
+      default: info.unsupported("cast to ONNX element type {}", to);
+    }
+    return make_function_kernel([info, target](Inputs inputs) {
+      const Tensor& x = info.input(inputs, 0);
+      if (x.dtype() == target) return std::vector<Tensor>{x};
+      Tensor y(target, x.shape());
+      visit_dtype(x.dtype(), [&](auto from_tag) {
+        using From = decltype(from_tag);
+        visit_dtype(target, [&](auto to_tag) {
+          using To = decltype(to_tag);
+          const From* in = x.values<From>().data();
+          To* out = y.values<To>().data();
+          for (std::size_t i = 0; i < x.numel(); ++i) out[i] = convert<To>(in[i]);
+        });
+      });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+}  // namespace
+
+void add_elementwise_kernels(KernelTable& t) {
+  add_unary(t, "Relu", false, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); });
+  add_unary(t, "Neg", false, [](auto x) {
+    using T = decltype(x);
+    if constexpr (is_int<T>) return wrap<T>(T(0), x, '-');
+    else return -x;
+  });
+  add_unary(t, "Abs", false, [](auto x) {
+    using T = decltype(x);
+    if constexpr (is_int<T>) return x < T(0) ? wrap<T>(T(0), x, '-') : x;
+    else return std::abs(x);
+  });
+  add_unary(t, "Erf", true, [](auto x) { return static_cast<decltype(x)>(std::erf(x)); });
+  add_unary(t, "Tanh", true, [](auto x) { return static_cast<decltype(x)>(std::tanh(x)); });
+  add_unary(t, "Sqrt", true, [](auto x) { return static_cast<decltype(x)>(std::sqrt(x)); });
+  add_unary(t, "Exp", true, [](auto x) { return static_cast<decltype(x)>(std::exp(x)); });
+  add_unary(t, "Log", true, [](auto x) { return static_cast<decltype(x)>(std::log(x)); });
+  add_unary(t, "Floor", true, [](auto x) { return static_cast<decltype(x)>(std::floor(x)); });
+  add_unary(t, "Ceil", true, [](auto x) { return static_cast<decltype(x)>(std::ceil(x)); });
+  add_unary(t, "Reciprocal", true, [](auto x) { return static_cast<decltype(x)>(1 / x); });
+  add_unary(t, "Sigmoid", true, [](auto x) {
+    using T = decltype(x);
+    return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+  });
+  add_arithmetic(t, "Add", '+');
+  add_arithmetic(t, "Sub", '-');
+  add_arithmetic(t, "Mul", '*');
+  add_arithmetic(t, "Div", '/');
+  add_pow(t);
+  add_comparison(t, "Equal", [](auto a, auto b) { return a == b; });
+  add_comparison(t, "Less", [](auto a, auto b) { return a < b; });
+  add_comparison(t, "Greater", [](auto a, auto b) { return a > b; });
+  add_comparison(t, "LessOrEqual", [](auto a, auto b) { return a <= b; });
+  add_comparison(t, "GreaterOrEqual", [](auto a, auto b) { return a >= b; });
+  add_logic(t, "And", [](bool a, bool b) { return a && b; });
+  add_logic(t, "Or", [](bool a, bool b) { return a || b; });
+  add_logic(t, "Xor", [](bool a, bool b) { return a != b; });
+  t["Not"] = [](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
+      const Tensor& x = info.input(inputs, 0);
+      info.expect_dtype(x, DType::boolean, "input");
+      Tensor y(DType::boolean, x.shape());
+      auto in = x.values<bool>();
+      auto out = y.values<bool>();
+      for (std::size_t i = 0; i < in.size(); ++i) out[i] = !in[i];
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+  add_where(t);
+  add_cast(t);
+}
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,55 @@
+// A kernel executes one node. It is made once at load time from the node (attributes checked
+// there) and run for every inference on the node's input tensors, whose shapes may change from
+// run to run (symbolic batch and sequence dimensions): shape-dependent state, such as a oneDNN
+// primitive, is cached by the kernel per shape.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "engine/graph.h"
+
+namespace cpuinfer::engine {
+
+// One pointer per node input; nullptr for an optional input left out.
+using Inputs = std::span<const Tensor* const>;
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // One tensor per node output. Throws cpuinfer::Error for inputs the operator rejects (wrong
+  // shapes, out-of-range indices) and cpuinfer::Unsupported for element types it lacks.
+  virtual std::vector<Tensor> run(Inputs inputs) = 0;
+};
+
+// Made at load time; throws cpuinfer::Error for invalid attributes and cpuinfer::Unsupported for
+// attribute values the kernel does not implement.
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const Node& node, std::int64_t opset)>;
+using KernelTable = std::map<std::string, KernelFactory>;
+
+// A kernel that is a plain function of the node and its inputs (most operators).
+using KernelFunction = std::function<std::vector<Tensor>(Inputs inputs)>;
+std::unique_ptr<Kernel> make_function_kernel(KernelFunction function);
+
+// Every operator the engine runs, by ONNX op_type (default domain).
+const KernelTable& kernel_table();
+// Throws cpuinfer::Unsupported naming the node and operator when there is no kernel for it.
+std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset);
+
+// The operator families, each in its own file, add their kernels to the table.
+void add_elementwise_kernels(KernelTable& table);
+void add_shape_kernels(KernelTable& table);
+void add_data_movement_kernels(KernelTable& table);
+void add_reduction_kernels(KernelTable& table);
+void add_normalization_kernels(KernelTable& table);
+void add_convolution_kernels(KernelTable& table);
+void add_pooling_kernels(KernelTable& table);
+void add_matmul_kernels(KernelTable& table);
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,46 @@
+// The kernel table: every operator family registers its operators here, explicitly.
+#include "engine/kernels/kernel.h"
+
+#include "core/error.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+class FunctionKernel final : public Kernel {
+ public:
+  explicit FunctionKernel(KernelFunction f) : f_(std::move(f)) {}
+  std::vector<Tensor> run(Inputs inputs) override { return f_(inputs); }
+
+ private:
+  KernelFunction f_;
+};
+}  // namespace
+
+std::unique_ptr<Kernel> make_function_kernel(KernelFunction function) {
+  return std::make_unique<FunctionKernel>(std::move(function));
+}
+
+const KernelTable& kernel_table() {
+  static const KernelTable table = [] {
+    KernelTable t;
+    add_elementwise_kernels(t);
+    add_shape_kernels(t);
+    add_data_movement_kernels(t);
+    add_reduction_kernels(t);
+    add_normalization_kernels(t);
+    add_convolution_kernels(t);
+    add_pooling_kernels(t);
+    add_matmul_kernels(t);
+    return t;
+  }();
+  return table;
+}
+
+std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset) {
+  auto it = kernel_table().find(node.op_type);
+  if (it == kernel_table().end())
+    throw Unsupported(fmt::format("node '{}': operator {} is not supported", node.name, node.op_type));
+  return it->second(node, opset);
+}
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,180 @@
+// MatMul (numpy semantics, batch dimensions broadcast) and Gemm through oneDNN's matmul
+// primitive, cached per operand shapes. A MatMul whose second operand is a matrix runs as one 2-D
+// product over all rows of the first, the shape of every Linear layer.
+#include <map>
+
+#include "engine/kernels/dnnl_support.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+struct MatmulPlan {
+  dnnl::memory::desc a, b, bias, c;
+  dnnl::matmul primitive;
+};
+
+// a: M x K (or batched), b: K x N; descriptors may carry strides (transposed operands).
+MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b, const dnnl::memory::desc& bias,
+                       const dnnl::memory::desc& c, const dnnl::primitive_attr& attr) {
+  MatmulPlan plan{a, b, bias, c, {}};
+  dnnl::matmul::desc desc = bias.is_zero() ? dnnl::matmul::desc(a, b, c) : dnnl::matmul::desc(a, b, bias, c);
+  plan.primitive = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, dnnl_engine()));
+  return plan;
+}
+
+void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* bias, Tensor& c) {
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, wrap(plan.b, b)},
+                                             {DNNL_ARG_DST, wrap(plan.c, c)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
+  plan.primitive.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
+}
+
+class MatMulKernel final : public Kernel {
+ public:
+  explicit MatMulKernel(const Node& node) : info_(node) {}
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    const Tensor& a = info_.input(inputs, 0);
+    const Tensor& b = info_.input(inputs, 1);
+    if (a.dtype() != DType::f32 || b.dtype() != DType::f32)
+      info_.unsupported("element types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
+    if (a.rank() == 0 || b.rank() == 0) info_.fail("MatMul of a scalar");
+    // Promote vectors to matrices, as numpy does, and drop the added dimension afterwards.
+    Shape sa = a.shape(), sb = b.shape();
+    if (sa.size() == 1) sa.insert(sa.begin(), 1);
+    if (sb.size() == 1) sb.push_back(1);
+    const std::int64_t m = sa[sa.size() - 2], k = sa.back(), n = sb.back();
+    if (sb[sb.size() - 2] != k) info_.fail("shapes {} and {} cannot be multiplied", shape_string(a.shape()), shape_string(b.shape()));
+    Shape batch_a(sa.begin(), sa.end() - 2), batch_b(sb.begin(), sb.end() - 2);
+    Shape out;
+    Shape da, db, dc;
+    if (batch_b.empty() || product(batch_b, 0, batch_b.size()) == 1) {
+      // One 2-D product over every row of a.
+      const std::int64_t rows = product(batch_a, 0, batch_a.size()) * m;
+      da = {rows, k};
+      db = {k, n};
+      dc = {rows, n};
+      out = plan_broadcast({batch_a, batch_b}, info_).shape;
+    } else {
+      const Shape batch = plan_broadcast({batch_a, batch_b}, info_).shape;
+      while (batch_a.size() < batch.size()) batch_a.insert(batch_a.begin(), 1);
+      while (batch_b.size() < batch.size()) batch_b.insert(batch_b.begin(), 1);
+      if (batch.size() + 2 > DNNL_MAX_NDIMS) info_.unsupported("rank {}", batch.size() + 2);
+      da = batch_a, db = batch_b, dc = batch;
+      da.insert(da.end(), {m, k});
+      db.insert(db.end(), {k, n});
+      dc.insert(dc.end(), {m, n});
+      out = batch;
+    }
+    if (a.rank() > 1) out.push_back(m);
+    if (b.rank() > 1) out.push_back(n);
+    Tensor y(DType::f32, out);
+    if (y.numel() == 0) return {std::move(y)};
+    if (k == 0) return {std::move(y)};  // an empty sum: zeros
+    const auto key = std::make_pair(da, db);
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      if (plans_.size() >= 64) plans_.clear();
+      try {
+        it = plans_.emplace(key, make_matmul(plain_desc(da), plain_desc(db), {}, plain_desc(dc), {})).first;
+      } catch (const dnnl::error& e) {
+        info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
+      }
+    }
+    execute(it->second, a, b, nullptr, y);
+    return {std::move(y)};
+  }
+
+ private:
+  NodeInfo info_;
+  std::map<std::pair<Shape, Shape>, MatmulPlan> plans_;
+};
+
+// Y = alpha * A' B' + beta * C, A' = transA ? A^T : A. C (unidirectionally broadcast to M x N) is
+// oneDNN's bias when alpha is 1; otherwise it is added afterwards.
+class GemmKernel final : public Kernel {
+ public:
+  explicit GemmKernel(const Node& node)
+      : info_(node), alpha_(node.get_float("alpha", 1.0f)), beta_(node.get_float("beta", 1.0f)),
+        trans_a_(node.get_int("transA", 0) != 0), trans_b_(node.get_int("transB", 0) != 0) {}
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    const Tensor& a = info_.input(inputs, 0);
+    const Tensor& b = info_.input(inputs, 1);
+    const Tensor* c = info_.optional_input(inputs, 2);
+    for (const Tensor* t : {&a, &b, c})
+      if (t && t->dtype() != DType::f32) info_.unsupported("element type {}", dtype_name(t->dtype()));
+    if (a.rank() != 2 || b.rank() != 2) info_.fail("A {} and B {} must be matrices", shape_string(a.shape()), shape_string(b.shape()));
+    const std::int64_t m = trans_a_ ? a.dim(1) : a.dim(0), k = trans_a_ ? a.dim(0) : a.dim(1);
+    const std::int64_t kb = trans_b_ ? b.dim(1) : b.dim(0), n = trans_b_ ? b.dim(0) : b.dim(1);
+    if (k != kb) info_.fail("A {} and B {} cannot be multiplied (transA {}, transB {})", shape_string(a.shape()),
+                            shape_string(b.shape()), trans_a_, trans_b_);
+    Tensor y(DType::f32, {m, n});
+    // C as a bias of dims {M or 1, N or 1}, scaled by beta.
+    std::optional<Tensor> bias;
+    if (c && beta_ != 0.0f) {
+      if (c->rank() > 2) info_.fail("C {} has more than two dimensions", shape_string(c->shape()));
+      Shape cs = c->shape();
+      while (cs.size() < 2) cs.insert(cs.begin(), 1);
+      if ((cs[0] != 1 && cs[0] != m) || (cs[1] != 1 && cs[1] != n))
+        info_.fail("C {} does not broadcast to {}x{}", shape_string(c->shape()), m, n);
+      bias = c->reshaped(cs);
+      if (beta_ != 1.0f) {
+        Tensor scaled(DType::f32, cs);
+        auto src = bias->values<float>();
+        auto dst = scaled.values<float>();
+        for (std::size_t i = 0; i < dst.size(); ++i) dst[i] = beta_ * src[i];
+        bias = scaled;
+      }
+    }
+    if (y.numel() == 0) return {std::move(y)};
+    const bool fused_bias = bias && alpha_ == 1.0f;
+    if (k > 0) {
+      const auto key = std::make_tuple(a.shape(), b.shape(), fused_bias ? bias->shape() : Shape{});
+      auto it = plans_.find(key);
+      if (it == plans_.end()) {
+        if (plans_.size() >= 64) plans_.clear();
+        const auto da = dnnl::memory::desc({m, k}, dnnl::memory::data_type::f32, trans_a_ ? dnnl::memory::dims{1, m} : dnnl::memory::dims{k, 1});
+        const auto db = dnnl::memory::desc({k, n}, dnnl::memory::data_type::f32, trans_b_ ? dnnl::memory::dims{1, k} : dnnl::memory::dims{n, 1});
+        dnnl::primitive_attr attr;
+        if (alpha_ != 1.0f) {
+          dnnl::post_ops ops;
+          ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, alpha_, 0.0f);
+          attr.set_post_ops(ops);
+        }
+        try {
+          it = plans_.emplace(key, make_matmul(da, db, fused_bias ? plain_desc(bias->shape()) : dnnl::memory::desc(),
+                                               plain_desc(y.shape()), attr)).first;
+        } catch (const dnnl::error& e) {
+          info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
+        }
+      }
+      execute(it->second, a, b, fused_bias ? &*bias : nullptr, y);
+    }
+    if (bias && (!fused_bias || k == 0)) {
+      float* out = y.values<float>().data();
+      const float* src = bias->values<float>().data();
+      const std::int64_t rs = bias->dim(0) == 1 ? 0 : bias->dim(1), cs = bias->dim(1) == 1 ? 0 : 1;
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) out[i * n + j] += src[i * rs + j * cs];
+    }
+    return {std::move(y)};
+  }
+
+ private:
+  NodeInfo info_;
+  float alpha_, beta_;
+  bool trans_a_, trans_b_;
+  std::map<std::tuple<Shape, Shape, Shape>, MatmulPlan> plans_;
+};
+
+}  // namespace
+
+void add_matmul_kernels(KernelTable& t) {
+  t["MatMul"] = [](const Node& node, std::int64_t) { return std::make_unique<MatMulKernel>(node); };
+  t["Gemm"] = [](const Node& node, std::int64_t) { return std::make_unique<GemmKernel>(node); };
+}
+
+}  // namespace cpuinfer::engine

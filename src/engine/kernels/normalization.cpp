@@ -1,0 +1,115 @@
+// Normalisation in inference form: BatchNormalization (running statistics) and
+// LayerNormalization (with its optional Mean and InvStdDev outputs).
+#include <cmath>
+
+#include "engine/kernels/kernel_util.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
+  NodeInfo info(node);
+  if (node.get_int("training_mode", 0) != 0) info.unsupported("training mode");
+  const float epsilon = node.get_float("epsilon", 1e-5f);
+  return make_function_kernel([info, epsilon, outputs = node.outputs.size()](Inputs inputs) {
+    if (outputs > 1) info.unsupported("the running statistics outputs of training mode");
+    const Tensor& x = info.input(inputs, 0);
+    if (x.rank() < 2) info.fail("input of shape {} has no channel dimension", shape_string(x.shape()));
+    const std::int64_t channels = x.dim(1);
+    const Tensor* params[4];
+    const char* names[4] = {"scale", "B", "mean", "var"};
+    for (std::size_t k = 0; k < 4; ++k) {
+      params[k] = &info.input(inputs, k + 1);
+      info.expect_dtype(*params[k], DType::f32, names[k]);
+      if (params[k]->numel() != static_cast<std::size_t>(channels))
+        info.fail("{} has {} values for {} channels", names[k], params[k]->numel(), channels);
+    }
+    if (x.dtype() != DType::f32) info.unsupported("element type {}", dtype_name(x.dtype()));
+    std::vector<float> scale(static_cast<std::size_t>(channels)), shift(static_cast<std::size_t>(channels));
+    for (std::size_t c = 0; c < scale.size(); ++c) {
+      scale[c] = params[0]->values<float>()[c] / std::sqrt(params[3]->values<float>()[c] + epsilon);
+      shift[c] = params[1]->values<float>()[c] - params[2]->values<float>()[c] * scale[c];
+    }
+    Tensor y(DType::f32, x.shape());
+    const std::int64_t spatial = product(x.shape(), 2, x.rank());
+    const float* in = x.values<float>().data();
+    float* out = y.values<float>().data();
+    parallel_for(x.dim(0) * channels, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(spatial, 1)),
+                 [&](std::int64_t begin, std::int64_t end) {
+                   for (std::int64_t k = begin; k < end; ++k) {
+                     const auto c = static_cast<std::size_t>(k % channels);
+                     for (std::int64_t i = k * spatial; i < (k + 1) * spatial; ++i) out[i] = in[i] * scale[c] + shift[c];
+                   }
+                 });
+    return std::vector<Tensor>{std::move(y)};
+  });
+}
+
+std::unique_ptr<Kernel> make_layer_norm(const Node& node, std::int64_t) {
+  const std::int64_t axis_attr = node.get_int("axis", -1);
+  const float epsilon = node.get_float("epsilon", 1e-5f);
+  return make_function_kernel([info = NodeInfo(node), axis_attr, epsilon, outputs = node.outputs.size()](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const Tensor& scale = info.input(inputs, 1);
+    const Tensor* bias = info.optional_input(inputs, 2);
+    if (x.dtype() != DType::f32) info.unsupported("element type {}", dtype_name(x.dtype()));
+    info.expect_dtype(scale, DType::f32, "Scale");
+    if (bias) info.expect_dtype(*bias, DType::f32, "B");
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, x.rank()));
+    const std::int64_t rows = product(x.shape(), 0, axis);
+    const std::int64_t n = product(x.shape(), axis, x.rank());
+    // Scale and B broadcast to the normalised shape; the exporters give them that exact shape.
+    const Shape normalized(x.shape().begin() + static_cast<std::ptrdiff_t>(axis), x.shape().end());
+    Broadcast scale_plan = plan_broadcast({normalized, scale.shape()}, info);
+    if (scale_plan.shape != normalized || (bias && plan_broadcast({normalized, bias->shape()}, info).shape != normalized))
+      info.fail("Scale {} and B do not broadcast to the normalised shape {}", shape_string(scale.shape()), shape_string(normalized));
+    auto expand = [&](const Tensor& t) {
+      std::vector<float> full(static_cast<std::size_t>(n));
+      Broadcast b = plan_broadcast({normalized, t.shape()}, info);
+      const float* src = t.values<float>().data();
+      for_each_broadcast_row<2>(b, [&](const auto& offsets, std::int64_t o, std::int64_t len, const auto& strides) {
+        for (std::int64_t i = 0; i < len; ++i) full[static_cast<std::size_t>(o + i)] = src[offsets[1] + i * strides[1]];
+      });
+      return full;
+    };
+    const std::vector<float> gamma = expand(scale);
+    const std::vector<float> beta = bias ? expand(*bias) : std::vector<float>(static_cast<std::size_t>(n), 0.0f);
+    Shape stat_shape = x.shape();
+    for (std::size_t d = axis; d < stat_shape.size(); ++d) stat_shape[d] = 1;
+    Tensor y(DType::f32, x.shape()), mean_out(DType::f32, stat_shape), inv_out(DType::f32, stat_shape);
+    const float* in = x.values<float>().data();
+    float* out = y.values<float>().data();
+    float* means = mean_out.values<float>().data();
+    float* invs = inv_out.values<float>().data();
+    parallel_for(rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t row = begin; row < end; ++row) {
+        const float* v = in + row * n;
+        float sum = 0;
+        for (std::int64_t i = 0; i < n; ++i) sum += v[i];
+        const float mean = n ? sum / static_cast<float>(n) : 0.0f;
+        float var = 0;
+        for (std::int64_t i = 0; i < n; ++i) var += (v[i] - mean) * (v[i] - mean);
+        const float inv = 1.0f / std::sqrt((n ? var / static_cast<float>(n) : 0.0f) + epsilon);
+        float* o = out + row * n;
+        for (std::int64_t i = 0; i < n; ++i) o[i] = (v[i] - mean) * inv * gamma[static_cast<std::size_t>(i)] + beta[static_cast<std::size_t>(i)];
+        means[row] = mean;
+        invs[row] = inv;
+      }
+    });
+    std::vector<Tensor> result;
+    result.push_back(std::move(y));
+    if (outputs > 1) result.push_back(std::move(mean_out));
+    if (outputs > 2) result.push_back(std::move(inv_out));
+    return result;
+  });
+}
+
+}  // namespace
+
+void add_normalization_kernels(KernelTable& t) {
+  t["BatchNormalization"] = make_batch_norm;
+  t["LayerNormalization"] = make_layer_norm;
+}
+
+}  // namespace cpuinfer::engine

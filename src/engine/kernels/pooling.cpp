@@ -1,0 +1,123 @@
+// Pooling: MaxPool and AveragePool through oneDNN (primitive cached per input shape);
+// GlobalAveragePool and GlobalMaxPool as plain reductions over the spatial dimensions.
+#include <limits>
+#include <map>
+
+#include "engine/kernels/dnnl_support.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+class PoolKernel final : public Kernel {
+ public:
+  PoolKernel(const Node& node, bool max)
+      : info_(node), window_(Window::from(node, info_)), max_(max),
+        include_pad_(node.get_int("count_include_pad", 0) != 0), outputs_(node.outputs.size()) {
+    if (window_.kernel.empty()) info_.fail("attribute 'kernel_shape' is required");
+    if (max && node.get_int("storage_order", 0) != 0) info_.unsupported("storage_order 1");
+  }
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    if (outputs_ > 1) info_.unsupported("the Indices output");
+    const Tensor& x = info_.input(inputs, 0);
+    if (x.dtype() != DType::f32) info_.unsupported("element type {}", dtype_name(x.dtype()));
+    if (x.rank() < 3 || x.rank() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", x.rank());
+    auto it = plans_.find(x.shape());
+    if (it == plans_.end()) {
+      if (plans_.size() >= 32) plans_.clear();
+      it = plans_.emplace(x.shape(), make_plan(x.shape())).first;
+    }
+    Plan& plan = it->second;
+    Tensor y(DType::f32, plan.out_shape);
+    plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)}, {DNNL_ARG_DST, wrap(plan.dst, y)}});
+    dnnl_stream().wait();
+    return {std::move(y)};
+  }
+
+ private:
+  struct Plan {
+    Shape out_shape;
+    dnnl::memory::desc src, dst;
+    dnnl::pooling_v2_forward primitive;
+  };
+
+  Plan make_plan(const Shape& shape) {
+    const std::vector<std::int64_t> in(shape.begin() + 2, shape.end());
+    const Window::Resolved r = window_.resolve(in, info_);
+    Plan plan;
+    plan.out_shape = {shape[0], shape[1]};
+    plan.out_shape.insert(plan.out_shape.end(), r.out.begin(), r.out.end());
+    dnnl::memory::dims strides, dilations;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      strides.push_back(window_.strides.empty() ? 1 : window_.strides[i]);
+      dilations.push_back((window_.dilations.empty() ? 1 : window_.dilations[i]) - 1);
+    }
+    // ONNX averages exclude the padding ceil_mode adds even when count_include_pad is set; oneDNN
+    // cannot tell the two apart, so that one combination is refused.
+    if (!max_ && include_pad_ && window_.ceil_mode) info_.unsupported("count_include_pad with ceil_mode");
+    const auto algorithm = max_ ? dnnl::algorithm::pooling_max
+                                : include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
+                                               : dnnl::algorithm::pooling_avg_exclude_padding;
+    try {
+      plan.src = plain_desc(shape);
+      plan.dst = plain_desc(plan.out_shape);
+      dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, plan.src, plan.dst, strides,
+                                          dnnl_dims(window_.kernel), dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
+      plan.primitive = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, dnnl_engine()));
+    } catch (const dnnl::error& e) {
+      info_.fail("oneDNN refused pooling over {}: {}", shape_string(shape), e.what());
+    }
+    return plan;
+  }
+
+  NodeInfo info_;
+  Window window_;
+  bool max_, include_pad_;
+  std::size_t outputs_;
+  std::map<Shape, Plan> plans_;
+};
+
+KernelFactory global_pool(bool max) {
+  return [max](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node), max](Inputs inputs) {
+      const Tensor& x = info.input(inputs, 0);
+      if (x.dtype() != DType::f32) info.unsupported("element type {}", dtype_name(x.dtype()));
+      if (x.rank() < 3) info.fail("input of shape {} has no spatial dimensions", shape_string(x.shape()));
+      Shape out_shape(x.rank(), 1);
+      out_shape[0] = x.dim(0);
+      out_shape[1] = x.dim(1);
+      Tensor y(DType::f32, out_shape);
+      const std::int64_t spatial = product(x.shape(), 2, x.rank());
+      const float* in = x.values<float>().data();
+      float* out = y.values<float>().data();
+      parallel_for(x.dim(0) * x.dim(1), std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(spatial, 1)),
+                   [&](std::int64_t begin, std::int64_t end) {
+                     for (std::int64_t k = begin; k < end; ++k) {
+                       const float* v = in + k * spatial;
+                       if (max) {
+                         float m = -std::numeric_limits<float>::infinity();
+                         for (std::int64_t i = 0; i < spatial; ++i) m = std::max(m, v[i]);
+                         out[k] = m;
+                       } else {
+                         float s = 0;
+                         for (std::int64_t i = 0; i < spatial; ++i) s += v[i];
+                         out[k] = spatial ? s / static_cast<float>(spatial) : 0.0f;
+                       }
+                     }
+                   });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  };
+}
+
+}  // namespace
+
+void add_pooling_kernels(KernelTable& t) {
+  t["MaxPool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); };
+  t["AveragePool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); };
+  t["GlobalAveragePool"] = global_pool(false);
+  t["GlobalMaxPool"] = global_pool(true);
+}
+
+}  // namespace cpuinfer::engine

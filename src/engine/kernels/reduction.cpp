@@ -1,0 +1,149 @@
+// Reductions over axes (ReduceMean, ReduceSum, ReduceMax, ReduceMin) and the softmax family.
+// Floats accumulate in double for sums.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/kernels/kernel_util.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+enum class Reduce { mean, sum, max, min };
+
+std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce kind) {
+  const bool keep = node.get_int("keepdims", 1) != 0;
+  const bool noop_empty = node.get_int("noop_with_empty_axes", 0) != 0;
+  // Axes became an input in opset 13 for ReduceSum and in opset 18 for the others.
+  const std::int64_t axes_input_opset = kind == Reduce::sum ? 13 : 18;
+  return make_function_kernel([info = NodeInfo(node), node, opset, kind, keep, noop_empty, axes_input_opset](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    std::vector<std::int64_t> axes;
+    if (opset < axes_input_opset) axes = node.get_ints("axes");
+    else if (const Tensor* a = info.optional_input(inputs, 1)) axes = info.ints(*a, "axes");
+    if (axes.empty() && noop_empty) return std::vector<Tensor>{x};
+    const std::size_t r = x.rank();
+    std::vector<bool> reduced(r, axes.empty());
+    for (std::int64_t a : axes) reduced[static_cast<std::size_t>(info.axis(a, r))] = true;
+    Shape out_shape, kept_shape;
+    for (std::size_t d = 0; d < r; ++d) {
+      if (!reduced[d]) out_shape.push_back(x.dim(d));
+      if (keep) kept_shape.push_back(reduced[d] ? 1 : x.dim(d));
+    }
+    // The result's element for input index i: through strides of the kept dimensions.
+    const auto out_strides = contiguous_strides(out_shape);
+    std::vector<std::int64_t> map_strides(r, 0);
+    for (std::size_t d = 0, k = 0; d < r; ++d)
+      if (!reduced[d]) map_strides[d] = out_strides[k++];
+    std::int64_t group = 1;
+    for (std::size_t d = 0; d < r; ++d)
+      if (reduced[d]) group *= x.dim(d);
+    Tensor y(x.dtype(), keep ? kept_shape : out_shape);
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, bool>) {
+        info.unsupported("element type bool");
+      } else {
+        using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+        if ((kind == Reduce::max || kind == Reduce::min) && group == 0 && y.numel() > 0)
+          info.fail("cannot take the {} of an empty set", kind == Reduce::max ? "max" : "min");
+        std::vector<Acc> acc(y.numel(), kind == Reduce::max   ? std::numeric_limits<Acc>::lowest()
+                                        : kind == Reduce::min ? std::numeric_limits<Acc>::max()
+                                                              : Acc(0));
+        if constexpr (std::is_floating_point_v<T>) {
+          if (kind == Reduce::max) std::fill(acc.begin(), acc.end(), -std::numeric_limits<Acc>::infinity());
+          if (kind == Reduce::min) std::fill(acc.begin(), acc.end(), std::numeric_limits<Acc>::infinity());
+        }
+        const T* in = x.values<T>().data();
+        const Shape& shape = x.shape();
+        std::vector<std::int64_t> index(r, 0);
+        std::int64_t out_at = 0;
+        for (std::size_t i = 0; i < x.numel(); ++i) {
+          const Acc v = static_cast<Acc>(in[i]);
+          Acc& a = acc[static_cast<std::size_t>(out_at)];
+          switch (kind) {
+            case Reduce::mean:
+            case Reduce::sum:
+              if constexpr (std::is_integral_v<Acc>) a = static_cast<Acc>(static_cast<std::make_unsigned_t<Acc>>(a) + static_cast<std::make_unsigned_t<Acc>>(v));
+              else a += v;
+              break;
+            case Reduce::max: a = std::isnan(static_cast<double>(v)) || v > a ? v : a; break;
+            case Reduce::min: a = std::isnan(static_cast<double>(v)) || v < a ? v : a; break;
+          }
+          for (std::size_t d = r; d-- > 0;) {  // odometer
+            out_at += map_strides[d];
+            if (++index[d] < shape[d]) break;
+            out_at -= map_strides[d] * shape[d];
+            index[d] = 0;
+          }
+        }
+        T* out = y.values<T>().data();
+        for (std::size_t i = 0; i < acc.size(); ++i) {
+          if (kind == Reduce::mean) {
+            if constexpr (std::is_floating_point_v<T>) out[i] = static_cast<T>(acc[i] / static_cast<Acc>(group));
+            else out[i] = group ? static_cast<T>(acc[i] / static_cast<Acc>(group)) : T(0);
+          } else {
+            out[i] = static_cast<T>(acc[i]);
+          }
+        }
+      }
+    });
+    return std::vector<Tensor>{std::move(y)};
+  });
+}
+
+// Softmax and LogSoftmax: before opset 13 the input is coerced to 2-D at `axis` (default 1) and
+// normalised over everything after it; from 13 over the one axis (default -1).
+std::unique_ptr<Kernel> make_softmax(const Node& node, std::int64_t opset, bool log) {
+  const std::int64_t axis_attr = node.get_int("axis", opset < 13 ? 1 : -1);
+  return make_function_kernel([info = NodeInfo(node), opset, axis_attr, log](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    if (x.dtype() != DType::f32 && x.dtype() != DType::f64) info.unsupported("element type {}", dtype_name(x.dtype()));
+    const std::size_t r = std::max<std::size_t>(x.rank(), 1);
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, r));
+    const std::int64_t outer = product(x.shape(), 0, axis);
+    const std::int64_t n = opset < 13 ? product(x.shape(), axis, x.rank()) : (x.rank() ? x.dim(axis) : 1);
+    const std::int64_t inner = opset < 13 ? 1 : product(x.shape(), axis + 1, x.rank());
+    Tensor y(x.dtype(), x.shape());
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_floating_point_v<T>) {
+        const T* in = x.values<T>().data();
+        T* out = y.values<T>().data();
+        parallel_for(outer * inner, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
+                     [&](std::int64_t begin, std::int64_t end) {
+                       for (std::int64_t k = begin; k < end; ++k) {
+                         const std::int64_t base = (k / inner) * n * inner + k % inner;
+                         T m = -std::numeric_limits<T>::infinity();
+                         for (std::int64_t i = 0; i < n; ++i) m = std::max(m, in[base + i * inner]);
+                         T sum = 0;
+                         for (std::int64_t i = 0; i < n; ++i) {
+                           const T e = std::exp(in[base + i * inner] - m);
+                           out[base + i * inner] = e;
+                           sum += e;
+                         }
+                         for (std::int64_t i = 0; i < n; ++i) {
+                           T& o = out[base + i * inner];
+                           o = log ? in[base + i * inner] - m - std::log(sum) : o / sum;
+                         }
+                       }
+                     });
+      }
+    });
+    return std::vector<Tensor>{std::move(y)};
+  });
+}
+
+}  // namespace
+
+void add_reduction_kernels(KernelTable& t) {
+  t["ReduceMean"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::mean); };
+  t["ReduceSum"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum); };
+  t["ReduceMax"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::max); };
+  t["ReduceMin"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::min); };
+  t["Softmax"] = [](const Node& n, std::int64_t o) { return make_softmax(n, o, false); };
+  t["LogSoftmax"] = [](const Node& n, std::int64_t o) { return make_softmax(n, o, true); };
+}
+
+}  // namespace cpuinfer::engine

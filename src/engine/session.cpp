@@ -1,0 +1,159 @@
+// Session: load-time constant folding and kernel creation; the run loop with input checks, value
+// lifetimes and optional per-node timing.
+#include "engine/session.h"
+
+#include <omp.h>
+
+#include <map>
+#include <new>
+
+#include "core/error.h"
+#include "engine/onnx/import.h"
+#include "engine/passes/constant_folding.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+// Runs a kernel, naming the node in any error that does not name it yet.
+std::vector<Tensor> run_kernel(Kernel& kernel, const Node& node, Inputs inputs) {
+  try {
+    return kernel.run(inputs);
+  } catch (const Unsupported& e) {
+    if (std::string_view(e.what()).starts_with("node ")) throw;
+    throw Unsupported(fmt::format("node {}: {}", node.label(), e.what()));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with("node ")) throw;
+    throw Error(fmt::format("node {}: {}", node.label(), e.what()));
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("node {}: out of memory", node.label()));
+  }
+}
+
+TensorSpec spec_of(const Value& v) { return {v.name, v.dtype, v.shape}; }
+
+}  // namespace
+
+Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph)), options_(options) {
+  report_.imported_nodes = graph_.nodes.size();
+  report_.producer = graph_.producer;
+  report_.opset = graph_.opset;
+  omp_set_num_threads(std::max(1, options_.threads));
+
+  // Every operator must have a kernel before anything runs.
+  std::vector<const Node*> missing;
+  for (const Node& node : graph_.nodes)
+    if (!kernel_table().count(node.op_type)) missing.push_back(&node);
+  if (!missing.empty())
+    throw Unsupported(fmt::format("node '{}': operator {} is not supported{}", missing[0]->name, missing[0]->op_type,
+                                  missing.size() > 1 ? fmt::format(" (nor are {} other nodes)", missing.size() - 1) : ""));
+
+  report_.folded_nodes = fold_constants(graph_, [this](const Node& node, Inputs inputs) {
+    auto kernel = make_kernel(node, graph_.opset);
+    return run_kernel(*kernel, node, inputs);
+  });
+  for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset));
+
+  // Value lifetimes: release each computed value after its last reader.
+  std::vector<int> last_use(graph_.values.size(), -1);
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i)
+    for (ValueId in : graph_.nodes[i].inputs)
+      if (in != kNoValue) last_use[static_cast<std::size_t>(in)] = static_cast<int>(i);
+  for (ValueId out : graph_.outputs) last_use[static_cast<std::size_t>(out)] = static_cast<int>(graph_.nodes.size());
+  release_after_.assign(graph_.nodes.size(), {});
+  for (std::size_t v = 0; v < last_use.size(); ++v)
+    if (last_use[v] >= 0 && last_use[v] < static_cast<int>(graph_.nodes.size()) && !graph_.values[v].constant)
+      release_after_[static_cast<std::size_t>(last_use[v])].push_back(static_cast<ValueId>(v));
+
+  for (ValueId in : graph_.inputs) inputs_.push_back(spec_of(graph_.values[static_cast<std::size_t>(in)]));
+  for (ValueId out : graph_.outputs) outputs_.push_back(spec_of(graph_.values[static_cast<std::size_t>(out)]));
+}
+
+Session::~Session() = default;
+
+void Session::check_inputs(std::span<const Tensor> inputs) const {
+  if (inputs.size() != inputs_.size())
+    fail("the model takes {} inputs, got {}", inputs_.size(), inputs.size());
+  std::map<std::string, std::pair<std::int64_t, std::string>> bound;  // symbol -> size, input that bound it
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec& spec = inputs_[i];
+    const Tensor& t = inputs[i];
+    if (spec.dtype && t.dtype() != *spec.dtype)
+      fail("input '{}' must be {}, got {}", spec.name, dtype_name(*spec.dtype), dtype_name(t.dtype()));
+    if (!spec.shape) continue;
+    const auto& dims = *spec.shape;
+    if (dims.size() != t.rank())
+      fail("input '{}' must have shape {}, got {}", spec.name, dims_string(dims), shape_string(t.shape()));
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      if (dims[d].is_static() && dims[d].value != t.dim(d))
+        fail("input '{}' must have shape {}, got {}", spec.name, dims_string(dims), shape_string(t.shape()));
+      if (!dims[d].is_static() && !dims[d].symbol.empty()) {
+        auto [it, fresh] = bound.try_emplace(dims[d].symbol, t.dim(d), spec.name);
+        if (!fresh && it->second.first != t.dim(d))
+          fail("input '{}' has {} = {}, input '{}' has {} = {}", spec.name, dims[d].symbol, t.dim(d), it->second.second,
+               dims[d].symbol, it->second.first);
+      }
+    }
+  }
+}
+
+std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profile) {
+  check_inputs(inputs);
+  omp_set_num_threads(std::max(1, options_.threads));
+  std::vector<Tensor> values(graph_.values.size());
+  std::vector<bool> present(graph_.values.size(), false);
+  for (std::size_t v = 0; v < graph_.values.size(); ++v)
+    if (graph_.values[v].constant) {
+      values[v] = *graph_.values[v].constant;
+      present[v] = true;
+    }
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    values[static_cast<std::size_t>(graph_.inputs[i])] = inputs[i];
+    present[static_cast<std::size_t>(graph_.inputs[i])] = true;
+  }
+  if (profile && profile->nodes.empty())
+    for (const Node& node : graph_.nodes) profile->nodes.push_back({node.name, node.op_type, {}, 0});
+
+  std::vector<const Tensor*> args;
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& node = graph_.nodes[i];
+    args.clear();
+    for (ValueId in : node.inputs) {
+      if (in == kNoValue) {
+        args.push_back(nullptr);
+        continue;
+      }
+      if (!present[static_cast<std::size_t>(in)])
+        fail("node {}: input '{}' was not computed", node.label(), graph_.values[static_cast<std::size_t>(in)].name);
+      args.push_back(&values[static_cast<std::size_t>(in)]);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<Tensor> outs = run_kernel(*kernels_[i], node, args);
+    if (profile) {
+      profile->nodes[i].total += std::chrono::steady_clock::now() - start;
+      ++profile->nodes[i].calls;
+    }
+    if (outs.size() < node.outputs.size())
+      fail("node {}: produced {} outputs, the graph reads {}", node.label(), outs.size(), node.outputs.size());
+    for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+      const ValueId out = node.outputs[k];
+      if (out == kNoValue) continue;
+      values[static_cast<std::size_t>(out)] = std::move(outs[k]);
+      present[static_cast<std::size_t>(out)] = true;
+    }
+    for (ValueId v : release_after_[i]) values[static_cast<std::size_t>(v)] = Tensor();
+  }
+  if (profile) ++profile->runs;
+  std::vector<Tensor> result;
+  for (ValueId out : graph_.outputs) {
+    if (!present[static_cast<std::size_t>(out)]) fail("graph output '{}' was not computed", graph_.values[static_cast<std::size_t>(out)].name);
+    result.push_back(values[static_cast<std::size_t>(out)]);
+  }
+  return result;
+}
+
+std::unique_ptr<Session> load_onnx_session(const std::filesystem::path& model, SessionOptions options) {
+  return std::make_unique<Session>(import_onnx_file(model), options);
+}
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,77 @@
+// A loaded model ready to run: the imported graph with its constants folded, one kernel per
+// remaining node, and the declared inputs whose symbolic dimensions (batch, sequence) are bound
+// anew on every run, so one session serves every batch size and sequence length.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+#include "engine/kernels/kernel.h"
+
+namespace cpuinfer::engine {
+
+struct SessionOptions {
+  int threads = 1;  // OpenMP threads of the kernels and oneDNN
+};
+
+struct TensorSpec {
+  std::string name;
+  std::optional<DType> dtype;
+  std::optional<std::vector<Dim>> shape;
+};
+
+// Time per node of the runs it took part in.
+struct NodeTiming {
+  std::string name, op_type;
+  std::chrono::nanoseconds total{0};
+  std::size_t calls = 0;
+};
+struct Profile {
+  std::vector<NodeTiming> nodes;  // in execution order
+  std::size_t runs = 0;
+};
+
+struct LoadReport {
+  std::size_t imported_nodes = 0;
+  std::size_t folded_nodes = 0;  // evaluated at load time (constants, weights' Identity, shape arithmetic)
+  std::string producer;
+  std::int64_t opset = 0;
+};
+
+class Session {
+ public:
+  // Folds constants and makes the kernels. Throws cpuinfer::Unsupported naming the first node
+  // whose operator has no kernel (and how many others lack one), cpuinfer::Error for invalid nodes.
+  Session(Graph graph, SessionOptions options);
+  ~Session();
+
+  const std::vector<TensorSpec>& inputs() const { return inputs_; }
+  const std::vector<TensorSpec>& outputs() const { return outputs_; }
+  const LoadReport& report() const { return report_; }
+  std::size_t node_count() const { return graph_.nodes.size(); }
+
+  // Inputs in declaration order. Checks each input's dtype and shape against the declaration
+  // (static dimensions equal, a symbol the same size wherever it appears) and throws
+  // cpuinfer::Error naming the input; kernel errors name the node. With a profile, each node is timed.
+  std::vector<Tensor> run(std::span<const Tensor> inputs, Profile* profile = nullptr);
+
+ private:
+  void check_inputs(std::span<const Tensor> inputs) const;
+
+  Graph graph_;
+  SessionOptions options_;
+  std::vector<std::unique_ptr<Kernel>> kernels_;  // per node
+  std::vector<std::vector<ValueId>> release_after_;  // per node: values no later node needs
+  std::vector<TensorSpec> inputs_, outputs_;
+  LoadReport report_;
+};
+
+// Imports an ONNX file and makes a session of it.
+std::unique_ptr<Session> load_onnx_session(const std::filesystem::path& model, SessionOptions options);
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,171 @@
+// ONNX's own per-operator tests (Debian's libonnx-testdata) run on the engine.
+//
+//   onnx_node_conformance [--data DIR] [--filter TEXT] [--verbose]
+//
+// Each test folder holds model.onnx and test_data_set_*/{input,output}_N.pb. A test whose model
+// the engine refuses as unsupported (an operator, element type or attribute it lacks) is skipped
+// with the reason; every other test must match the expected outputs: floats within
+// |got - want| <= 1e-7 + 1e-3 * |want| (ONNX's backend-test defaults, NaN equals NaN), integers
+// and booleans exactly, shapes and types exactly. Prints "N passed, M failed, K skipped" and the
+// operators of the engine that no passing test covers; exits 1 on any failure or uncovered operator.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "engine/onnx/import.h"
+#include "engine/onnx/tensor_proto.h"
+#include "engine/session.h"
+
+namespace fs = std::filesystem;
+using namespace cpuinfer;
+
+namespace {
+
+constexpr double kAtol = 1e-7, kRtol = 1e-3;
+
+// "" when equal, else what differs.
+std::string compare(const Tensor& got, const Tensor& want) {
+  if (got.dtype() != want.dtype()) return fmt::format("type {} instead of {}", dtype_name(got.dtype()), dtype_name(want.dtype()));
+  if (got.shape() != want.shape()) return fmt::format("shape {} instead of {}", shape_string(got.shape()), shape_string(want.shape()));
+  auto floats = [&](auto tag) -> std::string {
+    using T = decltype(tag);
+    auto g = got.values<T>();
+    auto w = want.values<T>();
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      const double a = g[i], b = w[i];
+      if (std::isnan(a) && std::isnan(b)) continue;
+      if (std::isinf(b) && a == b) continue;
+      if (!(std::abs(a - b) <= kAtol + kRtol * std::abs(b)))
+        return fmt::format("element {}: {} instead of {}", i, a, b);
+    }
+    return "";
+  };
+  switch (got.dtype()) {
+    case DType::f32: return floats(float{});
+    case DType::f64: return floats(double{});
+    default:
+      if (got.nbytes() && std::memcmp(got.data(), want.data(), got.nbytes()) != 0) return "values differ";
+      return "";
+  }
+}
+
+std::vector<fs::path> numbered(const fs::path& dir, const std::string& prefix) {
+  std::vector<fs::path> files;
+  for (std::size_t i = 0;; ++i) {
+    fs::path f = dir / fmt::format("{}_{}.pb", prefix, i);
+    if (!fs::exists(f)) break;
+    files.push_back(f);
+  }
+  return files;
+}
+
+// Ops of a model file, for coverage.
+std::set<std::string> ops_of(const engine::Graph& graph) {
+  std::set<std::string> ops;
+  for (const auto& n : graph.nodes) ops.insert(n.op_type);
+  return ops;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path data = "/usr/share/libonnx-testdata/data/node";
+  std::string filter;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--data" && i + 1 < argc) data = argv[++i];
+    else if (arg == "--filter" && i + 1 < argc) filter = argv[++i];
+    else if (arg == "--verbose") verbose = true;
+    else {
+      std::cerr << "usage: onnx_node_conformance [--data DIR] [--filter TEXT] [--verbose]\n";
+      return 2;
+    }
+  }
+  if (!fs::is_directory(data)) {
+    std::cerr << "error: no ONNX node tests at " << data << " (Debian package libonnx-testdata)\n";
+    return 2;
+  }
+  std::vector<fs::path> tests;
+  for (const auto& entry : fs::directory_iterator(data))
+    if (entry.is_directory() && entry.path().filename().string().find(filter) != std::string::npos) tests.push_back(entry.path());
+  std::sort(tests.begin(), tests.end());
+
+  std::size_t passed = 0, failed = 0, skipped = 0;
+  std::map<std::string, std::size_t> skip_reasons;
+  std::map<std::string, std::size_t> covered;  // op -> passing tests
+  for (const fs::path& test : tests) {
+    const std::string name = test.filename().string();
+    std::string outcome;
+    bool skip = false;
+    try {
+      engine::Graph graph = engine::import_onnx_file(test / "model.onnx");
+      const auto ops = ops_of(graph);
+      engine::Session session(std::move(graph), {2});
+      std::size_t sets = 0;
+      for (const auto& set : fs::directory_iterator(test)) {
+        if (!set.is_directory() || !set.path().filename().string().starts_with("test_data_set_")) continue;
+        ++sets;
+        std::vector<Tensor> inputs, expected;
+        for (const auto& f : numbered(set.path(), "input")) inputs.push_back(engine::read_tensor_file(f));
+        for (const auto& f : numbered(set.path(), "output")) expected.push_back(engine::read_tensor_file(f));
+        const auto outputs = session.run(inputs);
+        if (outputs.size() != expected.size())
+          throw Error(fmt::format("{} outputs instead of {}", outputs.size(), expected.size()));
+        for (std::size_t k = 0; k < outputs.size() && outcome.empty(); ++k) {
+          const std::string diff = compare(outputs[k], expected[k]);
+          if (!diff.empty()) outcome = fmt::format("{}: output {}: {}", set.path().filename().string(), k, diff);
+        }
+      }
+      if (sets == 0) outcome = "no test data sets";
+      if (outcome.empty())
+        for (const auto& op : ops) ++covered[op];
+    } catch (const Unsupported& e) {
+      skip = true;
+      outcome = e.what();
+    } catch (const std::exception& e) {
+      outcome = e.what();
+    }
+    if (skip) {
+      ++skipped;
+      // Group reasons by what is missing, without node names.
+      std::string reason = outcome;
+      if (auto p = reason.find("): "); p != std::string::npos) reason = reason.substr(p + 3);
+      else if (auto q = reason.find("operator "); q != std::string::npos) reason = reason.substr(q);
+      ++skip_reasons[reason];
+      if (verbose) fmt::print("SKIP {}: {}\n", name, outcome);
+    } else if (outcome.empty()) {
+      ++passed;
+      if (verbose) fmt::print("PASS {}\n", name);
+    } else {
+      ++failed;
+      fmt::print("FAIL {}: {}\n", name, outcome);
+    }
+  }
+
+  std::vector<std::pair<std::size_t, std::string>> reasons;
+  for (const auto& [r, n] : skip_reasons) reasons.emplace_back(n, r);
+  std::sort(reasons.rbegin(), reasons.rend());
+  fmt::print("\nSkipped, by reason:\n");
+  for (const auto& [n, r] : reasons) fmt::print("  {:4}  {}\n", n, r);
+
+  // Every operator the engine has must be exercised by at least one passing test.
+  std::vector<std::string> uncovered;
+  for (const auto& [op, factory] : engine::kernel_table())
+    if (!covered.count(op)) uncovered.push_back(op);
+  fmt::print("\nOperators covered by passing tests: {} of {}\n", engine::kernel_table().size() - uncovered.size(),
+             engine::kernel_table().size());
+  if (!uncovered.empty() && filter.empty()) fmt::print("Not covered by any passing test: {}\n", fmt::join(uncovered, ", "));
+  fmt::print("Tolerance: |got - want| <= {} + {} * |want| for floats; exact for integers and booleans\n", kAtol, kRtol);
+  fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
+  return failed > 0 || (filter.empty() && !uncovered.empty()) ? 1 : 0;
+}
