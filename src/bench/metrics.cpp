@@ -22,10 +22,13 @@ std::size_t argmax(std::span<const float> values) {
   return static_cast<std::size_t>(std::max_element(values.begin(), values.end()) - values.begin());
 }
 
-void Agreement::add(std::span<const float> out, std::span<const float> ref) {
+void Agreement::add(std::span<const float> out, std::span<const float> ref, std::size_t top1_size) {
   if (out.size() != ref.size()) fail("output has {} values, reference has {}", out.size(), ref.size());
   ++compared;
-  if (argmax(out) == argmax(ref)) ++top1_equal;
+  if (top1_size > 0 && top1_size <= out.size()) {
+    ++top1_compared;
+    if (argmax(out.first(top1_size)) == argmax(ref.first(top1_size))) ++top1_equal;
+  }
   for (std::size_t i = 0; i < out.size(); ++i) {
     const double d = std::fabs(static_cast<double>(out[i]) - ref[i]);
     // A NaN output is as far from the reference as can be.
@@ -35,8 +38,8 @@ void Agreement::add(std::span<const float> out, std::span<const float> ref) {
 }
 
 std::optional<double> Agreement::top1_agreement() const {
-  if (compared == 0) return std::nullopt;
-  return static_cast<double>(top1_equal) / static_cast<double>(compared);
+  if (top1_compared == 0) return std::nullopt;
+  return static_cast<double>(top1_equal) / static_cast<double>(top1_compared);
 }
 
 std::optional<double> Agreement::max_rel_diff() const {

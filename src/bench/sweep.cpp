@@ -34,6 +34,42 @@ struct ReferenceOutputs {
   std::vector<std::vector<float>> by_sample;
 };
 
+// Each sample's outputs as floats: its slice of every output along the batch dimension, the
+// outputs one after another. A labelled (classification) workload must give B x C float logits first.
+struct PerSample {
+  std::vector<std::vector<float>> values;
+  std::size_t first_output_size = 0;
+};
+
+PerSample split_per_sample(const std::vector<Tensor>& outputs, std::size_t batch_size, bool labelled) {
+  if (outputs.empty()) fail("the model gave no outputs");
+  if (labelled && (outputs[0].dtype() != DType::f32 || outputs[0].rank() != 2 ||
+                   outputs[0].dim(0) != static_cast<std::int64_t>(batch_size)))
+    fail("output 0 has shape {}, expected {}xC float32 logits", shape_string(outputs[0].shape()), batch_size);
+  PerSample s;
+  s.values.resize(batch_size);
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const Tensor& out = outputs[k];
+    if (out.rank() == 0 || out.dim(0) != static_cast<std::int64_t>(batch_size))
+      fail("output {} has shape {}: expected the batch size {} as its first dimension", k, shape_string(out.shape()), batch_size);
+    const std::size_t per = out.numel() / batch_size;
+    if (k == 0) s.first_output_size = per;
+    for (std::size_t i = 0; i < batch_size; ++i) {
+      auto& v = s.values[i];
+      for (std::size_t j = i * per; j < (i + 1) * per; ++j) {
+        switch (out.dtype()) {
+          case DType::f32: v.push_back(out.values<float>()[j]); break;
+          case DType::f64: v.push_back(static_cast<float>(out.values<double>()[j])); break;
+          case DType::i32: v.push_back(static_cast<float>(out.values<std::int32_t>()[j])); break;
+          case DType::i64: v.push_back(static_cast<float>(out.values<std::int64_t>()[j])); break;
+          case DType::boolean: v.push_back(out.values<bool>()[j] ? 1.0f : 0.0f); break;
+        }
+      }
+    }
+  }
+  return s;
+}
+
 nlohmann::ordered_json base_row(const Workload& w, const Backend& b, int batch_size, const std::string& variant,
                                 const SweepOptions& o) {
   nlohmann::ordered_json row;
@@ -81,19 +117,15 @@ void measure(const Workload& w, Backend& backend, int batch_size, const std::str
     const auto stop = Clock::now();
     latencies_ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
 
-    if (outputs.empty() || outputs[0].dtype() != DType::f32 || outputs[0].rank() != 2 ||
-        outputs[0].dim(0) != batch_size)
-      fail("output 0 has shape {}, expected {}xC float32 logits",
-           outputs.empty() ? "none" : shape_string(outputs[0].shape()), batch_size);
-    const auto logits = outputs[0].values<float>();
-    const std::size_t classes = static_cast<std::size_t>(outputs[0].dim(1));
+    const PerSample per_sample = split_per_sample(outputs, static_cast<std::size_t>(batch_size), w.labelled());
     for (std::size_t i = 0; i < static_cast<std::size_t>(batch_size); ++i) {
       const std::size_t sample = planned.samples[i];
-      const auto values = logits.subspan(i * classes, classes);
-      if (static_cast<int>(argmax(values)) == w.label(sample)) ++correct;
+      const std::span<const float> values = per_sample.values[i];
+      const std::size_t top1 = w.labelled() ? per_sample.first_output_size : 0;
+      if (top1 && static_cast<int>(argmax(values.first(top1))) == w.label(sample)) ++correct;
       auto& stored = ref.by_sample[sample];
       if (!stored.empty()) {
-        agreement.add(values, stored);
+        agreement.add(values, stored, top1);
       } else if (is_reference) {
         stored.assign(values.begin(), values.end());
       }
@@ -104,7 +136,7 @@ void measure(const Workload& w, Backend& backend, int batch_size, const std::str
   const auto n = static_cast<double>(samples);
   row["time_per_input"] = total_s / n;
   row["total_time"] = total_s;
-  row["accuracy"] = static_cast<double>(correct) / n;
+  row["accuracy"] = w.labelled() ? nlohmann::ordered_json(static_cast<double>(correct) / n) : nullptr;
   row["samples"] = samples;
   row["samples_per_s"] = n / total_s;
   row["latency_p50_ms"] = percentile(latencies_ms, 0.50);
@@ -131,6 +163,9 @@ void finish_row(nlohmann::ordered_json& row, const ReferenceOutputs& ref, const 
 void check_sweep(const Workload& w, const SweepOptions& o) {
   for (int b : o.batch_sizes) {
     if (b <= 0) fail("invalid batch size {}: must be at least 1", b);
+    if (static_cast<std::size_t>(b) > w.max_batch_size() && w.max_batch_size() < w.size())
+      fail("batch size {}: {} has no batch dimension (no symbolic first dimension left open): use --batch-sizes 1", b,
+           w.name());
     if (static_cast<std::size_t>(b) > w.size())
       fail("batch size {} exceeds the {} samples of the run: use --samples {} or more", b, w.size(), b);
   }

@@ -49,7 +49,12 @@ class Workload {
   virtual nlohmann::ordered_json description() const = 0;
   virtual std::string dataset() const = 0;
   virtual std::size_t size() const = 0;
+  // Whether samples have labels (classification: accuracy and top-1 agreement on output 0).
+  // Without, rows compare every output with the reference's, value by value.
+  virtual bool labelled() const { return true; }
   virtual int label(std::size_t sample) const = 0;
+  // The largest batch the workload can form (a model without a batch dimension: 1).
+  virtual std::size_t max_batch_size() const { return size(); }
 
   // The variants each batch size is run with (padding strategies); "" when there is one way only.
   virtual std::vector<std::string> variants() const { return {""}; }

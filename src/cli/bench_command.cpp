@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "backends/registry.h"
+#include "bench/onnx_model_workload.h"
 #include "bench/progress.h"
 #include "bench/result_files.h"
 #include "bench/result_table.h"
@@ -42,6 +43,9 @@ struct BenchArgs {
   std::string text_lengths;
   std::size_t max_length = 0;
   std::string command_line;
+  // --model: any ONNX model with generated or given inputs
+  std::string model;
+  std::vector<std::string> shapes, inputs;
 };
 
 nlohmann::ordered_json machine_json(const MachineInfo& m) {
@@ -74,22 +78,33 @@ int run_bench(BenchArgs& a) {
   }
 
   Progress progress(!a.quiet);
-  WorkloadOptions wo;
-  wo.name = a.workload;
-  wo.cache = a.cache.empty() ? default_cache_dir() : fs::path(a.cache);
-  if (!a.weights.empty()) wo.weights = a.weights;
-  if (!a.data.empty()) wo.data = a.data;
-  wo.samples = a.samples;
-  wo.seed = a.seed;
-  wo.threads = a.threads;
-  wo.padding = a.padding;
-  wo.text_lengths = a.text_lengths;
-  wo.max_length = a.max_length;
-  const auto workload = make_workload(wo, progress);
+  std::unique_ptr<Workload> workload;
+  if (!a.model.empty()) {
+    ModelWorkloadOptions mo;
+    mo.model = a.model;
+    for (const auto& s : a.shapes) mo.shapes.insert(parse_shape_flag(s));
+    for (const auto& i : a.inputs) mo.inputs.insert(parse_input_flag(i));
+    mo.samples = a.samples == 0 ? 16 : a.samples;
+    mo.seed = a.seed;
+    workload = make_onnx_model_workload(mo);
+  } else {
+    WorkloadOptions wo;
+    wo.name = a.workload;
+    wo.cache = a.cache.empty() ? default_cache_dir() : fs::path(a.cache);
+    if (!a.weights.empty()) wo.weights = a.weights;
+    if (!a.data.empty()) wo.data = a.data;
+    wo.samples = a.samples;
+    wo.seed = a.seed;
+    wo.threads = a.threads;
+    wo.padding = a.padding;
+    wo.text_lengths = a.text_lengths;
+    wo.max_length = a.max_length;
+    workload = make_workload(wo, progress);
+  }
   const ExportedModel& model = workload->model();
   if (model.random_weights && !a.quiet)
     fmt::print(stderr, "note: {} uses seeded random weights (seed {}): accuracy is meaningless, agreement is not\n",
-               a.workload, a.seed);
+               workload->name(), a.seed);
 
   check_sweep(*workload, sweep);  // before any result file exists
   nlohmann::ordered_json header;
@@ -111,17 +126,17 @@ int run_bench(BenchArgs& a) {
                         {"timed", "each backend run() call, steady_clock; batching and preprocessing untimed"},
                         {"last_incomplete_batch", "dropped"},
                         {"percentiles", "per-batch latency, linear interpolation"}};
-  const std::string stem = fmt::format("{}-{}", a.workload, timestamp("{:%Y%m%d-%H%M%S}"));
+  const std::string stem = fmt::format("{}-{}", workload->name(), timestamp("{:%Y%m%d-%H%M%S}"));
   ResultFiles results(a.out, stem, header);
   if (!a.quiet)
-    fmt::print(stderr, "{}: {} samples, backends {}, batch sizes {}, {} threads on {} ({} usable cores)\n", a.workload,
+    fmt::print(stderr, "{}: {} samples, backends {}, batch sizes {}, {} threads on {} ({} usable cores)\n", workload->name(),
              workload->size(), fmt::join(sweep_order(sweep), ","), fmt::join(a.batch_sizes, ","), a.threads,
              machine.cpu_model, machine.usable_cores);
 
   run_sweep(*workload, sweep, results, progress);
   results.finish();
 
-  fmt::print("\n{} on {} ({} samples), weights: {}, threads: {}\n", a.workload, workload->dataset(),
+  fmt::print("\n{} on {} ({} samples), weights: {}, threads: {}\n", workload->name(), workload->dataset(),
              workload->size(), model.weights, a.threads);
   fmt::print("{}", format_result_table(results.rows()));
   fmt::print("results: {}\n         {}\n", results.csv_path().string(), results.json_path().string());
@@ -195,9 +210,22 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
   cmd->add_option("--max-length", args->max_length, "bert: truncate texts to this many tokens incl. [CLS]/[SEP] "
                   "(default: the model's 512)")
       ->check(CLI::Range(2, 4096));
+  auto* model = cmd->add_option("--model", args->model,
+                                 "Any ONNX model instead of a workload: inputs generated from its declared types and "
+                                 "shapes (floats in [-1,1), integers 0/1), outputs compared per sample. Default "
+                                 "backends: ort,native; samples: 16")
+                    ->check(CLI::ExistingFile);
+  cmd->add_option("--shape", args->shapes, "--model: an input's whole shape, input=1x3x224x224, or a symbolic dimension's size, sequence=128 "
+                  "(repeatable)")
+      ->needs(model);
+  cmd->add_option("--input", args->inputs, "--model: an input's data from a .npy file, name=file.npy (repeatable)")
+      ->needs(model);
+  for (const char* workload_only : {"--workload", "--data", "--weights", "--padding", "--text-lengths", "--max-length"})
+    model->excludes(cmd->get_option(workload_only));
   cmd->add_flag("--quiet", args->quiet, "No progress output");
-  cmd->callback([args, &exit_code, command_line] {
+  cmd->callback([args, &exit_code, command_line, cmd] {
     args->command_line = command_line;
+    if (!args->model.empty() && cmd->count("--backends") == 0) args->backends = {"ort", "native"};
     exit_code = run_bench(*args);
   });
 }

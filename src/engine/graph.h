@@ -33,6 +33,13 @@ struct Value {
   std::optional<Tensor> constant;         // known at load time
 };
 
+// A graph input or output as declared: name, element type, shape (each may be unknown).
+struct TensorSpec {
+  std::string name;
+  std::optional<DType> dtype;
+  std::optional<std::vector<Dim>> shape;
+};
+
 // A node attribute: the ONNX kinds the supported operators use.
 using Attribute = std::variant<std::int64_t, float, std::string, Tensor, std::vector<std::int64_t>,
                                std::vector<float>, std::vector<std::string>>;

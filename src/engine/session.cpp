@@ -8,6 +8,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "engine/kernels/dnnl_support.h"
 #include "engine/onnx/import.h"
 #include "engine/passes/constant_folding.h"
 
@@ -151,6 +152,8 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
   }
   return result;
 }
+
+std::string engine_version() { return "cpuinfer engine, " + dnnl_version_string(); }
 
 std::unique_ptr<Session> load_onnx_session(const std::filesystem::path& model, SessionOptions options) {
   return std::make_unique<Session>(import_onnx_file(model), options);

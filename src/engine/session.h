@@ -19,12 +19,6 @@ struct SessionOptions {
   int threads = 1;  // OpenMP threads of the kernels and oneDNN
 };
 
-struct TensorSpec {
-  std::string name;
-  std::optional<DType> dtype;
-  std::optional<std::vector<Dim>> shape;
-};
-
 // Time per node of the runs it took part in.
 struct NodeTiming {
   std::string name, op_type;
@@ -70,6 +64,9 @@ class Session {
   std::vector<TensorSpec> inputs_, outputs_;
   LoadReport report_;
 };
+
+// "cpuinfer engine, oneDNN 2.6.3 (cpu runtime: OpenMP)"
+std::string engine_version();
 
 // Imports an ONNX file and makes a session of it.
 std::unique_ptr<Session> load_onnx_session(const std::filesystem::path& model, SessionOptions options);

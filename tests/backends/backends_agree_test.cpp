@@ -55,7 +55,7 @@ TEST(BackendsAgree, OrtAndLibtorchOnResnet101) {
   for (const auto& [name, t] : logits) {
     SCOPED_TRACE(name);
     Agreement a;
-    for (std::size_t i = 0; i < 4; ++i) a.add(t.values<float>().subspan(i * 1000, 1000), ref.subspan(i * 1000, 1000));
+    for (std::size_t i = 0; i < 4; ++i) a.add(t.values<float>().subspan(i * 1000, 1000), ref.subspan(i * 1000, 1000), 1000);
     EXPECT_EQ(a.top1_equal, 4u);
     EXPECT_LE(*a.max_rel_diff(), kRelativeTolerance) << "max abs diff " << a.max_abs_diff;
   }
@@ -107,7 +107,7 @@ TEST(BackendsAgree, BertOnEveryBackendAndPadding) {
   for (const auto& [name, t] : logits) {
     SCOPED_TRACE(name);
     Agreement a;
-    for (std::size_t i = 0; i < 3; ++i) a.add(t.values<float>().subspan(i * 2, 2), ref.subspan(i * 2, 2));
+    for (std::size_t i = 0; i < 3; ++i) a.add(t.values<float>().subspan(i * 2, 2), ref.subspan(i * 2, 2), 2);
     EXPECT_EQ(a.top1_equal, 3u);
     EXPECT_LE(*a.max_rel_diff(), kRelativeTolerance) << "max abs diff " << a.max_abs_diff;
   }
@@ -155,7 +155,7 @@ TEST(BackendsAgree, Int8ApproximatesFp32) {
     Agreement a;
     const std::size_t classes = static_cast<std::size_t>(ref.dim(1));
     for (std::size_t i = 0; i < static_cast<std::size_t>(ref.dim(0)); ++i)
-      a.add(out.values<float>().subspan(i * classes, classes), ref.values<float>().subspan(i * classes, classes));
+      a.add(out.values<float>().subspan(i * classes, classes), ref.values<float>().subspan(i * classes, classes), classes);
     EXPECT_GT(a.max_abs_diff, 0.0);  // it is really another (quantized) model
     EXPECT_LE(*a.max_rel_diff(), kInt8RelativeTolerance) << "max abs diff " << a.max_abs_diff;
     EXPECT_GE(correlation(out.values<float>(), ref.values<float>()), kInt8MinCorrelation);

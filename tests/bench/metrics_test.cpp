@@ -23,8 +23,8 @@ TEST(Agreement, CountsTop1AndDifferences) {
   EXPECT_FALSE(a.top1_agreement().has_value());
   const std::vector<float> ref1 = {0.1f, 2.0f, -1.0f}, out1 = {0.1f, 1.5f, -1.0f};
   const std::vector<float> ref2 = {3.0f, 1.0f, 0.0f}, out2 = {0.0f, 1.0f, 4.0f};
-  a.add(out1, ref1);
-  a.add(out2, ref2);
+  a.add(out1, ref1, 3);
+  a.add(out2, ref2, 3);
   EXPECT_EQ(a.compared, 2u);
   EXPECT_DOUBLE_EQ(*a.top1_agreement(), 0.5);
   EXPECT_DOUBLE_EQ(a.max_abs_diff, 4.0);
@@ -34,8 +34,18 @@ TEST(Agreement, CountsTop1AndDifferences) {
 TEST(Agreement, NanOutputIsInfinitelyFar) {
   Agreement a;
   const std::vector<float> ref = {1.0f, 2.0f}, out = {std::nanf(""), 2.0f};
-  a.add(out, ref);
+  a.add(out, ref, 2);
   EXPECT_TRUE(std::isinf(a.max_abs_diff));
+}
+
+TEST(Agreement, ValuesOnlyWithoutTop1) {
+  Agreement a;
+  const std::vector<float> ref = {1.0f, 2.0f, 3.0f}, out = {1.0f, 2.5f, 3.0f};
+  a.add(out, ref, 0);
+  EXPECT_EQ(a.compared, 1u);
+  EXPECT_FALSE(a.top1_agreement().has_value());
+  EXPECT_DOUBLE_EQ(a.max_abs_diff, 0.5);
+  EXPECT_DOUBLE_EQ(*a.max_rel_diff(), 0.5 / 3.0);
 }
 
 }  // namespace

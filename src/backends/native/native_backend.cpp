@@ -2,7 +2,6 @@
 #include "backends/native/native_backend.h"
 
 #include "core/error.h"
-#include "engine/kernels/dnnl_support.h"
 #include "engine/session.h"
 
 namespace cpuinfer {
@@ -14,7 +13,7 @@ class NativeBackend final : public Backend {
   explicit NativeBackend(const BackendOptions& options) : options_(options) {}
 
   std::string name() const override { return "native"; }
-  std::string version() const override { return fmt::format("cpuinfer engine, {}", engine::dnnl_version_string()); }
+  std::string version() const override { return engine::engine_version(); }
   std::string format() const override { return "onnx"; }
   nlohmann::json settings() const override {
     nlohmann::json s = {{"intra_op_threads", options_.threads}, {"inter_op_threads", 1}, {"threading", "OpenMP"}};

@@ -17,4 +17,11 @@ Graph import_onnx_file(const std::filesystem::path& file);
 // The same from serialized bytes; `origin` names them in messages.
 Graph import_onnx_bytes(std::string_view bytes, const std::string& origin);
 
+// The inputs a caller feeds (initializers excluded) and the outputs, as declared, without
+// converting any weights.
+struct Signature {
+  std::vector<TensorSpec> inputs, outputs;
+};
+Signature read_onnx_signature(const std::filesystem::path& file);
+
 }  // namespace cpuinfer::engine

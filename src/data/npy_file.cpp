@@ -1,0 +1,103 @@
+// .npy: magic, version, header length, a Python dict literal header, then the raw array.
+#include "data/npy_file.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <regex>
+
+#include "core/error.h"
+
+namespace cpuinfer {
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+
+struct Descr {
+  const char* code;
+  DType dtype;
+};
+constexpr Descr kDescrs[] = {{"<f4", DType::f32}, {"<f8", DType::f64}, {"<i4", DType::i32},
+                             {"<i8", DType::i64}, {"|b1", DType::boolean}};
+
+}  // namespace
+
+Tensor read_npy(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("cannot open {}", file.string());
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string name = file.string();
+  if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0) fail("{} is not a .npy file (no \\x93NUMPY magic)", name);
+  const auto major = static_cast<unsigned char>(bytes[6]);
+  std::size_t header_len = 0, offset = 0;
+  if (major == 1) {
+    header_len = static_cast<unsigned char>(bytes[8]) | static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8;
+    offset = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) fail("{}: truncated .npy header", name);
+    for (int i = 0; i < 4; ++i) header_len |= static_cast<std::size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+    offset = 12;
+  } else {
+    fail("{}: .npy format version {} is not supported", name, major);
+  }
+  if (header_len > bytes.size() - offset) fail("{}: truncated .npy header", name);
+  const std::string header = bytes.substr(offset, header_len);
+  std::smatch m;
+  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
+    fail("{}: .npy header has no 'descr'", name);
+  const std::string descr = m[1];
+  const Descr* found = nullptr;
+  for (const auto& d : kDescrs)
+    if (descr == d.code) found = &d;
+  if (!found) fail("{}: element type '{}' is not supported (float32, float64, int32, int64, bool)", name, descr);
+  if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")) || m[1] != "False")
+    fail("{}: only C-order arrays are supported", name);
+  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) fail("{}: .npy header has no 'shape'", name);
+  Shape shape;
+  const std::string dims = m[1];
+  const std::regex number(R"(\d+)");
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
+    if (it->str().size() > 15) fail("{}: absurd dimension {}", name, it->str());
+    shape.push_back(std::stoll(it->str()));
+  }
+  std::size_t count = 1;
+  for (std::int64_t d : shape)
+    if (__builtin_mul_overflow(count, static_cast<std::size_t>(d), &count)) fail("{}: absurd shape", name);
+  const std::size_t data = offset + header_len;
+  const std::size_t size = dtype_size(found->dtype);
+  if (count > (bytes.size() - data) / size || bytes.size() - data != count * size)
+    fail("{}: holds {} data bytes, shape {} of {} needs {}", name, bytes.size() - data, shape_string(shape),
+         dtype_name(found->dtype), count * size);
+  Tensor t(found->dtype, shape);
+  if (found->dtype == DType::boolean) {
+    auto out = t.values<bool>();
+    for (std::size_t i = 0; i < count; ++i) out[i] = bytes[data + i] != 0;
+  } else if (count) {
+    std::memcpy(t.data(), bytes.data() + data, t.nbytes());
+  }
+  return t;
+}
+
+void write_npy(const std::filesystem::path& file, const Tensor& tensor) {
+  const char* code = nullptr;
+  for (const auto& d : kDescrs)
+    if (d.dtype == tensor.dtype()) code = d.code;
+  std::string dims;
+  for (std::int64_t d : tensor.shape()) dims += std::to_string(d) + ",";
+  if (tensor.rank() > 1) dims.pop_back();
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", code, dims);
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::ofstream out(file, std::ios::binary);
+  out.write(kMagic, 6);
+  const char version[2] = {1, 0};
+  out.write(version, 2);
+  const char len[2] = {static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)};
+  out.write(len, 2);
+  out << header;
+  out.write(static_cast<const char*>(tensor.data()), static_cast<std::streamsize>(tensor.nbytes()));
+  if (!out) fail("cannot write {}", file.string());
+}
+
+}  // namespace cpuinfer
