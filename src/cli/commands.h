@@ -12,5 +12,6 @@ namespace cpuinfer {
 void add_bench_command(CLI::App& app, int& exit_code, const std::string& command_line);
 void add_backends_command(CLI::App& app, int& exit_code);
 void add_report_command(CLI::App& app, int& exit_code);
+void add_profile_command(CLI::App& app, int& exit_code);
 
 }  // namespace cpuinfer

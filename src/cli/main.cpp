@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   cpuinfer::add_bench_command(app, exit_code, command_line);
   cpuinfer::add_backends_command(app, exit_code);
   cpuinfer::add_report_command(app, exit_code);
+  cpuinfer::add_profile_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

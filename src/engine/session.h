@@ -3,7 +3,6 @@
 // anew on every run, so one session serves every batch size and sequence length.
 #pragma once
 
-#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -11,23 +10,13 @@
 #include <vector>
 
 #include "engine/graph.h"
+#include "engine/profile.h"
 #include "engine/kernels/kernel.h"
 
 namespace cpuinfer::engine {
 
 struct SessionOptions {
   int threads = 1;  // OpenMP threads of the kernels and oneDNN
-};
-
-// Time per node of the runs it took part in.
-struct NodeTiming {
-  std::string name, op_type;
-  std::chrono::nanoseconds total{0};
-  std::size_t calls = 0;
-};
-struct Profile {
-  std::vector<NodeTiming> nodes;  // in execution order
-  std::size_t runs = 0;
 };
 
 struct LoadReport {

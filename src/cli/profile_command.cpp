@@ -1,0 +1,121 @@
+// `cpuinfer profile`: runs a model on the native engine with per-node timing and prints where the
+// time goes, per operator type and for the slowest nodes.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/metrics.h"
+#include "bench/onnx_model_workload.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/machine.h"
+#include "engine/session.h"
+
+namespace cpuinfer {
+
+namespace {
+
+struct ProfileArgs {
+  std::string model;
+  std::vector<std::string> shapes, inputs;
+  int batch_size = 1;
+  int iterations = 10;
+  int warmup = 2;
+  int threads = 0;
+  std::size_t top = 20;
+  std::string json;
+};
+
+int run_profile(ProfileArgs& a) {
+  if (a.threads <= 0) a.threads = read_machine_info().usable_cores;
+  ModelWorkloadOptions mo;
+  mo.model = a.model;
+  for (const auto& s : a.shapes) mo.shapes.insert(parse_shape_flag(s));
+  for (const auto& i : a.inputs) mo.inputs.insert(parse_input_flag(i));
+  mo.samples = static_cast<std::size_t>(a.batch_size);
+  const auto workload = make_onnx_model_workload(mo);
+  if (static_cast<std::size_t>(a.batch_size) > workload->max_batch_size())
+    fail("--batch-size {}: the model has no batch dimension left open", a.batch_size);
+  const std::vector<Tensor> inputs = workload->batch(workload->plan(static_cast<std::size_t>(a.batch_size), "").front());
+
+  const auto load_start = std::chrono::steady_clock::now();
+  auto session = engine::load_onnx_session(a.model, {a.threads});
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
+  for (int i = 0; i < a.warmup; ++i) session->run(inputs);
+  engine::Profile profile;
+  std::vector<double> wall_ms;
+  for (int i = 0; i < a.iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    session->run(inputs, &profile);
+    wall_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  const engine::ProfileSummary s = engine::summarize_profile(profile);
+  const double median = percentile(wall_ms, 0.5);
+
+  std::string shapes;
+  for (const auto& t : inputs) shapes += (shapes.empty() ? "" : ", ") + shape_string(t.shape());
+  fmt::print("{}: {} nodes imported, {} folded at load, {} run; load {:.0f} ms\n", a.model, session->report().imported_nodes,
+             session->report().folded_nodes, session->node_count(), load_ms);
+  fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: median {:.2f} ms per run, of which {:.2f} ms "
+             "in nodes (mean)\n\n",
+             shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, s.node_ms_per_run);
+  fmt::print("{:<24} {:>6} {:>12} {:>7}\n", "op type", "nodes", "ms per run", "share");
+  for (const auto& t : s.op_types)
+    fmt::print("{:<24} {:>6} {:>12.3f} {:>6.1f}%\n", t.op_type, t.nodes, t.ms_per_run, 100 * t.share);
+  fmt::print("\n{:<48} {:<20} {:>12} {:>7}\n", fmt::format("top {} nodes", std::min(a.top, s.nodes.size())), "op type",
+             "ms per run", "share");
+  for (std::size_t i = 0; i < std::min(a.top, s.nodes.size()); ++i) {
+    const auto& n = s.nodes[i];
+    std::string name = n.name.size() > 47 ? "…" + n.name.substr(n.name.size() - 46) : n.name;
+    fmt::print("{:<48} {:<20} {:>12.3f} {:>6.1f}%\n", name, n.op_type, n.ms_per_run, 100 * n.share);
+  }
+
+  if (!a.json.empty()) {
+    nlohmann::ordered_json j;
+    j["model"] = a.model;
+    j["batch_size"] = a.batch_size;
+    j["threads"] = a.threads;
+    j["iterations"] = a.iterations;
+    j["warmup"] = a.warmup;
+    j["load_ms"] = load_ms;
+    j["run_ms"] = wall_ms;
+    j["median_run_ms"] = median;
+    j["node_ms_per_run"] = s.node_ms_per_run;
+    for (const auto& t : s.op_types)
+      j["op_types"].push_back({{"op_type", t.op_type}, {"nodes", t.nodes}, {"ms_per_run", t.ms_per_run}, {"share", t.share}});
+    for (const auto& n : s.nodes)
+      j["nodes"].push_back({{"name", n.name}, {"op_type", n.op_type}, {"ms_per_run", n.ms_per_run}, {"share", n.share}});
+    std::ofstream out(a.json);
+    out << j.dump(2) << "\n";
+    if (!out) fail("cannot write {}", a.json);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_profile_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ProfileArgs>();
+  auto* cmd = app.add_subcommand("profile", "Time every node of an ONNX model on the native engine");
+  cmd->add_option("--model", args->model, "ONNX model")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--shape", args->shapes, "An input's whole shape, input=1x3x224x224, or a symbolic dimension's size, "
+                  "sequence=128 (repeatable)");
+  cmd->add_option("--input", args->inputs, "An input's data from a .npy file, name=file.npy (repeatable)");
+  cmd->add_option("--batch-size", args->batch_size, "Size of an open symbolic first dimension")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  cmd->add_option("--iterations", args->iterations, "Timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all usable cores")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--top", args->top, "Slowest nodes to list")->capture_default_str();
+  cmd->add_option("--json", args->json, "Also write the full profile (every node) to this JSON file");
+  cmd->callback([args, &exit_code] { exit_code = run_profile(*args); });
+}
+
+}  // namespace cpuinfer
