@@ -43,7 +43,7 @@ TEST(BackendsAgree, OrtAndLibtorchOnResnet101) {
   const ExportedModel model = cached_model("resnet101");
   const std::vector<Tensor> inputs = {fixture_batch()};
   std::map<std::string, Tensor> logits;
-  for (const std::string name : {"libtorch", "ort", "ort-basic", "libtorch-frozen", "opencv"}) {
+  for (const std::string name : {"libtorch", "ort", "ort-basic", "libtorch-frozen", "opencv", "native"}) {
     auto backend = make_backend(name, BackendOptions{2});
     backend->load(model.files.by_format.at(backend->format()));
     auto outputs = backend->run(inputs);
@@ -87,7 +87,7 @@ TEST(BackendsAgree, BertOnEveryBackendAndPadding) {
   std::size_t longest = 0;
   for (const auto& t : texts) longest = std::max(longest, tok.encode(t).input_ids.size());
   std::map<std::string, Tensor> logits;
-  for (const std::string name : {"libtorch", "ort", "ort-basic", "libtorch-frozen"}) {
+  for (const std::string name : {"libtorch", "ort", "ort-basic", "libtorch-frozen", "native"}) {
     auto backend = make_backend(name, BackendOptions{2});
     backend->load(model.files.by_format.at(backend->format()));
     for (std::size_t length : {longest, longest + 13}) {
@@ -111,6 +111,59 @@ TEST(BackendsAgree, BertOnEveryBackendAndPadding) {
     EXPECT_EQ(a.top1_equal, 3u);
     EXPECT_LE(*a.max_rel_diff(), kRelativeTolerance) << "max abs diff " << a.max_abs_diff;
   }
+}
+
+// The native engine against ONNX Runtime on the same inputs, as the engine's acceptance asks: top-1
+// equal and relative logit error <= 1e-4 at batch sizes 1, 4 and 8, for BERT at several sequence
+// lengths, all from one loaded session.
+void expect_native_agrees_with_ort(const ExportedModel& model, const std::vector<std::vector<Tensor>>& batches) {
+  auto ort = make_backend("ort", BackendOptions{2});
+  auto native = make_backend("native", BackendOptions{2});
+  ort->load(model.files.by_format.at("onnx"));
+  native->load(model.files.by_format.at("onnx"));
+  for (const auto& inputs : batches) {
+    SCOPED_TRACE("batch " + shape_string(inputs[0].shape()));
+    const Tensor ref = ort->run(inputs).at(0), out = native->run(inputs).at(0);
+    ASSERT_EQ(out.shape(), ref.shape());
+    const std::size_t classes = static_cast<std::size_t>(ref.dim(1));
+    Agreement a;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(ref.dim(0)); ++i)
+      a.add(out.values<float>().subspan(i * classes, classes), ref.values<float>().subspan(i * classes, classes), classes);
+    EXPECT_EQ(a.top1_equal, static_cast<std::size_t>(ref.dim(0)));
+    EXPECT_LE(*a.max_rel_diff(), kRelativeTolerance) << "max abs diff " << a.max_abs_diff;
+  }
+}
+
+TEST(BackendsAgree, NativeAndOrtOnResnet101AtBatch1And4And8) {
+  const Tensor four = fixture_batch();
+  std::vector<std::vector<Tensor>> batches;
+  for (std::int64_t b : {1, 4, 8}) {
+    Tensor batch(DType::f32, {b, 3, 224, 224});
+    const std::size_t per = 3 * 224 * 224;
+    for (std::int64_t i = 0; i < b; ++i) {
+      auto dst = batch.values<float>().subspan(static_cast<std::size_t>(i) * per, per);
+      const auto src = four.values<float>().subspan(static_cast<std::size_t>(i % 4) * per, per);
+      // Images 4-7 are 0-3 mirrored, so that every sample of the batch of 8 differs.
+      for (std::size_t k = 0; k < per; ++k) dst[k] = i < 4 ? src[k] : src[k - k % 224 + 223 - k % 224];
+    }
+    batches.push_back({batch});
+  }
+  expect_native_agrees_with_ort(cached_model("resnet101"), batches);
+}
+
+TEST(BackendsAgree, NativeAndOrtOnBertAtSeveralBatchSizesAndLengths) {
+  const ExportedModel model = cached_model("bert");
+  const auto tok = WordPieceTokenizer::from_file(model.folder / "vocab.txt");
+  const std::vector<std::string> texts = {
+      "A very, very slow-moving, aimless movie.", "Loved it!", "The plot was predictable but the acting saved it.",
+      "Worst film I have seen this year; the dialogue is wooden and the ending makes no sense at all.",
+      "Fine.", "An unexpected delight from start to finish", "I want those two hours back.",
+      "Beautifully shot, and the score is haunting; a story about grief told with patience and grace."};
+  std::vector<std::vector<Tensor>> batches;
+  for (std::size_t b : {1, 4, 8})
+    for (std::size_t length : {8, 32, 128})
+      batches.push_back(bert_batch(tok, std::vector<std::string>(texts.begin(), texts.begin() + static_cast<std::ptrdiff_t>(b)), length));
+  expect_native_agrees_with_ort(model, batches);
 }
 
 // int8 is an approximation of the fp32 model, checked on what it must preserve whatever the weights:

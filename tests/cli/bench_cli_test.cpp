@@ -15,30 +15,8 @@ namespace fs = std::filesystem;
 namespace cpuinfer {
 namespace {
 
-std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
-  std::vector<std::string> found;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(prefix, 0) == 0) found.push_back(line);
-  return found;
-}
-
-// Exactly one error line, containing `culprit`, and a non-zero exit.
-void expect_one_error(const ProcessResult& r, const std::string& culprit, const std::string& prefix = "cpuinfer: error:") {
-  EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.exit_code, -1) << "crashed: " << r.output;
-  const auto errors = lines_starting(r.output, prefix);
-  ASSERT_EQ(errors.size(), 1u) << r.output;
-  EXPECT_NE(errors[0].find(culprit), std::string::npos) << errors[0];
-}
-
-fs::path only_file_with_extension(const fs::path& dir, const std::string& ext) {
-  std::vector<fs::path> found;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ext) found.push_back(e.path());
-  EXPECT_EQ(found.size(), 1u);
-  return found.empty() ? fs::path() : found[0];
-}
+using testing::expect_one_error;
+using testing::only_file_with_extension;
 
 class BenchCli : public ::testing::Test {
  protected:

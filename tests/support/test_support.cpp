@@ -1,6 +1,7 @@
 // Test helpers: temp folders, JPEG writing through TurboJPEG, fixture paths.
 #include "support/test_support.h"
 
+#include <gtest/gtest.h>
 #include <turbojpeg.h>
 
 #include <cmath>
@@ -80,6 +81,25 @@ void write_bytes(const fs::path& file, const std::vector<unsigned char>& bytes) 
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + file.string());
+}
+
+void expect_one_error(const ProcessResult& r, const std::string& culprit, const std::string& prefix) {
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, -1) << "crashed: " << r.output;
+  std::vector<std::string> errors;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(prefix, 0) == 0) errors.push_back(line);
+  ASSERT_EQ(errors.size(), 1u) << r.output;
+  EXPECT_NE(errors[0].find(culprit), std::string::npos) << errors[0];
+}
+
+std::filesystem::path only_file_with_extension(const std::filesystem::path& dir, const std::string& ext) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ext) found.push_back(e.path());
+  EXPECT_EQ(found.size(), 1u);
+  return found.empty() ? std::filesystem::path() : found[0];
 }
 
 }  // namespace cpuinfer::testing

@@ -37,6 +37,11 @@ std::filesystem::path cpuinfer_binary();
 // Runs the cpuinfer binary with `args`; stdout and stderr come back together.
 ProcessResult run_cpuinfer(std::vector<std::string> args);
 
+// Exactly one line starting with `prefix`, containing `culprit`, and a non-zero exit (no crash).
+void expect_one_error(const ProcessResult& r, const std::string& culprit, const std::string& prefix = "cpuinfer: error:");
+// The one file in `dir` with extension `ext` (a test failure if there are none or several).
+std::filesystem::path only_file_with_extension(const std::filesystem::path& dir, const std::string& ext);
+
 std::string read_text(const std::filesystem::path& file);
 void write_bytes(const std::filesystem::path& file, const std::vector<unsigned char>& bytes);
 

@@ -1,0 +1,150 @@
+// `cpuinfer bench --model` and `cpuinfer profile` on small models built in memory: generated and
+// given inputs, symbolic dimensions, per-sample comparison, and clear errors for bad flags.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "data/npy_file.h"
+#include "engine/onnx_builder.h"
+#include "support/test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace cpuinfer {
+namespace {
+
+using test::OnnxBuilder;
+using testing::expect_one_error;
+using testing::only_file_with_extension;
+
+constexpr int kFloat = onnx::TensorProto::FLOAT;
+constexpr int kInt64 = onnx::TensorProto::INT64;
+
+class ModelCli : public ::testing::Test {
+ protected:
+  fs::path write(const std::string& name, const OnnxBuilder& b) {
+    const fs::path file = tmp_.path() / name;
+    std::ofstream(file, std::ios::binary) << b.bytes();
+    return file;
+  }
+  // Conv + Relu + GlobalAveragePool + Flatten + Gemm over a symbolic batch: an image classifier.
+  fs::path classifier() {
+    OnnxBuilder b;
+    b.input("image", kFloat, {"N", "3", "8", "8"});
+    std::vector<float> w(4 * 3 * 3 * 3), fc(5 * 4);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 7) * 0.1f - 0.3f;
+    for (std::size_t i = 0; i < fc.size(); ++i) fc[i] = static_cast<float>(i % 5) * 0.2f - 0.4f;
+    b.initializer("w", {4, 3, 3, 3}, w);
+    b.initializer("fc", {5, 4}, fc);
+    OnnxBuilder::attribute(b.node("Conv", {"image", "w"}, {"c"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+    b.node("Relu", {"c"}, {"r"});
+    b.node("GlobalAveragePool", {"r"}, {"g"});
+    b.node("Flatten", {"g"}, {"f"});
+    OnnxBuilder::attribute(b.node("Gemm", {"f", "fc"}, {"logits"}), "transB", std::int64_t{1});
+    b.output("logits");
+    return write("classifier.onnx", b);
+  }
+  // Token ids and a mask over symbolic batch and sequence: a text model's inputs.
+  fs::path text_model() {
+    OnnxBuilder b;
+    b.input("ids", kInt64, {"batch", "sequence"});
+    b.input("mask", kInt64, {"batch", "sequence"});
+    b.initializer("table", {2, 3}, {0.5f, -1, 2, 1, 0, -0.5f});
+    b.node("Gather", {"table", "ids"}, {"e"});
+    OnnxBuilder::attribute(b.node("ReduceMean", {"e"}, {"y"}), "axes", std::vector<std::int64_t>{1});
+    b.output("y");
+    return write("text.onnx", b);
+  }
+  fs::path out() const { return tmp_.path() / "out"; }
+  nlohmann::json result_json() { return nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json"))); }
+  testing::TempDir tmp_;
+};
+
+TEST_F(ModelCli, BenchComparesOrtAndNativePerSample) {
+  const auto r = testing::run_cpuinfer({"bench", "--model", classifier().string(), "--batch-sizes", "1,4", "--samples", "8",
+                                        "--threads", "2", "--out", out().string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = result_json();
+  EXPECT_EQ(json["protocol"]["backends"], nlohmann::json({"ort", "native"}));
+  EXPECT_EQ(json["workload"]["inputs"][0]["shape"], "batch x 3x8x8");
+  ASSERT_EQ(json["rows"].size(), 4u);
+  for (const auto& row : json["rows"]) {
+    SCOPED_TRACE(row.dump());
+    EXPECT_EQ(row["status"], "ok");
+    EXPECT_TRUE(row["accuracy"].is_null());  // no labels
+    if (row["name"] == "native") {
+      EXPECT_EQ(row["compared_samples"], 8);
+      EXPECT_LE(row["max_rel_diff"].get<double>(), 1e-5);
+    }
+  }
+}
+
+TEST_F(ModelCli, SymbolicDimensionsAndGivenInputs) {
+  const fs::path model = text_model();
+  auto r = testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "sequence=6", "--batch-sizes", "2",
+                                  "--samples", "4", "--out", out().string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const auto& row : result_json()["rows"]) EXPECT_EQ(row["status"], "ok") << row.dump();
+
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--out", out().string(), "--quiet"}),
+                   "give dimension 1 with --shape sequence=N");
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "nothing=3", "--quiet"}),
+                   "--shape nothing: the model has no input 'nothing' (its inputs: ids, mask)");
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "ids=2xQ", "--quiet"}),
+                   "--shape ids=2xQ: 'Q' is not a dimension");
+
+  // Both inputs from .npy files: fixed shapes, so batch size 1 only.
+  Tensor ids(DType::i64, {1, 3}), mask(DType::i64, {1, 3});
+  ids.values<std::int64_t>()[1] = 1;
+  write_npy(tmp_.path() / "ids.npy", ids);
+  write_npy(tmp_.path() / "mask.npy", mask);
+  const std::vector<std::string> given = {"bench", "--model", model.string(), "--input", "ids=" + (tmp_.path() / "ids.npy").string(),
+                                          "--input", "mask=" + (tmp_.path() / "mask.npy").string(), "--out",
+                                          (tmp_.path() / "out2").string(), "--quiet"};
+  std::vector<std::string> batch1 = given;
+  batch1.insert(batch1.end(), {"--batch-sizes", "1", "--samples", "2"});
+  r = testing::run_cpuinfer(batch1);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> batch4 = given;
+  batch4.insert(batch4.end(), {"--batch-sizes", "4"});
+  expect_one_error(testing::run_cpuinfer(batch4), "has no batch dimension");
+
+  testing::write_bytes(tmp_.path() / "bad.npy", {'n', 'o', 'p', 'e'});
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--input",
+                                          "ids=" + (tmp_.path() / "bad.npy").string(), "--shape", "sequence=3", "--quiet"}),
+                   "bad.npy is not a .npy file");
+}
+
+TEST_F(ModelCli, ModelExcludesWorkloadFlagsAndNeedsAModelFile) {
+  // CLI11's messages, one line each (then its "Run with --help" hint).
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", classifier().string(), "--workload", "bert"}),
+                   "--workload excludes --model", "--workload");
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", (tmp_.path() / "missing.onnx").string()}), "missing.onnx",
+                   "--model");
+}
+
+TEST_F(ModelCli, ProfilePrintsOpTypesAndTopNodes) {
+  const fs::path json = tmp_.path() / "profile.json";
+  const auto r = testing::run_cpuinfer({"profile", "--model", classifier().string(), "--batch-size", "2", "--iterations", "3",
+                                        "--top", "2", "--json", json.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("op type"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("top 2 nodes"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Conv"), std::string::npos) << r.output;
+  const auto j = nlohmann::json::parse(testing::read_text(json));
+  EXPECT_EQ(j["nodes"].size(), 5u);
+  EXPECT_EQ(j["op_types"].size(), 5u);
+  EXPECT_EQ(j["run_ms"].size(), 3u);
+
+  OnnxBuilder b;
+  b.input("x", kFloat, {"4"});
+  b.node("Hardmax", {"x"}, {"y"}, "odd");
+  b.output("y");
+  expect_one_error(testing::run_cpuinfer({"profile", "--model", write("odd.onnx", b).string()}),
+                   "node 'odd': operator Hardmax is not supported");
+}
+
+}  // namespace
+}  // namespace cpuinfer

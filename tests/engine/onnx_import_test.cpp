@@ -1,0 +1,148 @@
+// The importer refuses malformed and hostile models with an error naming the culprit.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "engine/onnx/import.h"
+#include "engine/session.h"
+#include "engine/onnx_builder.h"
+#include "support/test_support.h"
+
+namespace cpuinfer {
+namespace {
+
+using engine::import_onnx_bytes;
+using test::OnnxBuilder;
+using ::testing::HasSubstr;
+
+constexpr int kFloat = onnx::TensorProto::FLOAT;
+
+std::string error_of(const std::string& bytes) {
+  try {
+    engine::Session session(import_onnx_bytes(bytes, "model.onnx"), {1});
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+OnnxBuilder relu_model() {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"batch", "4"});
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  b.output("y");
+  return b;
+}
+
+TEST(OnnxImport, AcceptsAValidModel) { EXPECT_EQ(error_of(relu_model().bytes()), ""); }
+
+TEST(OnnxImport, RefusesBytesThatAreNotAModel) {
+  EXPECT_THAT(error_of("this is not protobuf \xff\xff\xff"), HasSubstr("model.onnx is not an ONNX model"));
+}
+
+TEST(OnnxImport, RefusesATruncatedModel) {
+  OnnxBuilder b = relu_model();
+  b.initializer("w", {64}, std::vector<float>(64, 1.0f));
+  const std::string bytes = b.bytes();
+  EXPECT_THAT(error_of(bytes.substr(0, bytes.size() - 7)), HasSubstr("not an ONNX model"));
+}
+
+TEST(OnnxImport, NamesTheNodeWithAMissingInput) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"4"});
+  b.node("Add", {"x", "nowhere"}, {"y"}, "adder");
+  b.output("y");
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("node 'adder' (Add): input 'nowhere' is not produced"));
+}
+
+TEST(OnnxImport, RefusesCycles) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"4"});
+  b.node("Add", {"x", "b"}, {"a"}, "first");
+  b.node("Relu", {"a"}, {"b"}, "second");
+  b.output("b");
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("is part of a cycle"));
+}
+
+TEST(OnnxImport, RefusesAValueProducedTwice) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"4"});
+  b.node("Relu", {"x"}, {"y"}, "one");
+  b.node("Relu", {"x"}, {"y"}, "two");
+  b.output("y");
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("node 'two' (Relu): output 'y' is already produced"));
+}
+
+TEST(OnnxImport, RefusesInitializersWhoseDataDoesNotMatchTheirShape) {
+  OnnxBuilder b = relu_model();
+  b.initializer("w", {3, 4}, {1, 2, 3});
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("tensor 'w' holds 3 values, its shape 3x4 needs 12"));
+
+  OnnxBuilder raw = relu_model();
+  onnx::TensorProto& t = raw.initializer("r", {1000000, 1000000}, {});
+  t.set_raw_data(std::string(16, '\0'));
+  EXPECT_THAT(error_of(raw.bytes()), HasSubstr("tensor 'r': raw_data has 16 bytes"));
+
+  OnnxBuilder absurd = relu_model();
+  absurd.initializer("huge", {INT64_MAX, INT64_MAX}, {});
+  EXPECT_THAT(error_of(absurd.bytes()), HasSubstr("tensor 'huge' has an absurd shape"));
+
+  OnnxBuilder negative = relu_model();
+  negative.initializer("neg", {-2, 3}, {});
+  EXPECT_THAT(error_of(negative.bytes()), HasSubstr("tensor 'neg' has a negative dimension"));
+}
+
+TEST(OnnxImport, RefusesExternalDataAsUnsupported) {
+  OnnxBuilder b = relu_model();
+  onnx::TensorProto& t = b.initializer("w", {4}, {});
+  t.set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* entry = t.add_external_data();
+  entry->set_key("location");
+  entry->set_value("weights.bin");
+  EXPECT_THROW(import_onnx_bytes(b.bytes(), "model.onnx"), Unsupported);
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("tensor 'w' keeps its data in an external file"));
+}
+
+TEST(OnnxImport, NamesTheNodeOfAnUnsupportedOperator) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"4"});
+  b.node("Relu", {"x"}, {"a"}, "fine");
+  b.node("Hardmax", {"a"}, {"y"}, "exotic");
+  b.output("y");
+  EXPECT_THROW(engine::Session(import_onnx_bytes(b.bytes(), "m"), {1}), Unsupported);
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("node 'exotic': operator Hardmax is not supported"));
+}
+
+TEST(OnnxImport, RefusesOperatorsOfOtherDomains) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"4"});
+  b.node("Relu", {"x"}, {"y"}, "custom").set_domain("com.example");
+  b.output("y");
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("operator com.example:Relu is not supported"));
+}
+
+TEST(OnnxImport, RefusesInvalidAttributesAtLoad) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"1", "1", "8", "8"});
+  OnnxBuilder::attribute(b.node("MaxPool", {"x"}, {"y"}, "pool"), "kernel_shape", std::vector<std::int64_t>{0, 3});
+  b.output("y");
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("node 'pool' (MaxPool): kernel_shape 0,3 has a non-positive size"));
+}
+
+TEST(OnnxImport, ReadsAFileAndRefusesAMissingOne) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "relu.onnx";
+  std::ofstream(file, std::ios::binary) << relu_model().bytes();
+  const engine::Graph g = engine::import_onnx_file(file);
+  EXPECT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.opset, 17);
+  const auto signature = engine::read_onnx_signature(file);
+  ASSERT_EQ(signature.inputs.size(), 1u);
+  EXPECT_EQ(engine::dims_string(*signature.inputs[0].shape), "batch x 4");
+  EXPECT_THROW(engine::import_onnx_file(dir.path() / "missing.onnx"), Error);
+}
+
+}  // namespace
+}  // namespace cpuinfer

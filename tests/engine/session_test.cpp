@@ -1,0 +1,187 @@
+// Sessions: symbolic dimensions bound per run, constant folding, run-time errors naming the node
+// or input, models from exporters other than torch (Constant nodes, older opsets).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "engine/onnx/import.h"
+#include "engine/onnx_builder.h"
+#include "engine/session.h"
+
+namespace cpuinfer {
+namespace {
+
+using test::OnnxBuilder;
+using ::testing::HasSubstr;
+
+constexpr int kFloat = onnx::TensorProto::FLOAT;
+constexpr int kInt64 = onnx::TensorProto::INT64;
+
+engine::Session session_of(const OnnxBuilder& b) { return engine::Session(engine::import_onnx_bytes(b.bytes(), "m"), {1}); }
+
+Tensor floats(Shape shape, float start = 0.0f) {
+  Tensor t(DType::f32, std::move(shape));
+  float v = start;
+  for (float& x : t.values<float>()) x = v++;
+  return t;
+}
+
+std::string run_error(engine::Session& s, std::vector<Tensor> inputs) {
+  try {
+    s.run(inputs);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// y = x @ W + b over a symbolic batch and sequence: the shape of a Linear layer in BERT.
+OnnxBuilder linear_model() {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"batch", "sequence", "3"});
+  b.initializer("W", {3, 2}, {1, 0, 0, 1, 1, 1});
+  b.initializer("b", {2}, {0.5f, -0.5f});
+  b.node("MatMul", {"x", "W"}, {"xw"});
+  b.node("Add", {"xw", "b"}, {"y"});
+  b.output("y");
+  return b;
+}
+
+TEST(Session, OneLoadServesEveryBatchAndSequenceLength) {
+  engine::Session s = session_of(linear_model());
+  for (std::int64_t batch : {1, 3}) {
+    for (std::int64_t seq : {1, 5}) {
+      const Tensor x = floats({batch, seq, 3});
+      const auto y = s.run(std::vector<Tensor>{x});
+      ASSERT_EQ(y[0].shape(), (Shape{batch, seq, 2}));
+      const auto in = x.values<float>();
+      const auto out = y[0].values<float>();
+      for (std::int64_t r = 0; r < batch * seq; ++r) {
+        EXPECT_FLOAT_EQ(out[r * 2], in[r * 3] + in[r * 3 + 2] + 0.5f);
+        EXPECT_FLOAT_EQ(out[r * 2 + 1], in[r * 3 + 1] + in[r * 3 + 2] - 0.5f);
+      }
+    }
+  }
+}
+
+TEST(Session, ChecksInputsAgainstTheDeclaration) {
+  engine::Session s = session_of(linear_model());
+  EXPECT_THAT(run_error(s, {floats({2, 4, 5})}), HasSubstr("input 'x' must have shape batch x sequence x 3, got 2x4x5"));
+  EXPECT_THAT(run_error(s, {Tensor(DType::i64, {2, 4, 3})}), HasSubstr("input 'x' must be float32, got int64"));
+  EXPECT_THAT(run_error(s, {}), HasSubstr("the model takes 1 inputs, got 0"));
+}
+
+TEST(Session, ASymbolMustHaveOneSizeAcrossInputs) {
+  OnnxBuilder b;
+  b.input("ids", kFloat, {"batch", "sequence"});
+  b.input("mask", kFloat, {"batch", "sequence"});
+  b.node("Add", {"ids", "mask"}, {"y"});
+  b.output("y");
+  engine::Session s = session_of(b);
+  EXPECT_EQ(s.run(std::vector<Tensor>{floats({2, 3}), floats({2, 3})})[0].shape(), (Shape{2, 3}));
+  EXPECT_THAT(run_error(s, {floats({2, 3}), floats({2, 4})}),
+              HasSubstr("input 'mask' has sequence = 4, input 'ids' has sequence = 3"));
+}
+
+TEST(Session, FoldsConstantsIdentityAndShapeArithmeticAtLoad) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"batch", "6"});
+  b.initializer("w", {6}, {1, 1, 1, 1, 1, 1});
+  b.node("Identity", {"w"}, {"w_copy"});                 // torch's Identity on weights
+  b.node("Shape", {"w_copy"}, {"w_shape"});              // shape arithmetic on a constant
+  auto& c = b.node("Constant", {}, {"minus_one"});
+  auto* value = c.add_attribute();
+  value->set_name("value_ints");
+  value->set_type(onnx::AttributeProto::INTS);
+  value->add_ints(-1);
+  b.node("Concat", {"minus_one", "w_shape"}, {"target"});
+  OnnxBuilder::attribute(b.model().mutable_graph()->mutable_node(3)[0], "axis", std::int64_t{0});
+  b.node("Mul", {"x", "w_copy"}, {"scaled"});
+  b.node("Reshape", {"scaled", "target"}, {"y"});
+  b.output("y");
+  engine::Session s = session_of(b);
+  EXPECT_EQ(s.report().imported_nodes, 6u);
+  EXPECT_EQ(s.report().folded_nodes, 4u);  // Identity, Shape, Constant, Concat
+  EXPECT_EQ(s.node_count(), 2u);
+  EXPECT_EQ(s.run(std::vector<Tensor>{floats({2, 6})})[0].shape(), (Shape{2, 6}));
+}
+
+TEST(Session, RunsModelsOfOtherExportersAndOlderOpsets) {
+  // Opset 11: Unsqueeze and Squeeze take axes as attributes, Softmax flattens from its axis, and
+  // constants are Constant nodes rather than initializers.
+  OnnxBuilder b(11);
+  b.input("x", kFloat, {"2", "3"});
+  auto& c = b.node("Constant", {}, {"two"});
+  auto* attr = c.add_attribute();
+  attr->set_name("value");
+  attr->set_type(onnx::AttributeProto::TENSOR);
+  attr->mutable_t()->set_data_type(kFloat);
+  attr->mutable_t()->add_float_data(2.0f);
+  b.node("Mul", {"x", "two"}, {"doubled"});
+  OnnxBuilder::attribute(b.node("Unsqueeze", {"doubled"}, {"u"}), "axes", std::vector<std::int64_t>{0});
+  OnnxBuilder::attribute(b.node("Softmax", {"u"}, {"s"}), "axis", std::int64_t{1});
+  OnnxBuilder::attribute(b.node("Squeeze", {"s"}, {"y"}), "axes", std::vector<std::int64_t>{0});
+  b.output("y");
+  engine::Session s = session_of(b);
+  const auto y = s.run(std::vector<Tensor>{floats({2, 3})})[0];
+  ASSERT_EQ(y.shape(), (Shape{2, 3}));
+  // Opset-11 Softmax over axis 1 of 1x2x3 normalises all six values together.
+  double sum = 0, expected_first = 0;
+  for (int i = 0; i < 6; ++i) sum += std::exp(2.0 * i);
+  expected_first = 1.0 / sum;
+  EXPECT_NEAR(y.values<float>()[0], expected_first, 1e-9);
+  EXPECT_NEAR(y.values<float>()[5], std::exp(10.0) / sum, 1e-6);
+}
+
+TEST(Session, RunTimeErrorsNameTheNode) {
+  OnnxBuilder b;
+  b.input("table", kFloat, {"4", "2"});
+  b.input("ids", kInt64, {"n"});
+  b.node("Gather", {"table", "ids"}, {"y"}, "embedding");
+  b.output("y");
+  engine::Session s = session_of(b);
+  Tensor ids(DType::i64, {2});
+  ids.values<std::int64_t>()[1] = 7;
+  EXPECT_THAT(run_error(s, {floats({4, 2}), ids}),
+              HasSubstr("node 'embedding' (Gather): index 7 is out of range for axis 0 of size 4"));
+}
+
+TEST(Session, RefusesHostileSizesFromData) {
+  OnnxBuilder b;
+  b.input("shape", kInt64, {"2"});
+  b.node("ConstantOfShape", {"shape"}, {"y"}, "fill");
+  b.output("y");
+  engine::Session s = session_of(b);
+  Tensor shape(DType::i64, {2});
+  shape.values<std::int64_t>()[0] = 1 << 20;
+  shape.values<std::int64_t>()[1] = 1 << 20;
+  EXPECT_THAT(run_error(s, {shape}), HasSubstr("node 'fill' (ConstantOfShape): shape 1048576x1048576 needs more than 8 GiB"));
+  shape.values<std::int64_t>()[1] = -1;
+  EXPECT_THAT(run_error(s, {shape}), HasSubstr("negative dimension"));
+}
+
+TEST(Session, IntegerDivisionByZeroIsAnError) {
+  OnnxBuilder b;
+  b.input("a", kInt64, {"2"});
+  b.input("b", kInt64, {"2"});
+  b.node("Div", {"a", "b"}, {"y"}, "divide");
+  b.output("y", kInt64);
+  engine::Session s = session_of(b);
+  EXPECT_THAT(run_error(s, {Tensor(DType::i64, {2}), Tensor(DType::i64, {2})}), HasSubstr("integer division by zero"));
+}
+
+TEST(Session, ProfilesEveryNode) {
+  engine::Session s = session_of(linear_model());
+  engine::Profile profile;
+  for (int i = 0; i < 3; ++i) s.run(std::vector<Tensor>{floats({2, 4, 3})}, &profile);
+  EXPECT_EQ(profile.runs, 3u);
+  ASSERT_EQ(profile.nodes.size(), 2u);
+  EXPECT_EQ(profile.nodes[0].op_type, "MatMul");
+  EXPECT_EQ(profile.nodes[1].calls, 3u);
+  const auto summary = engine::summarize_profile(profile);
+  ASSERT_EQ(summary.op_types.size(), 2u);
+  EXPECT_NEAR(summary.op_types[0].share + summary.op_types[1].share, 1.0, 1e-9);
+}
+
+}  // namespace
+}  // namespace cpuinfer
