@@ -2,8 +2,6 @@
 // lifetimes and optional per-node timing.
 #include "engine/session.h"
 
-#include <omp.h>
-
 #include <map>
 #include <new>
 
@@ -11,6 +9,7 @@
 #include "engine/kernels/dnnl_support.h"
 #include "engine/onnx/import.h"
 #include "engine/passes/constant_folding.h"
+#include "engine/threads.h"
 
 namespace cpuinfer::engine {
 
@@ -39,7 +38,7 @@ Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph))
   report_.imported_nodes = graph_.nodes.size();
   report_.producer = graph_.producer;
   report_.opset = graph_.opset;
-  omp_set_num_threads(std::max(1, options_.threads));
+  set_threads(options_.threads);
 
   // Every operator must have a kernel before anything runs.
   std::vector<const Node*> missing;
@@ -100,7 +99,7 @@ void Session::check_inputs(std::span<const Tensor> inputs) const {
 
 std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profile) {
   check_inputs(inputs);
-  omp_set_num_threads(std::max(1, options_.threads));
+  set_threads(options_.threads);
   std::vector<Tensor> values(graph_.values.size());
   std::vector<bool> present(graph_.values.size(), false);
   for (std::size_t v = 0; v < graph_.values.size(); ++v)

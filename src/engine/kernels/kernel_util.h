@@ -2,14 +2,13 @@
 // normalisation, multidirectional (numpy) broadcasting, and a parallel loop.
 #pragma once
 
-#include <omp.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "engine/kernels/kernel.h"
+#include "engine/threads.h"
 
 namespace cpuinfer::engine {
 
@@ -67,7 +66,7 @@ Broadcast plan_broadcast(const std::vector<Shape>& shapes, const NodeInfo& node)
 
 // Runs body(begin, end) over [0, n) split across the OpenMP threads when n is large enough.
 template <typename F> void parallel_for(std::int64_t n, std::int64_t grain, F&& body) {
-  const int threads = omp_get_max_threads();
+  const int threads = max_threads();
   if (threads <= 1 || n < 2 * grain) {
     body(std::int64_t{0}, n);
     return;
