@@ -58,8 +58,9 @@ int run_profile(ProfileArgs& a) {
 
   std::string shapes;
   for (const auto& t : inputs) shapes += (shapes.empty() ? "" : ", ") + shape_string(t.shape());
-  fmt::print("{}: {} nodes imported, {} folded at load, {} run; load {:.0f} ms\n", a.model, session->report().imported_nodes,
-             session->report().folded_nodes, session->node_count(), load_ms);
+  fmt::print("{}: {} nodes imported, {} folded at load, {} fused, {} run; load {:.0f} ms\n", a.model,
+             session->report().imported_nodes, session->report().folded_nodes, session->report().fused_nodes,
+             session->node_count(), load_ms);
   fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: median {:.2f} ms per run, of which {:.2f} ms "
              "in nodes (mean)\n\n",
              shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, s.node_ms_per_run);

@@ -47,6 +47,11 @@ std::vector<float> Node::get_floats(const std::string& attribute) const {
   return v ? *v : std::vector<float>{};
 }
 
+std::vector<std::string> Node::get_strings(const std::string& attribute) const {
+  const auto* v = find<std::vector<std::string>>(attribute);
+  return v ? *v : std::vector<std::string>{};
+}
+
 const Tensor& Node::get_tensor(const std::string& attribute) const {
   const auto* v = find<Tensor>(attribute);
   if (!v) fail("node {}: attribute '{}' is required", label(), attribute);

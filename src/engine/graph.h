@@ -60,6 +60,7 @@ class Node {
   std::string get_string(const std::string& attribute, const std::string& fallback) const;
   std::vector<std::int64_t> get_ints(const std::string& attribute, std::vector<std::int64_t> fallback = {}) const;
   std::vector<float> get_floats(const std::string& attribute) const;
+  std::vector<std::string> get_strings(const std::string& attribute) const;
   const Tensor& get_tensor(const std::string& attribute) const;
   // "'name' (OpType)", for messages.
   std::string label() const;

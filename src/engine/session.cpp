@@ -9,6 +9,7 @@
 #include "engine/kernels/dnnl_support.h"
 #include "engine/onnx/import.h"
 #include "engine/passes/constant_folding.h"
+#include "engine/passes/fusion.h"
 #include "engine/threads.h"
 
 namespace cpuinfer::engine {
@@ -52,6 +53,7 @@ Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph))
     auto kernel = make_kernel(node, graph_.opset);
     return run_kernel(*kernel, node, inputs);
   });
+  if (options_.fuse) report_.fused_nodes = fuse_epilogues(graph_);
   for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset));
 
   // Value lifetimes: release each computed value after its last reader.
@@ -112,7 +114,12 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     present[static_cast<std::size_t>(graph_.inputs[i])] = true;
   }
   if (profile && profile->nodes.empty())
-    for (const Node& node : graph_.nodes) profile->nodes.push_back({node.name, node.op_type, {}, 0});
+    for (const Node& node : graph_.nodes) {
+      // Fused nodes show their steps: "MatMul+Add+Gelu".
+      std::string type = node.op_type;
+      for (const auto& step : node.get_strings(kEpilogueAttribute)) type += "+" + step;
+      profile->nodes.push_back({node.name, type, {}, 0});
+    }
 
   std::vector<const Tensor*> args;
   for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {

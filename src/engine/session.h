@@ -16,12 +16,14 @@
 namespace cpuinfer::engine {
 
 struct SessionOptions {
-  int threads = 1;  // OpenMP threads of the kernels and oneDNN
+  int threads = 1;    // OpenMP threads of the kernels and oneDNN
+  bool fuse = true;   // epilogue fusion (passes/fusion.h); off: every node runs on its own
 };
 
 struct LoadReport {
   std::size_t imported_nodes = 0;
   std::size_t folded_nodes = 0;  // evaluated at load time (constants, weights' Identity, shape arithmetic)
+  std::size_t fused_nodes = 0;   // folded into a Conv or MatMul before them
   std::string producer;
   std::int64_t opset = 0;
 };

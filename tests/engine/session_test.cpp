@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "engine/onnx/import.h"
 #include "engine/onnx_builder.h"
@@ -170,17 +172,107 @@ TEST(Session, IntegerDivisionByZeroIsAnError) {
   EXPECT_THAT(run_error(s, {Tensor(DType::i64, {2}), Tensor(DType::i64, {2})}), HasSubstr("integer division by zero"));
 }
 
+// Fused and unfused sessions on the same inputs: max |difference| <= 1e-5 of the largest output.
+void expect_fusion_agrees(const OnnxBuilder& b, const std::vector<Tensor>& inputs, std::size_t fused_nodes) {
+  engine::Session fused(engine::import_onnx_bytes(b.bytes(), "m"), {1, true});
+  engine::Session plain(engine::import_onnx_bytes(b.bytes(), "m"), {1, false});
+  EXPECT_EQ(fused.report().fused_nodes, fused_nodes);
+  EXPECT_EQ(plain.report().fused_nodes, 0u);
+  const auto got = fused.run(inputs), want = plain.run(inputs);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].shape(), want[k].shape());
+    double max_diff = 0, max_ref = 0;
+    for (std::size_t i = 0; i < got[k].numel(); ++i) {
+      max_diff = std::max(max_diff, std::fabs(double(got[k].values<float>()[i]) - want[k].values<float>()[i]));
+      max_ref = std::max(max_ref, std::fabs(double(want[k].values<float>()[i])));
+    }
+    EXPECT_LE(max_diff, 1e-5 * max_ref) << "output " << k;
+  }
+}
+
+Tensor waves(Shape shape, float phase) {
+  Tensor t(DType::f32, std::move(shape));
+  float i = phase;
+  for (float& x : t.values<float>()) x = std::sin(i++ * 0.37f) * 2.0f;
+  return t;
+}
+
+TEST(Session, FusesConvAddReluAsResNetDoes) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"N", "3", "6", "6"});
+  b.input("residual", kFloat, {"N", "4", "6", "6"});
+  std::vector<float> w(4 * 3 * 3 * 3);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::cos(static_cast<float>(i)) * 0.3f;
+  b.initializer("w", {4, 3, 3, 3}, w);
+  b.initializer("bias", {4}, {0.1f, -0.2f, 0.3f, 0.0f});
+  OnnxBuilder::attribute(b.node("Conv", {"x", "w", "bias"}, {"c1"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Relu", {"c1"}, {"r1"});                        // Conv + Relu: a oneDNN post-op
+  OnnxBuilder::attribute(b.node("Conv", {"x", "w"}, {"c2"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Add", {"c2", "residual"}, {"sum"});            // Conv + Add + Relu: one pass after the Conv
+  b.node("Relu", {"sum"}, {"r2"});
+  b.node("Add", {"r1", "r2"}, {"y"});
+  b.output("y");
+  expect_fusion_agrees(b, {waves({2, 3, 6, 6}, 0), waves({2, 4, 6, 6}, 5)}, 3);
+}
+
+TEST(Session, FusesMatMulBiasGeluAndResidualAsBertDoes) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"batch", "sequence", "4"});
+  b.input("residual", kFloat, {"batch", "sequence", "6"});
+  std::vector<float> w(4 * 6);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i)) * 0.8f;
+  b.initializer("W", {4, 6}, w);
+  b.initializer("bias", {6}, {0.5f, -0.5f, 0.25f, 0, 1, -1});
+  b.initializer("sqrt2", {}, {1.4142135f});
+  b.initializer("one", {}, {1.0f});
+  b.initializer("half", {}, {0.5f});
+  b.initializer("W2", {6, 6}, std::vector<float>(36, 0.1f));
+  b.node("MatMul", {"x", "W"}, {"xw"});
+  b.node("Add", {"bias", "xw"}, {"h"});                  // bias first, as torch exports it
+  b.node("Div", {"h", "sqrt2"}, {"d"});
+  b.node("Erf", {"d"}, {"e"});
+  b.node("Add", {"e", "one"}, {"e1"});
+  b.node("Mul", {"h", "e1"}, {"m"});
+  b.node("Mul", {"m", "half"}, {"gelu"});
+  b.node("MatMul", {"gelu", "W2"}, {"g2"});
+  b.node("Add", {"g2", "residual"}, {"y"});              // a residual: after the product, in one pass
+  b.output("y");
+  b.output("h");                                         // a graph output mid-chain stops fusion there
+  expect_fusion_agrees(b, {waves({2, 3, 4}, 1), waves({2, 3, 6}, 2)}, 2);
+
+  OnnxBuilder hidden = b;
+  hidden.model().mutable_graph()->mutable_output()->DeleteSubrange(1, 1);  // only y: bias, Gelu and residual fuse
+  expect_fusion_agrees(hidden, {waves({2, 3, 4}, 1), waves({2, 3, 6}, 2)}, 7);
+}
+
+TEST(Session, FusedAddThatBroadcastsToALargerShapeStillAgrees) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"1", "3"});
+  b.input("other", kFloat, {"5", "2"});
+  b.initializer("W", {3, 2}, {1, 2, 3, 4, 5, 6});
+  b.node("MatMul", {"x", "W"}, {"xw"});
+  b.node("Add", {"xw", "other"}, {"y"});                 // 1x2 + 5x2 -> 5x2
+  b.node("Relu", {"y"}, {"z"});
+  b.output("z");
+  expect_fusion_agrees(b, {waves({1, 3}, 0), waves({5, 2}, 3)}, 2);
+}
+
 TEST(Session, ProfilesEveryNode) {
-  engine::Session s = session_of(linear_model());
-  engine::Profile profile;
-  for (int i = 0; i < 3; ++i) s.run(std::vector<Tensor>{floats({2, 4, 3})}, &profile);
-  EXPECT_EQ(profile.runs, 3u);
-  ASSERT_EQ(profile.nodes.size(), 2u);
-  EXPECT_EQ(profile.nodes[0].op_type, "MatMul");
-  EXPECT_EQ(profile.nodes[1].calls, 3u);
-  const auto summary = engine::summarize_profile(profile);
-  ASSERT_EQ(summary.op_types.size(), 2u);
-  EXPECT_NEAR(summary.op_types[0].share + summary.op_types[1].share, 1.0, 1e-9);
+  for (bool fuse : {false, true}) {
+    SCOPED_TRACE(fuse ? "fused" : "unfused");
+    engine::Session s(engine::import_onnx_bytes(linear_model().bytes(), "m"), {1, fuse});
+    engine::Profile profile;
+    for (int i = 0; i < 3; ++i) s.run(std::vector<Tensor>{floats({2, 4, 3})}, &profile);
+    EXPECT_EQ(profile.runs, 3u);
+    ASSERT_EQ(profile.nodes.size(), fuse ? 1u : 2u);
+    EXPECT_EQ(profile.nodes[0].op_type, fuse ? "MatMul+Add" : "MatMul");  // fused steps are named
+    EXPECT_EQ(profile.nodes.back().calls, 3u);
+    const auto summary = engine::summarize_profile(profile);
+    double shares = 0;
+    for (const auto& t : summary.op_types) shares += t.share;
+    EXPECT_NEAR(shares, 1.0, 1e-9);
+  }
 }
 
 }  // namespace

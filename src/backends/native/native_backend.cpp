@@ -20,6 +20,7 @@ class NativeBackend final : public Backend {
     if (session_) {
       s["imported_nodes"] = session_->report().imported_nodes;
       s["folded_nodes"] = session_->report().folded_nodes;
+      s["fused_nodes"] = session_->report().fused_nodes;
       s["executed_nodes"] = session_->node_count();
     }
     return s;

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/epilogue.h"
 
 namespace cpuinfer::engine {
 
@@ -10,8 +11,12 @@ namespace {
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(const Node& node) : info_(node), window_(Window::from(node, info_)), group_(node.get_int("group", 1)) {
+  // Fused steps (passes/fusion.h): activations alone become oneDNN post-ops; with an Add, all of
+  // them run in one pass after the convolution.
+  ConvKernel(const Node& node)
+      : info_(node), window_(Window::from(node, info_)), group_(node.get_int("group", 1)), epilogue_(node, 3) {
     if (group_ <= 0) info_.fail("group {} is not positive", group_);
+    post_ops_fused_ = epilogue_.to_post_ops(0, post_ops_);
   }
 
   std::vector<Tensor> run(Inputs inputs) override {
@@ -35,6 +40,7 @@ class ConvKernel final : public Kernel {
     if (b) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(b->shape()), *b));
     plan.primitive.execute(dnnl_stream(), args);
     dnnl_stream().wait();
+    if (!post_ops_fused_) y = epilogue_.apply(std::move(y), 0, 0, inputs, info_);
     return {std::move(y)};
   }
 
@@ -80,7 +86,9 @@ class ConvKernel final : public Kernel {
       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plan.src,
                                            any_weights, bias, plan.dst, strides, dilations, dnnl_dims(r.pad_begin),
                                            dnnl_dims(r.pad_end));
-      dnnl::convolution_forward::primitive_desc pd(desc, dnnl_engine());
+      dnnl::primitive_attr attr;
+      if (post_ops_fused_) attr.set_post_ops(post_ops_);
+      dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
       plan.primitive = dnnl::convolution_forward(pd);
       plan.weights_source = w;
       dnnl::memory user_weights = wrap(plain_desc(w_logical), w);
@@ -100,6 +108,9 @@ class ConvKernel final : public Kernel {
   NodeInfo info_;
   Window window_;
   std::int64_t group_;
+  Epilogue epilogue_;
+  dnnl::post_ops post_ops_;
+  bool post_ops_fused_ = false;
   std::map<Shape, Plan> plans_;
 };
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/epilogue.h"
 
 namespace cpuinfer::engine {
 
@@ -33,7 +34,9 @@ void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* b
 
 class MatMulKernel final : public Kernel {
  public:
-  explicit MatMulKernel(const Node& node) : info_(node) {}
+  // Fused steps (passes/fusion.h): on the 2-D path a leading Add of a vector of N floats is
+  // oneDNN's bias and the activations after it are post-ops; anything else runs after the product.
+  explicit MatMulKernel(const Node& node) : info_(node), epilogue_(node, 2) {}
 
   std::vector<Tensor> run(Inputs inputs) override {
     const Tensor& a = info_.input(inputs, 0);
@@ -71,25 +74,39 @@ class MatMulKernel final : public Kernel {
     if (a.rank() > 1) out.push_back(m);
     if (b.rank() > 1) out.push_back(n);
     Tensor y(DType::f32, out);
-    if (y.numel() == 0) return {std::move(y)};
-    if (k == 0) return {std::move(y)};  // an empty sum: zeros
-    const auto key = std::make_pair(da, db);
+    if (y.numel() == 0 || k == 0) return {epilogue_.apply(std::move(y), 0, 0, inputs, info_)};  // k = 0: zeros
+    // How much of the epilogue oneDNN takes: a bias, then activations as post-ops.
+    const auto& steps = epilogue_.steps();
+    const Tensor* bias = nullptr;
+    if (da.size() == 2 && !steps.empty() && steps[0] == Epilogue::Step::add) {
+      const Tensor& c = epilogue_.operand(inputs, 0, info_);
+      if (c.dtype() == DType::f32 && c.rank() == 1 && c.dim(0) == n) bias = &c;
+    }
+    const std::size_t from = bias ? 1 : 0;
+    dnnl::post_ops ops;
+    const bool activations_fused = da.size() == 2 && epilogue_.to_post_ops(from, ops);
+    const auto key = std::make_tuple(da, db, bias != nullptr);
     auto it = plans_.find(key);
     if (it == plans_.end()) {
       if (plans_.size() >= 64) plans_.clear();
+      dnnl::primitive_attr attr;
+      if (activations_fused) attr.set_post_ops(ops);
       try {
-        it = plans_.emplace(key, make_matmul(plain_desc(da), plain_desc(db), {}, plain_desc(dc), {})).first;
+        it = plans_.emplace(key, make_matmul(plain_desc(da), plain_desc(db), bias ? plain_desc({1, n}) : dnnl::memory::desc(),
+                                             plain_desc(dc), attr)).first;
       } catch (const dnnl::error& e) {
         info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
       }
     }
-    execute(it->second, a, b, nullptr, y);
+    execute(it->second, a, b, bias, y);
+    if (!activations_fused) y = epilogue_.apply(std::move(y), from, from, inputs, info_);
     return {std::move(y)};
   }
 
  private:
   NodeInfo info_;
-  std::map<std::pair<Shape, Shape>, MatmulPlan> plans_;
+  Epilogue epilogue_;
+  std::map<std::tuple<Shape, Shape, bool>, MatmulPlan> plans_;
 };
 
 // Y = alpha * A' B' + beta * C, A' = transA ? A^T : A. C (unidirectionally broadcast to M x N) is

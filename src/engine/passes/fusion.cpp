@@ -1,0 +1,148 @@
+// Epilogue fusion over the topological order, with reader counts kept up to date.
+#include "engine/passes/fusion.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace cpuinfer::engine {
+
+namespace {
+
+class Fuser {
+ public:
+  explicit Fuser(Graph& g) : g_(g), removed_(g.nodes.size(), false), producer_(g.values.size(), -1) {
+    for (ValueId out : g.outputs) graph_outputs_.insert(out);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      for (ValueId in : g.nodes[i].inputs)
+        if (in != kNoValue) readers_[in].push_back(i);
+      for (ValueId out : g.nodes[i].outputs)
+        if (out != kNoValue) producer_[static_cast<std::size_t>(out)] = static_cast<int>(i);
+    }
+  }
+
+  std::size_t run() {
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      Node& n = g_.nodes[i];
+      if (removed_[i] || (n.op_type != "Conv" && n.op_type != "MatMul") || n.outputs.size() != 1) continue;
+      // Conv's optional bias keeps its slot so that Add operands start at a fixed index.
+      if (n.op_type == "Conv") n.inputs.resize(3, kNoValue);
+      std::vector<std::string> steps;
+      while (true) {
+        const ValueId v = n.outputs[0];
+        if (graph_outputs_.count(v)) break;
+        const auto& readers = readers_[v];
+        if (readers.size() == 1 && fuse_single(n, v, g_.nodes[readers[0]], readers[0], steps)) continue;
+        if (fuse_gelu(n, v, steps)) continue;
+        break;
+      }
+      if (!steps.empty()) n.attributes[kEpilogueAttribute] = steps;
+    }
+    std::vector<Node> kept;
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i)
+      if (!removed_[i]) kept.push_back(std::move(g_.nodes[i]));
+    const std::size_t count = g_.nodes.size() - kept.size();
+    g_.nodes = std::move(kept);
+    return count;
+  }
+
+ private:
+  const Tensor* scalar_constant(ValueId v) const {
+    if (v == kNoValue) return nullptr;
+    const Value& value = g_.values[static_cast<std::size_t>(v)];
+    if (!value.constant || value.constant->dtype() != DType::f32 || value.constant->numel() != 1) return nullptr;
+    return &*value.constant;
+  }
+  bool is_scalar(ValueId v, float expected) const {
+    const Tensor* t = scalar_constant(v);
+    return t && std::fabs(t->values<float>()[0] - expected) <= 1e-6f * std::max(1.0f, std::fabs(expected));
+  }
+
+  // n's output moves to `consumer`'s output; the consumer goes.
+  void absorb(Node& n, std::size_t consumer) {
+    Node& c = g_.nodes[consumer];
+    n.outputs[0] = c.outputs[0];
+    removed_[consumer] = true;
+  }
+
+  bool fuse_single(Node& n, ValueId v, Node& c, std::size_t ci, std::vector<std::string>& steps) {
+    if (c.outputs.size() != 1) return false;
+    if (c.op_type == "Relu" && c.input_count() == 1) {
+      steps.push_back("Relu");
+      absorb(n, ci);
+      return true;
+    }
+    if (c.op_type == "Add" && c.input_count() == 2 && c.inputs.size() == 2) {
+      const ValueId other = c.inputs[0] == v ? c.inputs[1] : c.inputs[0];
+      if (other == v) return false;
+      // The operand must exist before n runs: produced earlier in the order, or known up front.
+      const int p = producer_[static_cast<std::size_t>(other)];
+      const auto self = static_cast<int>(&n - g_.nodes.data());
+      if (p >= self) return false;
+      steps.push_back("Add");
+      n.inputs.push_back(other);
+      auto& readers = readers_[other];
+      std::replace(readers.begin(), readers.end(), ci, static_cast<std::size_t>(self));
+      absorb(n, ci);
+      return true;
+    }
+    return false;
+  }
+
+  // x -> Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(., 0.5)
+  bool fuse_gelu(Node& n, ValueId x, std::vector<std::string>& steps) {
+    const auto& readers = readers_[x];
+    if (readers.size() != 2) return false;
+    for (int order = 0; order < 2; ++order) {
+      const std::size_t di = readers[static_cast<std::size_t>(order)], mi = readers[static_cast<std::size_t>(1 - order)];
+      const Node& div = g_.nodes[di];
+      if (div.op_type != "Div" || div.inputs.size() != 2 || div.inputs[0] != x || !is_scalar(div.inputs[1], std::sqrt(2.0f)))
+        continue;
+      const std::size_t ei = single_reader(div.outputs[0], di, "Erf");
+      if (ei == kNone) continue;
+      const std::size_t ai = single_reader(g_.nodes[ei].outputs[0], ei, "Add");
+      if (ai == kNone) continue;
+      const Node& add = g_.nodes[ai];
+      const ValueId erf_out = g_.nodes[ei].outputs[0];
+      const ValueId one = add.inputs.size() == 2 ? (add.inputs[0] == erf_out ? add.inputs[1] : add.inputs[0]) : kNoValue;
+      if (!is_scalar(one, 1.0f)) continue;
+      if (single_reader(add.outputs[0], ai, "Mul") != mi) continue;
+      const Node& mul = g_.nodes[mi];
+      if (mul.inputs.size() != 2 || !((mul.inputs[0] == x && mul.inputs[1] == add.outputs[0]) ||
+                                      (mul.inputs[1] == x && mul.inputs[0] == add.outputs[0])))
+        continue;
+      const std::size_t hi = single_reader(mul.outputs[0], mi, "Mul");
+      if (hi == kNone) continue;
+      const Node& half = g_.nodes[hi];
+      const ValueId half_const = half.inputs.size() == 2 ? (half.inputs[0] == mul.outputs[0] ? half.inputs[1] : half.inputs[0]) : kNoValue;
+      if (!is_scalar(half_const, 0.5f)) continue;
+      steps.push_back("Gelu");
+      n.outputs[0] = half.outputs[0];
+      for (std::size_t r : {di, ei, ai, mi, hi}) removed_[r] = true;
+      return true;
+    }
+    return false;
+  }
+
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  // The node reading `v` when it is the only one and has type `op` (and v is not a graph output).
+  std::size_t single_reader(ValueId v, std::size_t, const char* op) const {
+    auto it = readers_.find(v);
+    if (graph_outputs_.count(v) || it == readers_.end() || it->second.size() != 1) return kNone;
+    const std::size_t r = it->second[0];
+    return g_.nodes[r].op_type == op && g_.nodes[r].outputs.size() == 1 ? r : kNone;
+  }
+
+  Graph& g_;
+  std::vector<bool> removed_;
+  std::vector<int> producer_;
+  std::set<ValueId> graph_outputs_;
+  std::map<ValueId, std::vector<std::size_t>> readers_;
+};
+
+}  // namespace
+
+std::size_t fuse_epilogues(Graph& graph) { return Fuser(graph).run(); }
+
+}  // namespace cpuinfer::engine
