@@ -190,7 +190,7 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
   cmd->add_option("--weights", args->weights, "Checkpoint file (e.g. resnet101-cd907fe2.pth); default: seeded random weights")
       ->check(CLI::ExistingFile);
   cmd->add_option("--threads", args->threads, "Intra-op threads per backend; 0 = all usable cores")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed warm-up batches per (backend, batch size)")
       ->check(CLI::NonNegativeNumber)

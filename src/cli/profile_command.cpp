@@ -112,7 +112,7 @@ void add_profile_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--iterations", args->iterations, "Timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all usable cores")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   cmd->add_option("--top", args->top, "Slowest nodes to list")->capture_default_str();
   cmd->add_option("--json", args->json, "Also write the full profile (every node) to this JSON file");

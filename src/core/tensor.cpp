@@ -10,7 +10,6 @@ namespace cpuinfer {
 
 namespace {
 constexpr std::size_t kAlignment = 64;
-constexpr std::size_t kMaxBytes = std::size_t{1} << 40;  // refuse shapes beyond 1 TiB
 
 struct AlignedDelete {
   void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t{kAlignment}); }
@@ -48,14 +47,25 @@ std::string shape_string(const Shape& shape) {
   return s.empty() ? "scalar" : s;
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)), numel_(1) {
-  for (std::int64_t d : shape_) {
-    if (d < 0) fail("invalid tensor shape {}: negative dimension", shape_string(shape_));
-    if (d != 0 && numel_ > kMaxBytes / static_cast<std::size_t>(d))
-      fail("invalid tensor shape {}: too large", shape_string(shape_));
-    numel_ *= static_cast<std::size_t>(d);
+std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::size_t max_bytes) {
+  std::size_t nonzero = 1;
+  bool empty = false;
+  for (std::int64_t d : shape) {
+    if (d < 0) fail("invalid tensor shape {}: negative dimension", shape_string(shape));
+    if (d > kMaxDimension) fail("invalid tensor shape {}: dimension {} is too large", shape_string(shape), d);
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (nonzero > max_bytes / element_size / static_cast<std::size_t>(d))
+      fail("invalid tensor shape {}: its non-zero dimensions multiply to more than {} GiB", shape_string(shape), max_bytes >> 30);
+    nonzero *= static_cast<std::size_t>(d);
   }
-  if (nbytes() > kMaxBytes) fail("invalid tensor shape {}: too large", shape_string(shape_));
+  return empty ? 0 : nonzero;
+}
+
+Tensor::Tensor(DType dtype, Shape shape)
+    : dtype_(dtype), shape_(std::move(shape)), numel_(checked_numel(shape_, dtype_size(dtype))) {
   std::size_t bytes = std::max<std::size_t>(nbytes(), 1);
   bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   data_ = std::shared_ptr<std::byte[]>(new (std::align_val_t{kAlignment}) std::byte[bytes], AlignedDelete{});
@@ -63,11 +73,7 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
 }
 
 Tensor Tensor::reshaped(Shape shape) const {
-  std::size_t count = 1;
-  for (std::int64_t d : shape) {
-    if (d < 0) fail("cannot reshape {} to {}: negative dimension", shape_string(shape_), shape_string(shape));
-    if (__builtin_mul_overflow(count, static_cast<std::size_t>(d), &count)) count = numel_ + 1;
-  }
+  const std::size_t count = checked_numel(shape, dtype_size(dtype_));
   if (count != numel_)
     fail("cannot reshape {} ({} elements) to {} ({} elements)", shape_string(shape_), numel_, shape_string(shape),
          count);

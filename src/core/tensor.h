@@ -19,6 +19,14 @@ std::string dtype_name(DType dtype);
 using Shape = std::vector<std::int64_t>;
 std::string shape_string(const Shape& shape);  // "1x3x224x224"
 
+// The largest tensor cpuinfer makes, and the largest dimension (even of an empty tensor, so that
+// loops over the other dimensions stay bounded).
+inline constexpr std::size_t kMaxTensorBytes = std::size_t{1} << 36;  // 64 GiB
+inline constexpr std::int64_t kMaxDimension = std::int64_t{1} << 40;
+// Element count of a shape; throws cpuinfer::Error for a negative dimension, one above
+// kMaxDimension, or a product of the non-zero dimensions beyond max_bytes.
+std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::size_t max_bytes = kMaxTensorBytes);
+
 class Tensor {
  public:
   Tensor() = default;

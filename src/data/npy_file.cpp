@@ -4,7 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <regex>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -20,6 +20,31 @@ struct Descr {
 };
 constexpr Descr kDescrs[] = {{"<f4", DType::f32}, {"<f8", DType::f64}, {"<i4", DType::i32},
                              {"<i8", DType::i64}, {"|b1", DType::boolean}};
+
+// The raw text of a value in the header's dict literal: {'descr': '<f4', 'fortran_order': False,
+// 'shape': (2, 3), }. A hand-written scan: headers are untrusted and may be long.
+std::string_view dict_value(std::string_view header, std::string_view key, const std::string& file) {
+  const std::string quoted = fmt::format("'{}'", key);
+  const std::size_t at = header.find(quoted);
+  if (at == std::string_view::npos) fail("{}: .npy header has no {}", file, quoted);
+  std::size_t begin = header.find(':', at + quoted.size());
+  if (begin == std::string_view::npos) fail("{}: malformed .npy header", file);
+  ++begin;
+  while (begin < header.size() && header[begin] == ' ') ++begin;
+  std::size_t end = begin;
+  if (begin < header.size() && header[begin] == '\'') {
+    end = header.find('\'', begin + 1);
+    if (end == std::string_view::npos) fail("{}: malformed .npy header", file);
+    ++end;
+  } else if (begin < header.size() && header[begin] == '(') {
+    end = header.find(')', begin);
+    if (end == std::string_view::npos) fail("{}: malformed .npy header", file);
+    ++end;
+  } else {
+    while (end < header.size() && header[end] != ',' && header[end] != '}' && header[end] != ' ') ++end;
+  }
+  return header.substr(begin, end - begin);
+}
 
 }  // namespace
 
@@ -42,28 +67,36 @@ Tensor read_npy(const std::filesystem::path& file) {
     fail("{}: .npy format version {} is not supported", name, major);
   }
   if (header_len > bytes.size() - offset) fail("{}: truncated .npy header", name);
-  const std::string header = bytes.substr(offset, header_len);
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
-    fail("{}: .npy header has no 'descr'", name);
-  const std::string descr = m[1];
+  const std::string_view header(bytes.data() + offset, header_len);
+  const std::string descr(dict_value(header, "descr", name));
   const Descr* found = nullptr;
   for (const auto& d : kDescrs)
-    if (descr == d.code) found = &d;
-  if (!found) fail("{}: element type '{}' is not supported (float32, float64, int32, int64, bool)", name, descr);
-  if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")) || m[1] != "False")
-    fail("{}: only C-order arrays are supported", name);
-  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) fail("{}: .npy header has no 'shape'", name);
+    if (descr == std::string("'") + d.code + "'") found = &d;
+  if (!found) fail("{}: element type {} is not supported (float32, float64, int32, int64, bool)", name, descr);
+  if (dict_value(header, "fortran_order", name) != "False") fail("{}: only C-order arrays are supported", name);
+  // 'shape': (2, 3) or (5,) or ()
+  const std::string_view dims = dict_value(header, "shape", name);
+  if (dims.size() < 2 || dims.front() != '(' || dims.back() != ')') fail("{}: malformed 'shape' in the .npy header", name);
   Shape shape;
-  const std::string dims = m[1];
-  const std::regex number(R"(\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
-    if (it->str().size() > 15) fail("{}: absurd dimension {}", name, it->str());
-    shape.push_back(std::stoll(it->str()));
+  std::string digits;
+  for (char c : dims.substr(1)) {
+    if (c >= '0' && c <= '9') {
+      if (digits.size() >= 15) fail("{}: absurd dimension in the .npy header", name);
+      digits += c;
+    } else if (c == ',' || c == ')') {
+      if (!digits.empty()) shape.push_back(std::stoll(digits));
+      else if (c == ',') fail("{}: malformed 'shape' in the .npy header", name);
+      digits.clear();
+    } else if (c != ' ') {
+      fail("{}: malformed 'shape' in the .npy header", name);
+    }
   }
-  std::size_t count = 1;
-  for (std::int64_t d : shape)
-    if (__builtin_mul_overflow(count, static_cast<std::size_t>(d), &count)) fail("{}: absurd shape", name);
+  std::size_t count = 0;
+  try {
+    count = checked_numel(shape, dtype_size(found->dtype));
+  } catch (const Error& e) {
+    fail("{}: {}", name, e.what());
+  }
   const std::size_t data = offset + header_len;
   const std::size_t size = dtype_size(found->dtype);
   if (count > (bytes.size() - data) / size || bytes.size() - data != count * size)

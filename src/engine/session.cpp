@@ -113,6 +113,8 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     values[static_cast<std::size_t>(graph_.inputs[i])] = inputs[i];
     present[static_cast<std::size_t>(graph_.inputs[i])] = true;
   }
+  if (profile && !profile->nodes.empty() && profile->nodes.size() != graph_.nodes.size())
+    fail("the profile passed in belongs to another session");
   if (profile && profile->nodes.empty())
     for (const Node& node : graph_.nodes) {
       // Fused nodes show their steps: "MatMul+Add+Gelu".

@@ -42,7 +42,10 @@ class Session {
 
   // Inputs in declaration order. Checks each input's dtype and shape against the declaration
   // (static dimensions equal, a symbol the same size wherever it appears) and throws
-  // cpuinfer::Error naming the input; kernel errors name the node. With a profile, each node is timed.
+  // cpuinfer::Error naming the input; kernel errors name the node. With a profile (empty, or
+  // filled by earlier runs of this session), each node is timed.
+  // Outputs may share storage with the inputs or the model's constants: treat them as read-only.
+  // A session runs one inference at a time (kernels cache per-shape state without locks).
   std::vector<Tensor> run(std::span<const Tensor> inputs, Profile* profile = nullptr);
 
  private:

@@ -49,6 +49,11 @@ TEST(NpyFile, RefusesWhatIsNotASupportedArray) {
   refuses(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", "abcd"), "only C-order");
   refuses(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", "abcd"), "holds 4 data bytes");
   refuses(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2), }", ""), "absurd");
+  refuses(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2199023255552), }", ""), "too large");
+  refuses(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,x), }", ""), "malformed 'shape'");
+  // A long header is scanned, not matched by a recursive regex (which overflowed the stack).
+  refuses(npy("{'descr': '<f4" + std::string(60000, ' ') + "', 'fortran_order': False, 'shape': (1,), }", "abcd"),
+          "element type");
   EXPECT_THROW(read_npy(dir.path() / "missing.npy"), Error);
 }
 

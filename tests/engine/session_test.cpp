@@ -157,9 +157,13 @@ TEST(Session, RefusesHostileSizesFromData) {
   Tensor shape(DType::i64, {2});
   shape.values<std::int64_t>()[0] = 1 << 20;
   shape.values<std::int64_t>()[1] = 1 << 20;
-  EXPECT_THAT(run_error(s, {shape}), HasSubstr("node 'fill' (ConstantOfShape): shape 1048576x1048576 needs more than 8 GiB"));
+  EXPECT_THAT(run_error(s, {shape}), HasSubstr("node 'fill' (ConstantOfShape): invalid tensor shape 1048576x1048576: its non-zero dimensions multiply to more than 8 GiB"));
   shape.values<std::int64_t>()[1] = -1;
   EXPECT_THAT(run_error(s, {shape}), HasSubstr("negative dimension"));
+  // Empty, but with a dimension that would make loops over the others endless.
+  shape.values<std::int64_t>()[0] = 0;
+  shape.values<std::int64_t>()[1] = std::int64_t{1} << 62;
+  EXPECT_THAT(run_error(s, {shape}), HasSubstr("is too large"));
 }
 
 TEST(Session, IntegerDivisionByZeroIsAnError) {

@@ -28,12 +28,12 @@ class ConvKernel final : public Kernel {
     if (x.rank() < 3 || x.rank() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", x.rank());
     if (w.rank() != x.rank()) info_.fail("weights {} do not match input {}", shape_string(w.shape()), shape_string(x.shape()));
     const std::int64_t channels = x.dim(1), maps = w.dim(0);
-    if (channels != w.dim(1) * group_ || maps % group_ != 0)
+    if (group_ > channels || channels % group_ != 0 || channels / group_ != w.dim(1) || maps % group_ != 0)
       info_.fail("input {} with group {} does not match weights {}", shape_string(x.shape()), group_, shape_string(w.shape()));
     if (b && (b->rank() != 1 || b->dim(0) != maps)) info_.fail("bias {} does not match {} output maps", shape_string(b->shape()), maps);
 
     Plan& plan = plan_for(x, w, b);
-    Tensor y(DType::f32, plan.out_shape);
+    Tensor y = allocate_checked(DType::f32, plan.out_shape, info_);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
                                                {DNNL_ARG_WEIGHTS, plan.weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
@@ -54,13 +54,17 @@ class ConvKernel final : public Kernel {
   };
 
   Plan& plan_for(const Tensor& x, const Tensor& w, const Tensor* b) {
-    auto it = plans_.find(x.shape());
+    // Keyed by both shapes; the weights' storage, kept alive by the plan, identifies their values.
+    const auto key = std::make_pair(x.shape(), w.shape());
+    auto it = plans_.find(key);
     if (it != plans_.end() && it->second.weights_source.data() == w.data()) return it->second;
     if (plans_.size() >= 32) plans_.clear();
     const std::size_t spatial = x.rank() - 2;
     std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
     Window window = window_;
     if (window.kernel.empty()) window.kernel.assign(w.shape().begin() + 2, w.shape().end());
+    if (window.kernel.size() != spatial)
+      info_.fail("kernel_shape has {} sizes for {} spatial dimensions", window.kernel.size(), spatial);
     for (std::size_t i = 0; i < spatial; ++i)
       if (window.kernel[i] != w.dim(i + 2)) info_.fail("kernel_shape {} does not match weights {}", fmt::join(window.kernel, ","), shape_string(w.shape()));
     const Window::Resolved r = window.resolve(in, info_);
@@ -99,7 +103,7 @@ class ConvKernel final : public Kernel {
         dnnl::reorder(user_weights, plan.weights).execute(dnnl_stream(), user_weights, plan.weights);
         dnnl_stream().wait();
       }
-      return plans_.insert_or_assign(x.shape(), std::move(plan)).first->second;
+      return plans_.insert_or_assign(key, std::move(plan)).first->second;
     } catch (const dnnl::error& e) {
       info_.fail("oneDNN refused the convolution of {} with weights {}: {}", shape_string(x.shape()), shape_string(w.shape()), e.what());
     }
@@ -111,7 +115,7 @@ class ConvKernel final : public Kernel {
   Epilogue epilogue_;
   dnnl::post_ops post_ops_;
   bool post_ops_fused_ = false;
-  std::map<Shape, Plan> plans_;
+  std::map<std::pair<Shape, Shape>, Plan> plans_;
 };
 
 }  // namespace

@@ -83,8 +83,10 @@ std::unique_ptr<Kernel> make_slice(const Node& node, std::int64_t opset) {
         if (v < 0) v = v < -dim ? -dim - 1 : v + dim;  // no overflow for INT64_MIN
         return std::clamp(v, lo, hi);
       };
-      std::int64_t start, end;
-      if (step > 0) {
+      std::int64_t start = 0, end = 0;
+      if (dim == 0) {
+        // Nothing to take (and no valid index to clamp to).
+      } else if (step > 0) {
         start = clamp(starts[i], 0, dim);
         end = clamp(ends[i], 0, dim);
       } else {
@@ -125,7 +127,7 @@ std::unique_ptr<Kernel> make_concat(const Node& node, std::int64_t) {
           info.fail("input {} has shape {}, input 0 has {}", k, shape_string(t.shape()), shape_string(first.shape()));
       out_shape[axis] += t.dim(axis);
     }
-    Tensor y(first.dtype(), out_shape);
+    Tensor y = allocate_checked(first.dtype(), out_shape, info);
     const std::int64_t outer = product(out_shape, 0, axis);
     const std::size_t element = dtype_size(first.dtype());
     const std::size_t out_row = static_cast<std::size_t>(product(out_shape, axis, r)) * element;
@@ -159,7 +161,7 @@ std::unique_ptr<Kernel> make_gather(const Node& node, std::int64_t) {
     Shape out_shape(x.shape().begin(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis));
     out_shape.insert(out_shape.end(), idx.shape().begin(), idx.shape().end());
     out_shape.insert(out_shape.end(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis) + 1, x.shape().end());
-    Tensor y(x.dtype(), out_shape);
+    Tensor y = allocate_checked(x.dtype(), out_shape, info);
     const std::int64_t outer = product(x.shape(), 0, axis);
     const std::size_t inner = static_cast<std::size_t>(product(x.shape(), axis + 1, x.rank())) * dtype_size(x.dtype());
     const auto* src = static_cast<const std::byte*>(x.data());
@@ -196,7 +198,7 @@ std::unique_ptr<Kernel> make_split(const Node& node, std::int64_t opset) {
     }
     std::int64_t total = 0;
     for (std::int64_t s : sizes) {
-      if (s < 0) info.fail("negative split size {}", s);
+      if (s < 0 || s > dim) info.fail("split size {} does not fit axis {} of size {}", s, axis, dim);
       total += s;
     }
     if (total != dim || sizes.size() != outputs)

@@ -46,7 +46,7 @@ Window Window::from(const Node& node, const NodeInfo& info) {
   for (std::int64_t d : w.dilations)
     if (d <= 0) info.fail("dilations {} has a non-positive dilation", fmt::join(w.dilations, ","));
   for (std::int64_t p : w.pads)
-    if (p < 0) info.fail("pads {} has a negative pad", fmt::join(w.pads, ","));
+    if (p < 0 || p > (std::int64_t{1} << 30)) info.fail("pads {} has a negative or absurd pad", fmt::join(w.pads, ","));
   return w;
 }
 

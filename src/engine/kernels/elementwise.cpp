@@ -87,7 +87,7 @@ void add_arithmetic(KernelTable& t, const char* op, char symbol) {
       if (a.dtype() != b.dtype())
         info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
       Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
-      Tensor y(a.dtype(), plan.shape);
+      Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
         if constexpr (std::is_same_v<T, bool>) {
@@ -118,8 +118,10 @@ template <typename T> T power(T base, double exponent) {
   else if constexpr (std::is_same_v<T, double>) return std::pow(base, exponent);
   else {
     const double r = std::pow(static_cast<double>(base), exponent);
-    if (!(r >= static_cast<double>(std::numeric_limits<T>::min()) && r <= static_cast<double>(std::numeric_limits<T>::max())))
-      return std::numeric_limits<T>::min();
+    // Exclusive upper bound: double(INT64_MAX) rounds up to 2^63, which does not fit.
+    constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());
+    constexpr double hi = -static_cast<double>(std::numeric_limits<T>::min());
+    if (!(r >= lo && r < hi)) return std::numeric_limits<T>::min();
     return static_cast<T>(r);
   }
 }
@@ -130,7 +132,7 @@ void add_pow(KernelTable& t) {
       const Tensor& a = info.input(inputs, 0);
       const Tensor& b = info.input(inputs, 1);
       Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
-      Tensor y(a.dtype(), plan.shape);
+      Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
         visit_dtype(b.dtype(), [&](auto tag2) {
@@ -157,7 +159,7 @@ template <typename Compare> void add_comparison(KernelTable& t, const char* op, 
       if (a.dtype() != b.dtype())
         info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
       Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
-      Tensor y(DType::boolean, plan.shape);
+      Tensor y = allocate_checked(DType::boolean, plan.shape, info);
       visit_dtype(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
         broadcast_apply<bool, T, T>(plan, y, [compare](T x, T z) { return compare(x, z); }, {&a, &b});
@@ -175,7 +177,7 @@ template <typename Logic> void add_logic(KernelTable& t, const char* op, Logic l
       info.expect_dtype(a, DType::boolean, "input A");
       info.expect_dtype(b, DType::boolean, "input B");
       Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
-      Tensor y(DType::boolean, plan.shape);
+      Tensor y = allocate_checked(DType::boolean, plan.shape, info);
       broadcast_apply<bool, bool, bool>(plan, y, logic, {&a, &b});
       return std::vector<Tensor>{std::move(y)};
     });
@@ -192,7 +194,7 @@ void add_where(KernelTable& t) {
       if (x.dtype() != z.dtype())
         info.fail("X and Y have different types {} and {}", dtype_name(x.dtype()), dtype_name(z.dtype()));
       Broadcast plan = plan_broadcast({c.shape(), x.shape(), z.shape()}, info);
-      Tensor y(x.dtype(), plan.shape);
+      Tensor y = allocate_checked(x.dtype(), plan.shape, info);
       visit_dtype(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
         broadcast_apply<T, bool, T, T>(plan, y, [](bool cond, T p, T q) { return cond ? p : q; }, {&c, &x, &z});

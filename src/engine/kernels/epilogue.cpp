@@ -53,7 +53,7 @@ Tensor Epilogue::apply(Tensor y, std::size_t from, std::size_t adds_before, Inpu
       const Tensor& other = operand(inputs, add++, info);
       if (other.dtype() != DType::f32) info.fail("fused Add operand must be float32, got {}", dtype_name(other.dtype()));
       const Broadcast plan = plan_broadcast({y.shape(), other.shape()}, info);
-      Tensor out = plan.shape == y.shape() ? y : Tensor(DType::f32, plan.shape);
+      Tensor out = plan.shape == y.shape() ? y : allocate_checked(DType::f32, plan.shape, info);
       const float* a = y.values<float>().data();
       const float* b = other.values<float>().data();
       float* o = out.values<float>().data();

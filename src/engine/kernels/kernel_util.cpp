@@ -106,16 +106,11 @@ void strided_copy(const Tensor& in, std::int64_t offset, const std::vector<std::
 }
 
 Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node) {
-  constexpr std::size_t kLimit = std::size_t{8} << 30;
-  bool empty = false;
-  for (std::int64_t d : shape) {
-    if (d < 0) node.fail("negative dimension in shape {}", shape_string(shape));
-    empty = empty || d == 0;
+  try {
+    checked_numel(shape, dtype_size(dtype), std::size_t{8} << 30);
+  } catch (const Error& e) {
+    node.fail("{} (the limit for sizes that come from data is 8 GiB)", e.what());
   }
-  std::size_t bytes = dtype_size(dtype);
-  for (std::int64_t d : shape)
-    if (!empty && (__builtin_mul_overflow(bytes, static_cast<std::size_t>(d), &bytes) || bytes > kLimit))
-      node.fail("shape {} needs more than 8 GiB", shape_string(shape));
   return Tensor(dtype, shape);
 }
 

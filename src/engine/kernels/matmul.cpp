@@ -73,7 +73,7 @@ class MatMulKernel final : public Kernel {
     }
     if (a.rank() > 1) out.push_back(m);
     if (b.rank() > 1) out.push_back(n);
-    Tensor y(DType::f32, out);
+    Tensor y = allocate_checked(DType::f32, out, info_);
     if (y.numel() == 0 || k == 0) return {epilogue_.apply(std::move(y), 0, 0, inputs, info_)};  // k = 0: zeros
     // How much of the epilogue oneDNN takes: a bias, then activations as post-ops.
     const auto& steps = epilogue_.steps();
@@ -128,7 +128,7 @@ class GemmKernel final : public Kernel {
     const std::int64_t kb = trans_b_ ? b.dim(1) : b.dim(0), n = trans_b_ ? b.dim(0) : b.dim(1);
     if (k != kb) info_.fail("A {} and B {} cannot be multiplied (transA {}, transB {})", shape_string(a.shape()),
                             shape_string(b.shape()), trans_a_, trans_b_);
-    Tensor y(DType::f32, {m, n});
+    Tensor y = allocate_checked(DType::f32, {m, n}, info_);
     // C as a bias of dims {M or 1, N or 1}, scaled by beta.
     std::optional<Tensor> bias;
     if (c && beta_ != 0.0f) {

@@ -29,7 +29,7 @@ class PoolKernel final : public Kernel {
       it = plans_.emplace(x.shape(), make_plan(x.shape())).first;
     }
     Plan& plan = it->second;
-    Tensor y(DType::f32, plan.out_shape);
+    Tensor y = allocate_checked(DType::f32, plan.out_shape, info_);
     plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)}, {DNNL_ARG_DST, wrap(plan.dst, y)}});
     dnnl_stream().wait();
     return {std::move(y)};

@@ -49,11 +49,11 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& what
   if (!dtype) throw Unsupported(fmt::format("tensor '{}' has element type {}", what, onnx_type_name(proto.data_type())));
 
   Shape shape(proto.dims().begin(), proto.dims().end());
-  std::size_t count = 1;
-  for (std::int64_t d : shape) {
-    if (d < 0) fail("tensor '{}' has a negative dimension in shape {}", what, shape_string(shape));
-    if (__builtin_mul_overflow(count, static_cast<std::size_t>(d), &count))
-      fail("tensor '{}' has an absurd shape {}", what, shape_string(shape));
+  std::size_t count = 0;
+  try {
+    count = checked_numel(shape, dtype_size(*dtype));
+  } catch (const Error& e) {
+    fail("tensor '{}': {}", what, e.what());
   }
   const std::size_t element_size = dtype_size(*dtype);
   // Check the data is there before allocating: the allocation is then bounded by the file's size.
