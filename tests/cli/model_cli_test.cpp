@@ -86,7 +86,8 @@ TEST_F(ModelCli, SymbolicDimensionsAndGivenInputs) {
   auto r = testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "sequence=6", "--batch-sizes", "2",
                                   "--samples", "4", "--out", out().string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const auto& row : result_json()["rows"]) EXPECT_EQ(row["status"], "ok") << row.dump();
+  const auto json = result_json();
+  for (const auto& row : json["rows"]) EXPECT_EQ(row["status"], "ok") << row.dump();
 
   expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--out", out().string(), "--quiet"}),
                    "give dimension 1 with --shape sequence=N");
