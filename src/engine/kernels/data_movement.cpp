@@ -9,12 +9,6 @@ namespace cpuinfer::engine {
 
 namespace {
 
-std::vector<Tensor> one(Tensor t) {
-  std::vector<Tensor> v;
-  v.push_back(std::move(t));
-  return v;
-}
-
 std::unique_ptr<Kernel> make_transpose(const Node& node, std::int64_t) {
   const bool has_perm = node.has("perm");
   const auto perm = node.get_ints("perm");

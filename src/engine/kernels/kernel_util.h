@@ -42,6 +42,13 @@ struct NodeInfo {
   }
 };
 
+// A kernel's result when it has one output.
+inline std::vector<Tensor> one(Tensor t) {
+  std::vector<Tensor> v;
+  v.push_back(std::move(t));
+  return v;
+}
+
 // Calls f(T{}) with T the C++ type of dtype.
 template <typename F> decltype(auto) visit_dtype(DType dtype, F&& f) {
   switch (dtype) {

@@ -10,12 +10,6 @@ namespace cpuinfer::engine {
 
 namespace {
 
-std::vector<Tensor> one(Tensor t) {
-  std::vector<Tensor> v;
-  v.push_back(std::move(t));
-  return v;
-}
-
 Tensor int64_vector(const std::vector<std::int64_t>& values) {
   Tensor t(DType::i64, {static_cast<std::int64_t>(values.size())});
   std::copy(values.begin(), values.end(), t.values<std::int64_t>().begin());
