@@ -28,6 +28,7 @@ struct ProfileArgs {
   int threads = 0;
   std::size_t top = 20;
   std::string json;
+  bool no_fusion = false;
 };
 
 int run_profile(ProfileArgs& a) {
@@ -43,7 +44,7 @@ int run_profile(ProfileArgs& a) {
   const std::vector<Tensor> inputs = workload->batch(workload->plan(static_cast<std::size_t>(a.batch_size), "").front());
 
   const auto load_start = std::chrono::steady_clock::now();
-  auto session = engine::load_onnx_session(a.model, {a.threads});
+  auto session = engine::load_onnx_session(a.model, {a.threads, !a.no_fusion});
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   for (int i = 0; i < a.warmup; ++i) session->run(inputs);
   engine::Profile profile;
@@ -115,6 +116,7 @@ void add_profile_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   cmd->add_option("--top", args->top, "Slowest nodes to list")->capture_default_str();
+  cmd->add_flag("--no-fusion", args->no_fusion, "Run every node on its own (to measure what fusion gains)");
   cmd->add_option("--json", args->json, "Also write the full profile (every node) to this JSON file");
   cmd->callback([args, &exit_code] { exit_code = run_profile(*args); });
 }

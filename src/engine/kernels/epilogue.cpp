@@ -10,14 +10,6 @@ namespace cpuinfer::engine {
 namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 
-float activate(Epilogue::Step s, float v) {
-  switch (s) {
-    case Epilogue::Step::relu: return v > 0.0f ? v : 0.0f;
-    case Epilogue::Step::gelu: return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2));
-    case Epilogue::Step::add: break;
-  }
-  return v;
-}
 }  // namespace
 
 Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_(first_operand) {
@@ -42,37 +34,62 @@ bool Epilogue::to_post_ops(std::size_t from, dnnl::post_ops& ops) const {
   return true;
 }
 
+namespace {
+// out[k] = act(a[k] (+ b[k])) for one activation known at compile time, so the loop vectorizes.
+template <Epilogue::Step Act> float act(float v) {
+  if constexpr (Act == Epilogue::Step::relu) return v > 0.0f ? v : 0.0f;
+  else if constexpr (Act == Epilogue::Step::gelu) return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2));
+  else return v;
+}
+
+template <Epilogue::Step Act>
+void add_then(const Broadcast& plan, const float* a, const float* b, float* o) {
+  for_each_broadcast_row<2>(plan, [&](const auto& offsets, std::int64_t at, std::int64_t n, const auto& strides) {
+    const float* pa = a + offsets[0];
+    const float* pb = b + offsets[1];
+    float* po = o + at;
+    if (strides[0] == 1 && strides[1] == 1) {
+      for (std::int64_t k = 0; k < n; ++k) po[k] = act<Act>(pa[k] + pb[k]);
+    } else {
+      for (std::int64_t k = 0; k < n; ++k) po[k] = act<Act>(pa[k * strides[0]] + pb[k * strides[1]]);
+    }
+  });
+}
+
+template <Epilogue::Step Act> void activate_all(float* v, std::int64_t count) {
+  parallel_for(count, 16384, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) v[k] = act<Act>(v[k]);
+  });
+}
+}  // namespace
+
 Tensor Epilogue::apply(Tensor y, std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info) const {
   std::size_t add = adds_before;
   std::size_t i = from;
   while (i < steps_.size()) {
-    // An Add with the activations right after it, in one pass.
-    std::size_t end = i + 1;
-    while (end < steps_.size() && steps_[end] != Step::add) ++end;
     if (steps_[i] == Step::add) {
+      // An Add and the activation right after it (if any), in one pass.
       const Tensor& other = operand(inputs, add++, info);
       if (other.dtype() != DType::f32) info.fail("fused Add operand must be float32, got {}", dtype_name(other.dtype()));
       const Broadcast plan = plan_broadcast({y.shape(), other.shape()}, info);
       Tensor out = plan.shape == y.shape() ? y : allocate_checked(DType::f32, plan.shape, info);
+      const Step next = i + 1 < steps_.size() ? steps_[i + 1] : Step::add;
       const float* a = y.values<float>().data();
       const float* b = other.values<float>().data();
       float* o = out.values<float>().data();
-      for_each_broadcast_row<2>(plan, [&](const auto& offsets, std::int64_t at, std::int64_t n, const auto& strides) {
-        for (std::int64_t k = 0; k < n; ++k) {
-          float v = a[offsets[0] + k * strides[0]] + b[offsets[1] + k * strides[1]];
-          for (std::size_t s = i + 1; s < end; ++s) v = activate(steps_[s], v);
-          o[at + k] = v;
-        }
-      });
+      switch (next) {
+        case Step::relu: add_then<Step::relu>(plan, a, b, o); ++i; break;
+        case Step::gelu: add_then<Step::gelu>(plan, a, b, o); ++i; break;
+        case Step::add: add_then<Step::add>(plan, a, b, o); break;
+      }
       y = out;
     } else {
       float* v = y.values<float>().data();
-      parallel_for(static_cast<std::int64_t>(y.numel()), 16384, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t k = b; k < e; ++k)
-          for (std::size_t s = i; s < end; ++s) v[k] = activate(steps_[s], v[k]);
-      });
+      const auto count = static_cast<std::int64_t>(y.numel());
+      if (steps_[i] == Step::relu) activate_all<Step::relu>(v, count);
+      else activate_all<Step::gelu>(v, count);
     }
-    i = end;
+    ++i;
   }
   return y;
 }
