@@ -64,12 +64,16 @@ std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::siz
   return empty ? 0 : nonzero;
 }
 
-Tensor::Tensor(DType dtype, Shape shape)
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, std::move(shape), false); }
+
+Tensor::Tensor(DType dtype, Shape shape, bool zero)
     : dtype_(dtype), shape_(std::move(shape)), numel_(checked_numel(shape_, dtype_size(dtype))) {
   std::size_t bytes = std::max<std::size_t>(nbytes(), 1);
   bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   data_ = std::shared_ptr<std::byte[]>(new (std::align_val_t{kAlignment}) std::byte[bytes], AlignedDelete{});
-  std::memset(data_.get(), 0, bytes);
+  if (zero) std::memset(data_.get(), 0, bytes);
 }
 
 Tensor Tensor::reshaped(Shape shape) const {

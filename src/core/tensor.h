@@ -32,6 +32,9 @@ class Tensor {
   Tensor() = default;
   // Allocates zero-initialised storage; throws cpuinfer::Error on a negative or absurd shape.
   Tensor(DType dtype, Shape shape);
+  // The same without zeroing, for outputs their producer writes completely (saves a pass over
+  // memory per operator).
+  static Tensor uninitialized(DType dtype, Shape shape);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -51,6 +54,7 @@ class Tensor {
 
  private:
   void check_type(DType expected) const;
+  Tensor(DType dtype, Shape shape, bool zero);
 
   DType dtype_ = DType::f32;
   Shape shape_;

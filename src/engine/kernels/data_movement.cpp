@@ -35,7 +35,7 @@ std::unique_ptr<Kernel> make_transpose(const Node& node, std::int64_t) {
       out_shape[i] = x.dim(static_cast<std::size_t>(p[i]));
       strides[i] = in_strides[static_cast<std::size_t>(p[i])];
     }
-    Tensor y(x.dtype(), out_shape);
+    Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
     strided_copy(x, 0, strides, y);
     return one(std::move(y));
   });
@@ -95,7 +95,7 @@ std::unique_ptr<Kernel> make_slice(const Node& node, std::int64_t opset) {
       offset += (count > 0 ? start : 0) * in_strides[a];
       strides[a] = count > 1 ? in_strides[a] * step : 0;
     }
-    Tensor y(x.dtype(), out_shape);
+    Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
     strided_copy(x, offset, strides, y);
     return one(std::move(y));
   });
@@ -203,7 +203,7 @@ std::unique_ptr<Kernel> make_split(const Node& node, std::int64_t opset) {
     for (std::int64_t s : sizes) {
       Shape shape = x.shape();
       shape[axis] = s;
-      Tensor y(x.dtype(), shape);
+      Tensor y = Tensor::uninitialized(x.dtype(), shape);
       strided_copy(x, start * strides[axis], strides, y);
       result.push_back(std::move(y));
       start += s;

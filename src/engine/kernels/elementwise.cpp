@@ -20,7 +20,7 @@ template <typename F> void add_unary(KernelTable& t, const char* op, bool floats
   t[op] = [floats_only, f](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), floats_only, f](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
-      Tensor y(x.dtype(), x.shape());
+      Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
       visit_dtype(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
         if constexpr (std::is_same_v<T, bool>) {
@@ -235,7 +235,7 @@ void add_cast(KernelTable& t) {
     return make_function_kernel([info, target](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       if (x.dtype() == target) return std::vector<Tensor>{x};
-      Tensor y(target, x.shape());
+      Tensor y = Tensor::uninitialized(target, x.shape());
       visit_dtype(x.dtype(), [&](auto from_tag) {
         using From = decltype(from_tag);
         visit_dtype(target, [&](auto to_tag) {

@@ -111,7 +111,7 @@ Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node) {
   } catch (const Error& e) {
     node.fail("{} (the limit for sizes that come from data is 8 GiB)", e.what());
   }
-  return Tensor(dtype, shape);
+  return Tensor::uninitialized(dtype, shape);
 }
 
 }  // namespace cpuinfer::engine

@@ -137,7 +137,8 @@ template <typename F> decltype(auto) visit_element_size(DType dtype, F&& f) {
 void strided_copy(const Tensor& in, std::int64_t offset, const std::vector<std::int64_t>& in_strides, Tensor& out);
 
 // A tensor whose size comes from data or attributes (ConstantOfShape, Expand, broadcasting, Gather,
-// Conv padding, ...), refused beyond 8 GiB so that a hostile model cannot exhaust memory.
+// Conv padding, ...), refused beyond 8 GiB so that a hostile model cannot exhaust memory. Not
+// zeroed: the kernel writes every element.
 Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node);
 
 }  // namespace cpuinfer::engine

@@ -74,7 +74,10 @@ class MatMulKernel final : public Kernel {
     if (a.rank() > 1) out.push_back(m);
     if (b.rank() > 1) out.push_back(n);
     Tensor y = allocate_checked(DType::f32, out, info_);
-    if (y.numel() == 0 || k == 0) return {epilogue_.apply(std::move(y), 0, 0, inputs, info_)};  // k = 0: zeros
+    if (y.numel() == 0 || k == 0) {  // an empty sum: zeros
+      std::fill_n(y.values<float>().data(), y.numel(), 0.0f);
+      return {epilogue_.apply(std::move(y), 0, 0, inputs, info_)};
+    }
     // How much of the epilogue oneDNN takes: a bias, then activations as post-ops.
     const auto& steps = epilogue_.steps();
     const Tensor* bias = nullptr;
@@ -147,6 +150,7 @@ class GemmKernel final : public Kernel {
       }
     }
     if (y.numel() == 0) return {std::move(y)};
+    if (k == 0) std::fill_n(y.values<float>().data(), y.numel(), 0.0f);  // an empty sum
     const bool fused_bias = bias && alpha_ == 1.0f;
     if (k > 0) {
       const auto key = std::make_tuple(a.shape(), b.shape(), fused_bias ? bias->shape() : Shape{});

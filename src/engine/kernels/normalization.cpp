@@ -31,7 +31,7 @@ std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
       scale[c] = params[0]->values<float>()[c] / std::sqrt(params[3]->values<float>()[c] + epsilon);
       shift[c] = params[1]->values<float>()[c] - params[2]->values<float>()[c] * scale[c];
     }
-    Tensor y(DType::f32, x.shape());
+    Tensor y = Tensor::uninitialized(DType::f32, x.shape());
     const std::int64_t spatial = product(x.shape(), 2, x.rank());
     const float* in = x.values<float>().data();
     float* out = y.values<float>().data();
@@ -77,7 +77,8 @@ std::unique_ptr<Kernel> make_layer_norm(const Node& node, std::int64_t) {
     const std::vector<float> beta = bias ? expand(*bias) : std::vector<float>(static_cast<std::size_t>(n), 0.0f);
     Shape stat_shape = x.shape();
     for (std::size_t d = axis; d < stat_shape.size(); ++d) stat_shape[d] = 1;
-    Tensor y(DType::f32, x.shape()), mean_out(DType::f32, stat_shape), inv_out(DType::f32, stat_shape);
+    Tensor y = Tensor::uninitialized(DType::f32, x.shape());
+    Tensor mean_out = Tensor::uninitialized(DType::f32, stat_shape), inv_out = Tensor::uninitialized(DType::f32, stat_shape);
     const float* in = x.values<float>().data();
     float* out = y.values<float>().data();
     float* means = mean_out.values<float>().data();

@@ -1,10 +1,11 @@
-// Reductions over axes (ReduceMean, ReduceSum, ReduceMax, ReduceMin) and the softmax family.
-// Floats accumulate in double for sums.
+// Reductions over axes (ReduceMean, ReduceSum, ReduceMax, ReduceMin; floats accumulate in double)
+// and the softmax family.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
-#include "engine/kernels/kernel_util.h"
+#include "engine/kernels/dnnl_support.h"
 
 namespace cpuinfer::engine {
 
@@ -94,46 +95,68 @@ std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce
 }
 
 // Softmax and LogSoftmax: before opset 13 the input is coerced to 2-D at `axis` (default 1) and
-// normalised over everything after it; from 13 over the one axis (default -1).
-std::unique_ptr<Kernel> make_softmax(const Node& node, std::int64_t opset, bool log) {
-  const std::int64_t axis_attr = node.get_int("axis", opset < 13 ? 1 : -1);
-  return make_function_kernel([info = NodeInfo(node), opset, axis_attr, log](Inputs inputs) {
-    const Tensor& x = info.input(inputs, 0);
-    if (x.dtype() != DType::f32 && x.dtype() != DType::f64) info.unsupported("element type {}", dtype_name(x.dtype()));
+// normalised over everything after it; from 13 over the one axis (default -1). Either way it is a
+// normalisation over the middle of [outer, n, inner]: float32 through oneDNN's softmax (primitive
+// cached per shape), float64 in our own loop.
+class SoftmaxKernel final : public Kernel {
+ public:
+  SoftmaxKernel(const Node& node, std::int64_t opset, bool log)
+      : info_(node), opset_(opset), axis_(node.get_int("axis", opset < 13 ? 1 : -1)), log_(log) {}
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    const Tensor& x = info_.input(inputs, 0);
+    if (x.dtype() != DType::f32 && x.dtype() != DType::f64) info_.unsupported("element type {}", dtype_name(x.dtype()));
     const std::size_t r = std::max<std::size_t>(x.rank(), 1);
-    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, r));
+    const auto axis = static_cast<std::size_t>(info_.axis(axis_, r));
     const std::int64_t outer = product(x.shape(), 0, axis);
-    const std::int64_t n = opset < 13 ? product(x.shape(), axis, x.rank()) : (x.rank() ? x.dim(axis) : 1);
-    const std::int64_t inner = opset < 13 ? 1 : product(x.shape(), axis + 1, x.rank());
-    Tensor y(x.dtype(), x.shape());
-    visit_dtype(x.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      if constexpr (std::is_floating_point_v<T>) {
-        const T* in = x.values<T>().data();
-        T* out = y.values<T>().data();
-        parallel_for(outer * inner, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
-                     [&](std::int64_t begin, std::int64_t end) {
-                       for (std::int64_t k = begin; k < end; ++k) {
-                         const std::int64_t base = (k / inner) * n * inner + k % inner;
-                         T m = -std::numeric_limits<T>::infinity();
-                         for (std::int64_t i = 0; i < n; ++i) m = std::max(m, in[base + i * inner]);
-                         T sum = 0;
-                         for (std::int64_t i = 0; i < n; ++i) {
-                           const T e = std::exp(in[base + i * inner] - m);
-                           out[base + i * inner] = e;
-                           sum += e;
-                         }
-                         for (std::int64_t i = 0; i < n; ++i) {
-                           T& o = out[base + i * inner];
-                           o = log ? in[base + i * inner] - m - std::log(sum) : o / sum;
-                         }
-                       }
-                     });
+    const std::int64_t n = opset_ < 13 ? product(x.shape(), axis, x.rank()) : (x.rank() ? x.dim(axis) : 1);
+    const std::int64_t inner = opset_ < 13 ? 1 : product(x.shape(), axis + 1, x.rank());
+    Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+    if (x.numel() == 0) return one(std::move(y));
+    if (x.dtype() == DType::f32) {
+      const Shape view{outer, n, inner};
+      auto it = plans_.find(view);
+      if (it == plans_.end()) {
+        if (plans_.size() >= 64) plans_.clear();
+        try {
+          const auto md = plain_desc(view);
+          dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                              log_ ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate,
+                                              md, md, 1);
+          it = plans_.emplace(view, dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(desc, dnnl_engine()))).first;
+        } catch (const dnnl::error& e) {
+          info_.fail("oneDNN refused softmax over {}: {}", shape_string(x.shape()), e.what());
+        }
+      }
+      const auto md = plain_desc(view);
+      it->second.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)}});
+      dnnl_stream().wait();
+      return one(std::move(y));
+    }
+    const double* in = x.values<double>().data();
+    double* out = y.values<double>().data();
+    parallel_for(outer * inner, std::max<std::int64_t>(1, 4096 / n), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t k = begin; k < end; ++k) {
+        const std::int64_t base = (k / inner) * n * inner + k % inner;
+        double m = -std::numeric_limits<double>::infinity();
+        for (std::int64_t i = 0; i < n; ++i) m = std::max(m, in[base + i * inner]);
+        double sum = 0;
+        for (std::int64_t i = 0; i < n; ++i) sum += std::exp(in[base + i * inner] - m);
+        for (std::int64_t i = 0; i < n; ++i) {
+          const double v = in[base + i * inner] - m;
+          out[base + i * inner] = log_ ? v - std::log(sum) : std::exp(v) / sum;
+        }
       }
     });
-    return std::vector<Tensor>{std::move(y)};
-  });
-}
+    return one(std::move(y));
+  }
+
+ private:
+  NodeInfo info_;
+  std::int64_t opset_, axis_;
+  bool log_;
+  std::map<Shape, dnnl::softmax_v2_forward> plans_;
+};
 
 }  // namespace
 
@@ -142,8 +165,8 @@ void add_reduction_kernels(KernelTable& t) {
   t["ReduceSum"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum); };
   t["ReduceMax"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::max); };
   t["ReduceMin"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::min); };
-  t["Softmax"] = [](const Node& n, std::int64_t o) { return make_softmax(n, o, false); };
-  t["LogSoftmax"] = [](const Node& n, std::int64_t o) { return make_softmax(n, o, true); };
+  t["Softmax"] = [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, false); };
+  t["LogSoftmax"] = [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, true); };
 }
 
 }  // namespace cpuinfer::engine
