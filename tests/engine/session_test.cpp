@@ -250,6 +250,21 @@ TEST(Session, FusesMatMulBiasGeluAndResidualAsBertDoes) {
   expect_fusion_agrees(hidden, {waves({2, 3, 4}, 1), waves({2, 3, 6}, 2)}, 7);
 }
 
+TEST(Session, FusesAttentionScaleAndMask) {
+  // scores = Q K^T / 8 + mask, softmax: BERT's attention, batched over heads.
+  OnnxBuilder b;
+  b.input("q", kFloat, {"batch", "2", "sequence", "4"});
+  b.input("kt", kFloat, {"batch", "2", "4", "sequence"});
+  b.input("mask", kFloat, {"batch", "1", "1", "sequence"});
+  b.initializer("eight", {}, {8.0f});
+  b.node("MatMul", {"q", "kt"}, {"s"});
+  b.node("Div", {"s", "eight"}, {"scaled"});
+  b.node("Add", {"scaled", "mask"}, {"masked"});
+  OnnxBuilder::attribute(b.node("Softmax", {"masked"}, {"p"}), "axis", std::int64_t{-1});
+  b.output("p");
+  expect_fusion_agrees(b, {waves({3, 2, 5, 4}, 0), waves({3, 2, 4, 5}, 1), waves({3, 1, 1, 5}, 2)}, 2);
+}
+
 TEST(Session, FusedAddThatBroadcastsToALargerShapeStillAgrees) {
   OnnxBuilder b;
   b.input("x", kFloat, {"1", "3"});

@@ -1,4 +1,5 @@
-// Epilogue steps: parsing, oneDNN post-ops, and the fallback loops.
+// Epilogue steps: parsing, oneDNN post-ops, and our own loops (one template instance per
+// activation, so that each loop vectorises).
 #include "engine/kernels/epilogue.h"
 
 #include <cmath>
@@ -8,15 +9,45 @@
 namespace cpuinfer::engine {
 
 namespace {
+
 constexpr float kInvSqrt2 = 0.70710678118654752f;
+using Kind = Epilogue::Kind;
+
+template <Kind K> float activate(float v, float factor) {
+  if constexpr (K == Kind::relu) return v > 0.0f ? v : 0.0f;
+  else if constexpr (K == Kind::gelu) return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2));
+  else if constexpr (K == Kind::scale) return v * factor;
+  else return v;
+}
+
+// o = activate(a + b) with broadcasting.
+template <Kind K> void add_then(const Broadcast& plan, const float* a, const float* b, float* o, float factor) {
+  for_each_broadcast_row<2>(plan, [&](const auto& offsets, std::int64_t at, std::int64_t n, const auto& strides) {
+    const float* pa = a + offsets[0];
+    const float* pb = b + offsets[1];
+    float* po = o + at;
+    if (strides[0] == 1 && strides[1] == 1) {
+      for (std::int64_t k = 0; k < n; ++k) po[k] = activate<K>(pa[k] + pb[k], factor);
+    } else {
+      for (std::int64_t k = 0; k < n; ++k) po[k] = activate<K>(pa[k * strides[0]] + pb[k * strides[1]], factor);
+    }
+  });
+}
+
+template <Kind K> void activate_all(float* v, std::int64_t count, float factor) {
+  parallel_for(count, 16384, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) v[k] = activate<K>(v[k], factor);
+  });
+}
 
 }  // namespace
 
 Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_(first_operand) {
   for (const auto& name : node.get_strings(kEpilogueAttribute)) {
-    if (name == "Add") steps_.push_back(Step::add);
-    else if (name == "Relu") steps_.push_back(Step::relu);
-    else if (name == "Gelu") steps_.push_back(Step::gelu);
+    if (name == "Add") steps_.push_back({Kind::add});
+    else if (name == "Relu") steps_.push_back({Kind::relu});
+    else if (name == "Gelu") steps_.push_back({Kind::gelu});
+    else if (name.starts_with("Scale ")) steps_.push_back({Kind::scale, std::stof(name.substr(6))});
     else NodeInfo(node).fail("unknown epilogue step '{}'", name);
   }
 }
@@ -25,71 +56,50 @@ const Tensor& Epilogue::operand(Inputs inputs, std::size_t add_index, const Node
   return info.input(inputs, first_operand_ + add_index);
 }
 
-bool Epilogue::to_post_ops(std::size_t from, dnnl::post_ops& ops) const {
-  for (std::size_t i = from; i < steps_.size(); ++i)
-    if (steps_[i] == Step::add) return false;
-  for (std::size_t i = from; i < steps_.size(); ++i)
-    ops.append_eltwise(1.0f, steps_[i] == Step::relu ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_gelu_erf,
-                       0.0f, 0.0f);
-  return true;
-}
-
-namespace {
-// out[k] = act(a[k] (+ b[k])) for one activation known at compile time, so the loop vectorizes.
-template <Epilogue::Step Act> float act(float v) {
-  if constexpr (Act == Epilogue::Step::relu) return v > 0.0f ? v : 0.0f;
-  else if constexpr (Act == Epilogue::Step::gelu) return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2));
-  else return v;
-}
-
-template <Epilogue::Step Act>
-void add_then(const Broadcast& plan, const float* a, const float* b, float* o) {
-  for_each_broadcast_row<2>(plan, [&](const auto& offsets, std::int64_t at, std::int64_t n, const auto& strides) {
-    const float* pa = a + offsets[0];
-    const float* pb = b + offsets[1];
-    float* po = o + at;
-    if (strides[0] == 1 && strides[1] == 1) {
-      for (std::int64_t k = 0; k < n; ++k) po[k] = act<Act>(pa[k] + pb[k]);
-    } else {
-      for (std::int64_t k = 0; k < n; ++k) po[k] = act<Act>(pa[k * strides[0]] + pb[k * strides[1]]);
+std::size_t Epilogue::to_post_ops(std::size_t from, dnnl::post_ops& ops) const {
+  std::size_t i = from;
+  for (; i < steps_.size() && steps_[i].kind != Kind::add; ++i) {
+    switch (steps_[i].kind) {
+      case Kind::relu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+      case Kind::gelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
+      case Kind::scale: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, steps_[i].factor, 0.0f); break;
+      case Kind::add: break;
     }
-  });
+  }
+  return i;
 }
-
-template <Epilogue::Step Act> void activate_all(float* v, std::int64_t count) {
-  parallel_for(count, 16384, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t k = b; k < e; ++k) v[k] = act<Act>(v[k]);
-  });
-}
-}  // namespace
 
 Tensor Epilogue::apply(Tensor y, std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info) const {
   std::size_t add = adds_before;
-  std::size_t i = from;
-  while (i < steps_.size()) {
-    if (steps_[i] == Step::add) {
-      // An Add and the activation right after it (if any), in one pass.
+  for (std::size_t i = from; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    if (step.kind == Kind::add) {
+      // The Add and the step right after it, if that is not another Add, in one pass.
       const Tensor& other = operand(inputs, add++, info);
       if (other.dtype() != DType::f32) info.fail("fused Add operand must be float32, got {}", dtype_name(other.dtype()));
       const Broadcast plan = plan_broadcast({y.shape(), other.shape()}, info);
       Tensor out = plan.shape == y.shape() ? y : allocate_checked(DType::f32, plan.shape, info);
-      const Step next = i + 1 < steps_.size() ? steps_[i + 1] : Step::add;
       const float* a = y.values<float>().data();
       const float* b = other.values<float>().data();
       float* o = out.values<float>().data();
-      switch (next) {
-        case Step::relu: add_then<Step::relu>(plan, a, b, o); ++i; break;
-        case Step::gelu: add_then<Step::gelu>(plan, a, b, o); ++i; break;
-        case Step::add: add_then<Step::add>(plan, a, b, o); break;
+      const Step next = i + 1 < steps_.size() ? steps_[i + 1] : Step{Kind::add};
+      switch (next.kind) {
+        case Kind::relu: add_then<Kind::relu>(plan, a, b, o, 1.0f); ++i; break;
+        case Kind::gelu: add_then<Kind::gelu>(plan, a, b, o, 1.0f); ++i; break;
+        case Kind::scale: add_then<Kind::scale>(plan, a, b, o, next.factor); ++i; break;
+        case Kind::add: add_then<Kind::add>(plan, a, b, o, 1.0f); break;
       }
       y = out;
-    } else {
-      float* v = y.values<float>().data();
-      const auto count = static_cast<std::int64_t>(y.numel());
-      if (steps_[i] == Step::relu) activate_all<Step::relu>(v, count);
-      else activate_all<Step::gelu>(v, count);
+      continue;
     }
-    ++i;
+    float* v = y.values<float>().data();
+    const auto count = static_cast<std::int64_t>(y.numel());
+    switch (step.kind) {
+      case Kind::relu: activate_all<Kind::relu>(v, count, 1.0f); break;
+      case Kind::gelu: activate_all<Kind::gelu>(v, count, 1.0f); break;
+      case Kind::scale: activate_all<Kind::scale>(v, count, step.factor); break;
+      case Kind::add: break;
+    }
   }
   return y;
 }

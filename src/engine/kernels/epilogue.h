@@ -1,6 +1,6 @@
 // The element-wise steps fused into a Conv or MatMul (see passes/fusion.h), applied to the
 // kernel's output. A kernel hands the leading steps oneDNN can do to its primitive (a bias, post-
-// ops) and applies the rest here, in one pass over the output where the shapes allow.
+// ops) and applies the rest here, in one pass over the output per Add.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -14,19 +14,22 @@ namespace cpuinfer::engine {
 
 class Epilogue {
  public:
-  enum class Step { add, relu, gelu };
+  enum class Kind { add, relu, gelu, scale };
+  struct Step {
+    Kind kind;
+    float factor = 1.0f;  // scale only
+  };
 
   // Reads the node's epilogue attribute; Add operands are the node's inputs from `first_operand` on.
   Epilogue(const Node& node, std::size_t first_operand);
 
   const std::vector<Step>& steps() const { return steps_; }
-  bool empty() const { return steps_.empty(); }
   // The operand of the k-th Add step.
   const Tensor& operand(Inputs inputs, std::size_t add_index, const NodeInfo& info) const;
 
-  // Appends steps [from, end) that are activations to oneDNN post-ops; returns false (and adds
-  // nothing) if any of them is an Add.
-  bool to_post_ops(std::size_t from, dnnl::post_ops& ops) const;
+  // Appends the steps from `from` up to the next Add (activations, scales) to oneDNN post-ops and
+  // returns the index after them.
+  std::size_t to_post_ops(std::size_t from, dnnl::post_ops& ops) const;
   // Applies steps [from, end) to y (float32), returning the result (y itself, unless an Add
   // broadcasts it to a larger shape). `adds_before` Add operands were consumed by earlier steps.
   Tensor apply(Tensor y, std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info) const;

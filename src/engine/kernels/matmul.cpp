@@ -34,8 +34,7 @@ void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* b
 
 class MatMulKernel final : public Kernel {
  public:
-  // Fused steps (passes/fusion.h): on the 2-D path a leading Add of a vector of N floats is
-  // oneDNN's bias and the activations after it are post-ops; anything else runs after the product.
+  // Fused steps (passes/fusion.h): see run() for what oneDNN takes; the rest runs after the product.
   explicit MatMulKernel(const Node& node) : info_(node), epilogue_(node, 2) {}
 
   std::vector<Tensor> run(Inputs inputs) override {
@@ -78,22 +77,23 @@ class MatMulKernel final : public Kernel {
       std::fill_n(y.values<float>().data(), y.numel(), 0.0f);
       return {epilogue_.apply(std::move(y), 0, 0, inputs, info_)};
     }
-    // How much of the epilogue oneDNN takes: a bias, then activations as post-ops.
+    // How much of the epilogue oneDNN takes: on the 2-D path a leading Add of N floats as the
+    // bias, then the activations and scales before the next Add as post-ops.
     const auto& steps = epilogue_.steps();
     const Tensor* bias = nullptr;
-    if (da.size() == 2 && !steps.empty() && steps[0] == Epilogue::Step::add) {
+    if (da.size() == 2 && !steps.empty() && steps[0].kind == Epilogue::Kind::add) {
       const Tensor& c = epilogue_.operand(inputs, 0, info_);
       if (c.dtype() == DType::f32 && c.rank() == 1 && c.dim(0) == n) bias = &c;
     }
     const std::size_t from = bias ? 1 : 0;
     dnnl::post_ops ops;
-    const bool activations_fused = da.size() == 2 && epilogue_.to_post_ops(from, ops);
+    const std::size_t rest = epilogue_.to_post_ops(from, ops);
     const auto key = std::make_tuple(da, db, bias != nullptr);
     auto it = plans_.find(key);
     if (it == plans_.end()) {
       if (plans_.size() >= 64) plans_.clear();
       dnnl::primitive_attr attr;
-      if (activations_fused) attr.set_post_ops(ops);
+      attr.set_post_ops(ops);
       try {
         it = plans_.emplace(key, make_matmul(plain_desc(da), plain_desc(db), bias ? plain_desc({1, n}) : dnnl::memory::desc(),
                                              plain_desc(dc), attr)).first;
@@ -102,7 +102,7 @@ class MatMulKernel final : public Kernel {
       }
     }
     execute(it->second, a, b, bias, y);
-    if (!activations_fused) y = epilogue_.apply(std::move(y), from, from, inputs, info_);
+    y = epilogue_.apply(std::move(y), rest, from, inputs, info_);
     return {std::move(y)};
   }
 

@@ -1,6 +1,8 @@
 // Epilogue fusion over the topological order, with reader counts kept up to date.
 #include "engine/passes/fusion.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -70,6 +72,19 @@ class Fuser {
     if (c.outputs.size() != 1) return false;
     if (c.op_type == "Relu" && c.input_count() == 1) {
       steps.push_back("Relu");
+      absorb(n, ci);
+      return true;
+    }
+    if ((c.op_type == "Div" || c.op_type == "Mul") && c.inputs.size() == 2 && c.input_count() == 2) {
+      // By a float constant: a scale (division as multiplication by the reciprocal).
+      const bool div = c.op_type == "Div";
+      if (div && c.inputs[0] != v) return false;
+      const ValueId other = c.inputs[0] == v ? c.inputs[1] : c.inputs[0];
+      const Tensor* t = scalar_constant(other);
+      if (!t || other == v) return false;
+      const float f = t->values<float>()[0];
+      if (!std::isfinite(f) || (div && f == 0.0f)) return false;
+      steps.push_back(fmt::format("Scale {}", div ? 1.0f / f : f));
       absorb(n, ci);
       return true;
     }
