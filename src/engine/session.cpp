@@ -119,7 +119,10 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     for (const Node& node : graph_.nodes) {
       // Fused nodes show their steps: "MatMul+Add+Gelu".
       std::string type = node.op_type;
-      for (const auto& step : node.get_strings(kEpilogueAttribute)) type += "+" + step.substr(0, step.find(' '));
+      for (const auto& step : node.get_strings(kEpilogueAttribute)) {
+        type += '+';
+        type.append(step, 0, step.find(' '));
+      }
       profile->nodes.push_back({node.name, type, {}, 0});
     }
 
