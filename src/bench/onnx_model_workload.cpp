@@ -198,6 +198,8 @@ std::unique_ptr<Workload> make_onnx_model_workload(const ModelWorkloadOptions& o
   return std::make_unique<OnnxModelWorkload>(options);
 }
 
+namespace {
+
 std::pair<std::string, Shape> parse_shape_flag(const std::string& value) {
   const auto eq = value.rfind('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
@@ -221,6 +223,23 @@ std::pair<std::string, std::filesystem::path> parse_input_flag(const std::string
   if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
     fail("--input {}: expected name=file.npy", value);
   return {value.substr(0, eq), value.substr(eq + 1)};
+}
+
+}  // namespace
+
+ModelWorkloadOptions model_options_from_flags(const std::string& model, const std::vector<std::string>& shapes,
+                                              const std::vector<std::string>& inputs) {
+  ModelWorkloadOptions o;
+  o.model = model;
+  for (const auto& s : shapes) {
+    auto [name, shape] = parse_shape_flag(s);
+    if (!o.shapes.emplace(name, shape).second) fail("--shape {}: '{}' is given twice", s, name);
+  }
+  for (const auto& i : inputs) {
+    auto [name, file] = parse_input_flag(i);
+    if (!o.inputs.emplace(name, file).second) fail("--input {}: '{}' is given twice", i, name);
+  }
+  return o;
 }
 
 }  // namespace cpuinfer

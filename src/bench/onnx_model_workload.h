@@ -30,8 +30,9 @@ struct ModelWorkloadOptions {
 
 std::unique_ptr<Workload> make_onnx_model_workload(const ModelWorkloadOptions& options);
 
-// Parses "name=1x3x224x224" (--shape) and "name=file.npy" (--input); throws naming the flag value.
-std::pair<std::string, Shape> parse_shape_flag(const std::string& value);
-std::pair<std::string, std::filesystem::path> parse_input_flag(const std::string& value);
+// The options the command line gives: --model, each --shape ("input=1x3x224x224" or
+// "sequence=128") and --input ("name=file.npy"); throws naming a malformed value.
+ModelWorkloadOptions model_options_from_flags(const std::string& model, const std::vector<std::string>& shapes,
+                                              const std::vector<std::string>& inputs);
 
 }  // namespace cpuinfer

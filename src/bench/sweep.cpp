@@ -54,17 +54,16 @@ PerSample split_per_sample(const std::vector<Tensor>& outputs, std::size_t batch
       fail("output {} has shape {}: expected the batch size {} as its first dimension", k, shape_string(out.shape()), batch_size);
     const std::size_t per = out.numel() / batch_size;
     if (k == 0) s.first_output_size = per;
-    for (std::size_t i = 0; i < batch_size; ++i) {
-      auto& v = s.values[i];
-      for (std::size_t j = i * per; j < (i + 1) * per; ++j) {
-        switch (out.dtype()) {
-          case DType::f32: v.push_back(out.values<float>()[j]); break;
-          case DType::f64: v.push_back(static_cast<float>(out.values<double>()[j])); break;
-          case DType::i32: v.push_back(static_cast<float>(out.values<std::int32_t>()[j])); break;
-          case DType::i64: v.push_back(static_cast<float>(out.values<std::int64_t>()[j])); break;
-          case DType::boolean: v.push_back(out.values<bool>()[j] ? 1.0f : 0.0f); break;
-        }
-      }
+    auto split = [&](auto values) {
+      for (std::size_t i = 0; i < batch_size; ++i)
+        for (std::size_t j = i * per; j < (i + 1) * per; ++j) s.values[i].push_back(static_cast<float>(values[j]));
+    };
+    switch (out.dtype()) {
+      case DType::f32: split(out.values<float>()); break;
+      case DType::f64: split(out.values<double>()); break;
+      case DType::i32: split(out.values<std::int32_t>()); break;
+      case DType::i64: split(out.values<std::int64_t>()); break;
+      case DType::boolean: split(out.values<bool>()); break;
     }
   }
   return s;

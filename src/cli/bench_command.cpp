@@ -80,10 +80,7 @@ int run_bench(BenchArgs& a) {
   Progress progress(!a.quiet);
   std::unique_ptr<Workload> workload;
   if (!a.model.empty()) {
-    ModelWorkloadOptions mo;
-    mo.model = a.model;
-    for (const auto& s : a.shapes) mo.shapes.insert(parse_shape_flag(s));
-    for (const auto& i : a.inputs) mo.inputs.insert(parse_input_flag(i));
+    ModelWorkloadOptions mo = model_options_from_flags(a.model, a.shapes, a.inputs);
     mo.samples = a.samples == 0 ? 16 : a.samples;
     mo.seed = a.seed;
     workload = make_onnx_model_workload(mo);

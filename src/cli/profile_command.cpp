@@ -33,10 +33,7 @@ struct ProfileArgs {
 
 int run_profile(ProfileArgs& a) {
   if (a.threads <= 0) a.threads = read_machine_info().usable_cores;
-  ModelWorkloadOptions mo;
-  mo.model = a.model;
-  for (const auto& s : a.shapes) mo.shapes.insert(parse_shape_flag(s));
-  for (const auto& i : a.inputs) mo.inputs.insert(parse_input_flag(i));
+  ModelWorkloadOptions mo = model_options_from_flags(a.model, a.shapes, a.inputs);
   mo.samples = static_cast<std::size_t>(a.batch_size);
   const auto workload = make_onnx_model_workload(mo);
   if (static_cast<std::size_t>(a.batch_size) > workload->max_batch_size())
