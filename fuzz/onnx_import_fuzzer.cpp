@@ -6,8 +6,16 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "engine/limits.h"
 #include "engine/onnx/import.h"
 #include "engine/session.h"
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // Stay well inside libFuzzer's memory limit: a model asking for more is refused, which is what
+  // the fuzzer checks.
+  cpuinfer::engine::set_max_computed_tensor_bytes(std::size_t{256} << 20);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

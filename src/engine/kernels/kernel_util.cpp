@@ -1,6 +1,10 @@
 // Broadcast planning and small helpers.
 #include "engine/kernels/kernel_util.h"
 
+#include <atomic>
+
+#include "engine/limits.h"
+
 namespace cpuinfer::engine {
 
 std::vector<std::int64_t> NodeInfo::ints(const Tensor& t, const char* what) const {
@@ -105,11 +109,19 @@ void strided_copy(const Tensor& in, std::int64_t offset, const std::vector<std::
   });
 }
 
+namespace {
+std::atomic<std::size_t> max_computed_bytes{std::size_t{8} << 30};
+}
+
+std::size_t max_computed_tensor_bytes() { return max_computed_bytes.load(); }
+void set_max_computed_tensor_bytes(std::size_t bytes) { max_computed_bytes.store(bytes); }
+
 Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node) {
+  const std::size_t limit = max_computed_tensor_bytes();
   try {
-    checked_numel(shape, dtype_size(dtype), std::size_t{8} << 30);
+    checked_numel(shape, dtype_size(dtype), limit);
   } catch (const Error& e) {
-    node.fail("{} (the limit for sizes that come from data is 8 GiB)", e.what());
+    node.fail("{} (the limit for sizes that come from data is {} MiB)", e.what(), limit >> 20);
   }
   return Tensor::uninitialized(dtype, shape);
 }

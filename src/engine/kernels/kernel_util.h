@@ -136,9 +136,8 @@ template <typename F> decltype(auto) visit_element_size(DType dtype, F&& f) {
 // out (contiguous) [i0, i1, ...] = in.data[offset + sum(i_d * in_strides[d])], strides in elements.
 void strided_copy(const Tensor& in, std::int64_t offset, const std::vector<std::int64_t>& in_strides, Tensor& out);
 
-// A tensor whose size comes from data or attributes (ConstantOfShape, Expand, broadcasting, Gather,
-// Conv padding, ...), refused beyond 8 GiB so that a hostile model cannot exhaust memory. Not
-// zeroed: the kernel writes every element.
+// A tensor whose size comes from data or attributes, refused beyond max_computed_tensor_bytes()
+// (engine/limits.h). Not zeroed: the kernel writes every element.
 Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node);
 
 }  // namespace cpuinfer::engine
