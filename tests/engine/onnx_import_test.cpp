@@ -139,6 +139,19 @@ TEST(OnnxImport, RefusesInvalidAttributesAtLoad) {
   EXPECT_THAT(error_of(pads.bytes()), HasSubstr("node 'conv' (Conv): pads"));
 }
 
+TEST(OnnxImport, RefusesAttributesReservedForItsOwnPasses) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"4", "4"});
+  b.initializer("w", {4, 4}, std::vector<float>(16, 1.0f));
+  auto& n = b.node("MatMul", {"x", "w"}, {"y"}, "mm");
+  auto* a = n.add_attribute();
+  a->set_name("cpuinfer.epilogue");
+  a->set_type(onnx::AttributeProto::STRINGS);
+  a->add_strings("Scale nonsense");
+  b.output("y");
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("node 'mm' (MatMul): attribute 'cpuinfer.epilogue' is reserved"));
+}
+
 TEST(OnnxImport, DropsNodesNobodyReadsWithoutRunningThem) {
   // A 16 GiB ConstantOfShape no one reads: evaluating it would be refused (over 8 GiB).
   OnnxBuilder b = relu_model();

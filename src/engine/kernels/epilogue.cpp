@@ -3,6 +3,7 @@
 #include "engine/kernels/epilogue.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "engine/passes/fusion.h"
 
@@ -40,6 +41,14 @@ template <Kind K> void activate_all(float* v, std::int64_t count, float factor) 
   });
 }
 
+// "Scale 0.125" -> 0.125, as the fusion pass wrote it.
+float parse_factor(const std::string& step, const Node& node) {
+  char* end = nullptr;
+  const float f = std::strtof(step.c_str() + 6, &end);
+  if (end == step.c_str() + 6 || *end != '\0' || !std::isfinite(f)) NodeInfo(node).fail("malformed epilogue step '{}'", step);
+  return f;
+}
+
 }  // namespace
 
 Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_(first_operand) {
@@ -47,7 +56,7 @@ Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_
     if (name == "Add") steps_.push_back({Kind::add});
     else if (name == "Relu") steps_.push_back({Kind::relu});
     else if (name == "Gelu") steps_.push_back({Kind::gelu});
-    else if (name.starts_with("Scale ")) steps_.push_back({Kind::scale, std::stof(name.substr(6))});
+    else if (name.starts_with("Scale ")) steps_.push_back({Kind::scale, parse_factor(name, node)});
     else NodeInfo(node).fail("unknown epilogue step '{}'", name);
   }
 }

@@ -113,6 +113,8 @@ class Importer {
       }
       for (const auto& a : n.attribute()) {
         if (node.attributes.count(a.name())) fail("node {}: attribute '{}' given twice", node.label(), a.name());
+        if (a.name().starts_with("cpuinfer."))
+          fail("node {}: attribute '{}' is reserved for cpuinfer's own passes", node.label(), a.name());
         node.attributes.emplace(a.name(), convert_attribute(a, node.label()));
       }
       nodes.push_back(std::move(node));
