@@ -74,9 +74,6 @@ Broadcast plan_broadcast(const std::vector<Shape>& shapes, const NodeInfo& node)
   return b;
 }
 
-}  // namespace cpuinfer::engine
-
-namespace cpuinfer::engine {
 
 void strided_copy(const Tensor& in, std::int64_t offset, const std::vector<std::int64_t>& in_strides, Tensor& out) {
   const Shape& shape = out.shape();

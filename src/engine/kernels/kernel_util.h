@@ -119,9 +119,6 @@ template <std::size_t N, typename F> void for_each_broadcast_row(const Broadcast
 std::vector<std::int64_t> contiguous_strides(const Shape& shape);
 std::int64_t product(const Shape& shape, std::size_t begin, std::size_t end);
 
-}  // namespace cpuinfer::engine
-
-namespace cpuinfer::engine {
 
 // Element size dispatch for kernels that only move data: calls f(U{}) with an unsigned integer of
 // the dtype's size.

@@ -114,20 +114,20 @@ class Fuser {
       const Node& div = g_.nodes[di];
       if (div.op_type != "Div" || div.inputs.size() != 2 || div.inputs[0] != x || !is_scalar(div.inputs[1], std::sqrt(2.0f)))
         continue;
-      const std::size_t ei = single_reader(div.outputs[0], di, "Erf");
+      const std::size_t ei = single_reader(div.outputs[0], "Erf");
       if (ei == kNone) continue;
-      const std::size_t ai = single_reader(g_.nodes[ei].outputs[0], ei, "Add");
+      const std::size_t ai = single_reader(g_.nodes[ei].outputs[0], "Add");
       if (ai == kNone) continue;
       const Node& add = g_.nodes[ai];
       const ValueId erf_out = g_.nodes[ei].outputs[0];
       const ValueId one = add.inputs.size() == 2 ? (add.inputs[0] == erf_out ? add.inputs[1] : add.inputs[0]) : kNoValue;
       if (!is_scalar(one, 1.0f)) continue;
-      if (single_reader(add.outputs[0], ai, "Mul") != mi) continue;
+      if (single_reader(add.outputs[0], "Mul") != mi) continue;
       const Node& mul = g_.nodes[mi];
       if (mul.inputs.size() != 2 || !((mul.inputs[0] == x && mul.inputs[1] == add.outputs[0]) ||
                                       (mul.inputs[1] == x && mul.inputs[0] == add.outputs[0])))
         continue;
-      const std::size_t hi = single_reader(mul.outputs[0], mi, "Mul");
+      const std::size_t hi = single_reader(mul.outputs[0], "Mul");
       if (hi == kNone) continue;
       const Node& half = g_.nodes[hi];
       const ValueId half_const = half.inputs.size() == 2 ? (half.inputs[0] == mul.outputs[0] ? half.inputs[1] : half.inputs[0]) : kNoValue;
@@ -142,7 +142,7 @@ class Fuser {
 
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   // The node reading `v` when it is the only one and has type `op` (and v is not a graph output).
-  std::size_t single_reader(ValueId v, std::size_t, const char* op) const {
+  std::size_t single_reader(ValueId v, const char* op) const {
     auto it = readers_.find(v);
     if (graph_outputs_.count(v) || it == readers_.end() || it->second.size() != 1) return kNone;
     const std::size_t r = it->second[0];
