@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "engine/isa.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cpuinfer: fast, measurable CPU inference"};
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   cpuinfer::add_report_command(app, exit_code);
   cpuinfer::add_profile_command(app, exit_code);
   try {
+    // CPUINFER_MAX_ISA caps oneDNN only before it generates code: fix the level first.
+    cpuinfer::engine::engine_isa();
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -28,7 +28,7 @@ struct ProfileArgs {
   int threads = 0;
   std::size_t top = 20;
   std::string json;
-  bool no_fusion = false;
+  bool no_fusion = false, no_blocking = false, no_winograd = false;
 };
 
 int run_profile(ProfileArgs& a) {
@@ -41,7 +41,8 @@ int run_profile(ProfileArgs& a) {
   const std::vector<Tensor> inputs = workload->batch(workload->plan(static_cast<std::size_t>(a.batch_size), "").front());
 
   const auto load_start = std::chrono::steady_clock::now();
-  auto session = engine::load_onnx_session(a.model, {a.threads, !a.no_fusion});
+  auto session = engine::load_onnx_session(
+      a.model, {.threads = a.threads, .fuse = !a.no_fusion, .blocked_layout = !a.no_blocking, .winograd = !a.no_winograd});
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   for (int i = 0; i < a.warmup; ++i) session->run(inputs);
   engine::Profile profile;
@@ -56,9 +57,11 @@ int run_profile(ProfileArgs& a) {
 
   std::string shapes;
   for (const auto& t : inputs) shapes += (shapes.empty() ? "" : ", ") + shape_string(t.shape());
-  fmt::print("{}: {} nodes imported, {} folded at load, {} fused, {} run; load {:.0f} ms\n", a.model,
-             session->report().imported_nodes, session->report().folded_nodes, session->report().fused_nodes,
-             session->node_count(), load_ms);
+  const engine::LoadReport& r = session->report();
+  fmt::print("{}: {} nodes imported, {} folded at load, {} fused, {} in the blocked layout with {} reorders, {} run; "
+             "load {:.0f} ms; ISA path {}\n",
+             a.model, r.imported_nodes, r.folded_nodes, r.fused_nodes, r.blocked_nodes, r.reorders, session->node_count(),
+             load_ms, r.isa);
   fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: median {:.2f} ms per run, of which {:.2f} ms "
              "in nodes (mean)\n\n",
              shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, s.node_ms_per_run);
@@ -114,6 +117,8 @@ void add_profile_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--top", args->top, "Slowest nodes to list")->capture_default_str();
   cmd->add_flag("--no-fusion", args->no_fusion, "Run every node on its own (to measure what fusion gains)");
+  cmd->add_flag("--no-blocking", args->no_blocking, "Keep every activation in the plain layout (what blocking gains)");
+  cmd->add_flag("--no-winograd", args->no_winograd, "Direct convolutions only (what Winograd gains)");
   cmd->add_option("--json", args->json, "Also write the full profile (every node) to this JSON file");
   cmd->callback([args, &exit_code] { exit_code = run_profile(*args); });
 }

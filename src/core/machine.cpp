@@ -1,13 +1,13 @@
-// Reads machine facts from /proc and uname, and the process's peak RSS from /proc/self/status.
+// Reads machine facts from /proc, CPUID and uname, and the process's peak RSS from /proc/self/status.
 #include "core/machine.h"
+
+#include "core/cpu_features.h"
 
 #include <sched.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
 #include <fstream>
-#include <set>
-#include <sstream>
 #include <thread>
 
 namespace cpuinfer {
@@ -32,25 +32,15 @@ std::uint64_t status_kb(const std::string& key) {
 
 MachineInfo read_machine_info() {
   MachineInfo info;
-  static const std::vector<std::string> kIsa = {
-      "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512dq", "avx512vl",
-      "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"};
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
-  std::set<std::string> flags;
   while (std::getline(cpuinfo, line)) {
     auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = trim(line.substr(0, colon));
-    std::string value = trim(line.substr(colon + 1));
-    if (key == "model name" && info.cpu_model.empty()) info.cpu_model = value;
-    if (key == "flags" && flags.empty()) {
-      std::istringstream words(value);
-      for (std::string w; words >> w;) flags.insert(w);
-    }
+    if (colon == std::string::npos || trim(line.substr(0, colon)) != "model name") continue;
+    info.cpu_model = trim(line.substr(colon + 1));
+    break;
   }
-  for (const auto& f : kIsa)
-    if (flags.count(f)) info.isa.push_back(f);
+  info.isa = cpu_features().names();  // CPUID, the source the engine dispatches on
   info.logical_cores = static_cast<int>(std::thread::hardware_concurrency());
   cpu_set_t set;
   CPU_ZERO(&set);

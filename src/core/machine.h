@@ -10,7 +10,7 @@ namespace cpuinfer {
 
 struct MachineInfo {
   std::string cpu_model;
-  std::vector<std::string> isa;  // the vector/matrix extensions present, e.g. avx2, avx512f, avx512_vnni
+  std::vector<std::string> isa;  // the vector/matrix extensions present (CPUID), e.g. avx2, avx512f, avx512_vnni
   int logical_cores = 0;         // std::thread::hardware_concurrency
   int usable_cores = 0;          // this process's CPU affinity mask
   std::uint64_t memory_bytes = 0;

@@ -58,7 +58,14 @@ const Tensor& Node::get_tensor(const std::string& attribute) const {
   return *v;
 }
 
-std::string Node::label() const { return fmt::format("'{}' ({})", name, op_type); }
+std::string Node::qualified_type() const { return domain.empty() ? op_type : domain + ":" + op_type; }
+
+std::string Node::source_type() const {
+  if (domain != kEngineDomain) return qualified_type();
+  return op_type.starts_with("Fused") ? op_type.substr(5) : op_type;
+}
+
+std::string Node::label() const { return fmt::format("'{}' ({})", name, source_type()); }
 
 std::size_t Node::input_count() const {
   std::size_t n = inputs.size();

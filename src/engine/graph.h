@@ -23,6 +23,10 @@ struct Dim {
 };
 std::string dims_string(const std::vector<Dim>& dims);  // "batch x 3 x 224 x 224"
 
+// The domain of the operators cpuinfer's passes emit (FusedConv, reorders, ...). Model files may
+// not use it.
+inline constexpr const char* kEngineDomain = "cpuinfer";
+
 using ValueId = int;
 constexpr ValueId kNoValue = -1;  // an optional input left out
 
@@ -47,6 +51,7 @@ using Attribute = std::variant<std::int64_t, float, std::string, Tensor, std::ve
 class Node {
  public:
   std::string name;  // unique in the graph (made up as "<op>_<index>" when the file has none)
+  std::string domain;  // "" for ai.onnx; kEngineDomain for the operators the engine's passes emit
   std::string op_type;
   std::vector<ValueId> inputs;  // kNoValue for an optional input left out
   std::vector<ValueId> outputs;
@@ -62,7 +67,12 @@ class Node {
   std::vector<float> get_floats(const std::string& attribute) const;
   std::vector<std::string> get_strings(const std::string& attribute) const;
   const Tensor& get_tensor(const std::string& attribute) const;
-  // "'name' (OpType)", for messages.
+  // "domain:OpType", or just "OpType" in the default domain: what the kernel table is keyed by.
+  std::string qualified_type() const;
+  // The ONNX operator a node stands for: its op_type, an engine-domain node's without the domain
+  // and "Fused" ("Conv" for cpuinfer:FusedConv), another domain's qualified ("com.example:Op").
+  std::string source_type() const;
+  // "'name' (OpType)", for messages: names the operator as the model file has it.
   std::string label() const;
 
   // Number of inputs that are present (trailing kNoValue inputs excluded).

@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "engine/kernels/dnnl_support.h"
 #include "engine/onnx/import.h"
+#include "engine/isa.h"
+#include "engine/passes/blocked_layout.h"
 #include "engine/passes/constant_folding.h"
 #include "engine/passes/fusion.h"
 #include "engine/threads.h"
@@ -44,9 +46,9 @@ Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph))
   // Every operator must have a kernel before anything runs.
   std::vector<const Node*> missing;
   for (const Node& node : graph_.nodes)
-    if (!kernel_table().count(node.op_type)) missing.push_back(&node);
+    if (!kernel_table().count(node.qualified_type())) missing.push_back(&node);
   if (!missing.empty())
-    throw Unsupported(fmt::format("node '{}': operator {} is not supported{}", missing[0]->name, missing[0]->op_type,
+    throw Unsupported(fmt::format("node '{}': operator {} is not supported{}", missing[0]->name, missing[0]->qualified_type(),
                                   missing.size() > 1 ? fmt::format(" (nor are {} other nodes)", missing.size() - 1) : ""));
 
   report_.folded_nodes = fold_constants(graph_, [this](const Node& node, Inputs inputs) {
@@ -54,6 +56,12 @@ Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph))
     return run_kernel(*kernel, node, inputs);
   });
   if (options_.fuse) report_.fused_nodes = fuse_epilogues(graph_);
+  report_.isa = engine_isa_description();
+  if (options_.blocked_layout) {
+    const LayoutReport layout = block_layouts(graph_, {channel_block(), options_.winograd});
+    report_.blocked_nodes = layout.blocked_nodes;
+    report_.reorders = layout.reorders;
+  }
   for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset));
 
   // Value lifetimes: release each computed value after its last reader.
@@ -117,13 +125,7 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     fail("the profile passed in belongs to another session");
   if (profile && profile->nodes.empty())
     for (const Node& node : graph_.nodes) {
-      // Fused nodes show their steps: "MatMul+Add+Gelu".
-      std::string type = node.op_type;
-      for (const auto& step : node.get_strings(kEpilogueAttribute)) {
-        type += '+';
-        type.append(step, 0, step.find(' '));
-      }
-      profile->nodes.push_back({node.name, type, {}, 0});
+      profile->nodes.push_back({node.name, fused_type_label(node), {}, 0});  // "MatMul+Add+Gelu"
     }
 
   std::vector<const Tensor*> args;
@@ -164,7 +166,7 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
   return result;
 }
 
-std::string engine_version() { return "cpuinfer engine, " + dnnl_version_string(); }
+std::string engine_version() { return fmt::format("cpuinfer engine, {} path, {}", engine_isa_description(), dnnl_version_string()); }
 
 std::unique_ptr<Session> load_onnx_session(const std::filesystem::path& model, SessionOptions options) {
   return std::make_unique<Session>(import_onnx_file(model), options);

@@ -16,14 +16,19 @@
 namespace cpuinfer::engine {
 
 struct SessionOptions {
-  int threads = 1;    // OpenMP threads of the kernels and oneDNN
-  bool fuse = true;   // epilogue fusion (passes/fusion.h); off: every node runs on its own
+  int threads = 1;            // OpenMP threads of the kernels and oneDNN
+  bool fuse = true;           // epilogue fusion (passes/fusion.h); off: every node runs on its own
+  bool blocked_layout = true; // convolutions in the blocked layout (passes/blocked_layout.h); off: plain
+  bool winograd = true;       // Winograd for 3x3 stride-1 blocked convolutions where oneDNN offers it
 };
 
 struct LoadReport {
   std::size_t imported_nodes = 0;
   std::size_t folded_nodes = 0;  // evaluated at load time (constants, weights' Identity, shape arithmetic)
   std::size_t fused_nodes = 0;   // folded into a Conv or MatMul before them
+  std::size_t blocked_nodes = 0; // convolutions, pooling, element-wise nodes in the blocked layout
+  std::size_t reorders = 0;      // layout conversions at the blocked region's edges
+  std::string isa;               // the ISA path (engine/isa.h)
   std::string producer;
   std::int64_t opset = 0;
 };
@@ -59,7 +64,7 @@ class Session {
   LoadReport report_;
 };
 
-// "cpuinfer engine, oneDNN 2.6.3 (cpu runtime: OpenMP)"
+// "cpuinfer engine, avx512 path, oneDNN 2.6.3 (cpu runtime: OpenMP)"
 std::string engine_version();
 
 // Imports an ONNX file and makes a session of it.

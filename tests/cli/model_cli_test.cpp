@@ -134,9 +134,11 @@ TEST_F(ModelCli, ProfilePrintsOpTypesAndTopNodes) {
   EXPECT_NE(r.output.find("op type"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("top 2 nodes"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Conv+Relu"), std::string::npos) << r.output;  // the Relu is fused into the Conv
+  EXPECT_NE(r.output.find("1 in the blocked layout with 1 reorders"), std::string::npos) << r.output;
+  // Conv+Relu (blocked), ToPlain for the pooling, GlobalAveragePool, Flatten, Gemm.
   const auto j = nlohmann::json::parse(testing::read_text(json));
-  EXPECT_EQ(j["nodes"].size(), 4u);
-  EXPECT_EQ(j["op_types"].size(), 4u);
+  EXPECT_EQ(j["nodes"].size(), 5u);
+  EXPECT_EQ(j["op_types"].size(), 5u);
   EXPECT_EQ(j["run_ms"].size(), 3u);
 
   OnnxBuilder b;

@@ -36,9 +36,7 @@ TEST(ImagePreprocess, MatchesTorchvisionOnEveryFixture) {
 
     std::vector<float> actual(expected.size(), std::nanf(""));
     preprocess_image(decode_image(dir / c.at("image").get<std::string>()), p, actual);
-    float max_diff = 0;
-    for (std::size_t i = 0; i < expected.size(); ++i) max_diff = std::max(max_diff, std::fabs(actual[i] - expected[i]));
-    EXPECT_LE(max_diff, kTolerance);
+    EXPECT_LE(testing::max_abs_difference(actual, expected), kTolerance);
   }
 }
 

@@ -163,11 +163,15 @@ int main(int argc, char** argv) {
   for (const auto& [n, r] : reasons) fmt::print("  {:4}  {}\n", n, r);
 
   // Every operator the engine has must be exercised by at least one passing test.
+  // ONNX operators only: the engine's own (cpuinfer:FusedConv, ...) are what its passes make of them.
   std::vector<std::string> uncovered;
-  for (const auto& [op, factory] : engine::kernel_table())
+  std::size_t onnx_ops = 0;
+  for (const auto& [op, factory] : engine::kernel_table()) {
+    if (op.starts_with(std::string(engine::kEngineDomain) + ":")) continue;
+    ++onnx_ops;
     if (!covered.count(op)) uncovered.push_back(op);
-  fmt::print("\nOperators covered by passing tests: {} of {}\n", engine::kernel_table().size() - uncovered.size(),
-             engine::kernel_table().size());
+  }
+  fmt::print("\nOperators covered by passing tests: {} of {}\n", onnx_ops - uncovered.size(), onnx_ops);
   if (!uncovered.empty() && filter.empty()) fmt::print("Not covered by any passing test: {}\n", fmt::join(uncovered, ", "));
   fmt::print("Tolerance: |got - want| <= {} + {} * |want| for floats; exact for integers and booleans\n", kAtol, kRtol);
   fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, skipped);

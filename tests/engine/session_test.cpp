@@ -3,12 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "core/error.h"
 #include "engine/onnx/import.h"
 #include "engine/onnx_builder.h"
 #include "engine/session.h"
+#include "support/test_support.h"
 
 namespace cpuinfer {
 namespace {
@@ -176,22 +179,24 @@ TEST(Session, IntegerDivisionByZeroIsAnError) {
   EXPECT_THAT(run_error(s, {Tensor(DType::i64, {2}), Tensor(DType::i64, {2})}), HasSubstr("integer division by zero"));
 }
 
-// Fused and unfused sessions on the same inputs: max |difference| <= 1e-5 of the largest output.
-void expect_fusion_agrees(const OnnxBuilder& b, const std::vector<Tensor>& inputs, std::size_t fused_nodes) {
-  engine::Session fused(engine::import_onnx_bytes(b.bytes(), "m"), {1, true});
-  engine::Session plain(engine::import_onnx_bytes(b.bytes(), "m"), {1, false});
+// The reference: every node on its own, plain layout.
+constexpr engine::SessionOptions kReference{.threads = 1, .fuse = false, .blocked_layout = false, .winograd = false};
+
+// Optimized (fused, blocked layout where it applies) and reference sessions on the same inputs:
+// max |difference| <= 1e-5 of the largest output.
+void expect_fusion_agrees(const OnnxBuilder& b, const std::vector<Tensor>& inputs, std::size_t fused_nodes,
+                          engine::SessionOptions optimized = {1}) {
+  engine::Session fused(engine::import_onnx_bytes(b.bytes(), "m"), optimized);
+  engine::Session plain(engine::import_onnx_bytes(b.bytes(), "m"), kReference);
   EXPECT_EQ(fused.report().fused_nodes, fused_nodes);
   EXPECT_EQ(plain.report().fused_nodes, 0u);
   const auto got = fused.run(inputs), want = plain.run(inputs);
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t k = 0; k < got.size(); ++k) {
     ASSERT_EQ(got[k].shape(), want[k].shape());
-    double max_diff = 0, max_ref = 0;
-    for (std::size_t i = 0; i < got[k].numel(); ++i) {
-      max_diff = std::max(max_diff, std::fabs(double(got[k].values<float>()[i]) - want[k].values<float>()[i]));
-      max_ref = std::max(max_ref, std::fabs(double(want[k].values<float>()[i])));
-    }
-    EXPECT_LE(max_diff, 1e-5 * max_ref) << "output " << k;
+    double max_ref = 0;
+    for (float v : want[k].values<float>()) max_ref = std::max(max_ref, std::fabs(double(v)));
+    EXPECT_LE(testing::max_abs_difference(got[k].values<float>(), want[k].values<float>()), 1e-5 * max_ref) << "output " << k;
   }
 }
 
@@ -218,6 +223,65 @@ TEST(Session, FusesConvAddReluAsResNetDoes) {
   b.node("Add", {"r1", "r2"}, {"y"});
   b.output("y");
   expect_fusion_agrees(b, {waves({2, 3, 6, 6}, 0), waves({2, 4, 6, 6}, 5)}, 3);
+}
+
+// A small ResNet: an image's 3 channels read plain, channel counts that fill no whole block (20),
+// a 3x3 stride-1 convolution (Winograd where offered), max pooling, a residual Add + Relu, a
+// per-channel constant Add, a plain value with many channels entering the blocked region, a
+// blocked value read by a plain operator and a convolution that is a graph output.
+OnnxBuilder small_resnet() {
+  OnnxBuilder b;
+  b.input("image", kFloat, {"N", "3", "12", "12"});
+  b.input("side", kFloat, {"N", "20", "6", "6"});
+  auto weights = [&](const std::string& name, std::int64_t out, std::int64_t in, std::int64_t k, float phase) {
+    std::vector<float> w(static_cast<std::size_t>(out * in * k * k));
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i) * 0.37f + phase) / std::sqrt(float(in * k * k));
+    b.initializer(name, {out, in, k, k}, w);
+  };
+  weights("w1", 20, 3, 3, 0.0f);
+  weights("w2", 20, 20, 3, 1.0f);
+  weights("w3", 20, 20, 1, 2.0f);
+  weights("w4", 20, 20, 3, 3.0f);
+  std::vector<float> shift(20);
+  for (std::size_t i = 0; i < shift.size(); ++i) shift[i] = 0.05f * static_cast<float>(i) - 0.5f;
+  b.initializer("shift", {1, 20, 1, 1}, shift);
+  auto conv = [&](const std::string& x, const std::string& w, const std::string& y, std::int64_t pad) {
+    OnnxBuilder::attribute(b.node("Conv", {x, w}, {y}), "pads", std::vector<std::int64_t>{pad, pad, pad, pad});
+  };
+  conv("image", "w1", "c1", 1);
+  b.node("Relu", {"c1"}, {"r1"});
+  auto& pool = b.node("MaxPool", {"r1"}, {"p1"});
+  OnnxBuilder::attribute(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
+  OnnxBuilder::attribute(pool, "strides", std::vector<std::int64_t>{2, 2});
+  conv("p1", "w2", "c2", 1);                                // 3x3 stride 1
+  b.node("Add", {"c2", "shift"}, {"s2"});                   // per-channel constant
+  b.node("Relu", {"s2"}, {"r2"});
+  conv("r2", "w3", "c3", 0);
+  b.node("Add", {"c3", "p1"}, {"sum"});                     // residual
+  b.node("Relu", {"sum"}, {"block"});
+  conv("side", "w3", "c4", 0);                              // a plain input with 20 channels
+  b.node("Add", {"c4", "block"}, {"both"});                 // two blocked values
+  conv("both", "w4", "y", 1);                               // a graph output
+  b.node("GlobalAveragePool", {"block"}, {"pooled"});        // a plain operator reads a blocked value
+  b.output("y");
+  b.output("pooled");
+  return b;
+}
+
+TEST(Session, BlockedLayoutAgreesWithThePlainReference) {
+  for (int batch : {1, 3}) {
+    for (bool winograd : {false, true}) {
+      SCOPED_TRACE(fmt::format("batch {}, winograd {}", batch, winograd));
+      const OnnxBuilder b = small_resnet();
+      engine::Session blocked(engine::import_onnx_bytes(b.bytes(), "m"), {.threads = 1, .winograd = winograd});
+      // Five convolutions, the pooling and the Add of c4 and block (the order puts c4 first: unfused).
+      EXPECT_EQ(blocked.report().blocked_nodes, 7u);
+      // Into the region: side; out of it: y and block (for the pooling); the image is read plain.
+      EXPECT_EQ(blocked.report().reorders, 3u);
+      expect_fusion_agrees(b, {waves({batch, 3, 12, 12}, 0), waves({batch, 20, 6, 6}, 1)}, 5,
+                           {.threads = 1, .winograd = winograd});
+    }
+  }
 }
 
 TEST(Session, FusesMatMulBiasGeluAndResidualAsBertDoes) {
@@ -275,6 +339,22 @@ TEST(Session, FusedAddThatBroadcastsToALargerShapeStillAgrees) {
   b.node("Relu", {"y"}, {"z"});
   b.output("z");
   expect_fusion_agrees(b, {waves({1, 3}, 0), waves({5, 2}, 3)}, 2);
+}
+
+TEST(Session, OneElementFactorOfHigherRankIsNotFusedAsAScalar) {
+  // [2,3] * [1,1,1] is [1,2,3]: fusing the factor as a scalar would drop the leading dimension.
+  OnnxBuilder b;
+  b.input("x", kFloat, {"2", "4"});
+  b.initializer("W", {4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  b.initializer("factor", {1, 1, 1}, {0.5f});
+  b.initializer("two", {1}, {2.0f});
+  b.node("MatMul", {"x", "W"}, {"xw"});
+  b.node("Mul", {"xw", "two"}, {"doubled"});            // rank 1 <= the output's rank 2: fused
+  b.node("Mul", {"doubled", "factor"}, {"y"});          // rank 3 > 2: stays a Mul
+  b.output("y");
+  expect_fusion_agrees(b, {waves({2, 4}, 0)}, 1);
+  engine::Session fused(engine::import_onnx_bytes(b.bytes(), "m"), {1, true});
+  EXPECT_EQ(fused.run(std::vector<Tensor>{waves({2, 4}, 0)})[0].shape(), (Shape{1, 2, 3}));
 }
 
 TEST(Session, ProfilesEveryNode) {

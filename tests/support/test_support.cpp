@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -68,6 +69,17 @@ fs::path cpuinfer_binary() { return CPUINFER_BINARY; }
 ProcessResult run_cpuinfer(std::vector<std::string> args) {
   args.insert(args.begin(), cpuinfer_binary().string());
   return run_process(args);
+}
+
+double max_abs_difference(std::span<const float> a, std::span<const float> b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    const double d = std::fabs(double(a[i]) - double(b[i]));
+    if (std::isnan(d)) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, d);
+  }
+  return worst;
 }
 
 std::string read_text(const fs::path& file) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ ProcessResult run_cpuinfer(std::vector<std::string> args);
 void expect_one_error(const ProcessResult& r, const std::string& culprit, const std::string& prefix = "cpuinfer: error:");
 // The one file in `dir` with extension `ext` (a test failure if there are none or several).
 std::filesystem::path only_file_with_extension(const std::filesystem::path& dir, const std::string& ext);
+
+// Largest |a[i] - b[i]| over equal-length spans; infinity when any difference is NaN (a NaN on
+// either side), so that a NaN fails every tolerance. std::max(d, fabs(x)) would swallow it.
+double max_abs_difference(std::span<const float> a, std::span<const float> b);
 
 std::string read_text(const std::filesystem::path& file);
 void write_bytes(const std::filesystem::path& file, const std::vector<unsigned char>& bytes);

@@ -25,6 +25,23 @@ dnnl::memory::desc plain_desc(const Shape& shape) {
   return dnnl::memory::desc(dnnl_dims(shape), dnnl::memory::data_type::f32, dnnl_dims(contiguous_strides(shape)));
 }
 
+dnnl::memory::desc blocked_desc(const Shape& logical, int block) {
+  const auto tag = block == 16 ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nChw8c;
+  return dnnl::memory::desc(dnnl_dims(logical), dnnl::memory::data_type::f32, tag);
+}
+
+Shape blocked_shape(const Shape& logical, int block) {
+  return {logical[0], (logical[1] + block - 1) / block, logical[2], logical[3], block};
+}
+
+Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, const NodeInfo& info) {
+  if (blocked.rank() != 5 || blocked.dim(4) != block || blocked.dim(1) != (channels + block - 1) / block)
+    info.fail("blocked input {} is not {} channels in blocks of {}", shape_string(blocked.shape()), channels, block);
+  return {blocked.dim(0), channels, blocked.dim(2), blocked.dim(3)};
+}
+
+std::string implementation_name(const dnnl::primitive_desc_base& pd) { return pd.impl_info_str(); }
+
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {
   return dnnl::memory(desc, dnnl_engine(), const_cast<void*>(tensor.data()));
 }

@@ -20,6 +20,16 @@ std::string dnnl_version_string();
 dnnl::memory::dims dnnl_dims(const Shape& shape);
 // Row-major f32 descriptor of a shape.
 dnnl::memory::desc plain_desc(const Shape& shape);
+// The blocked activation layout (passes/blocked_layout.h): logical [N, C, H, W] stored as
+// [N, ceil(C / block), H, W, block], the last block zero-padded. Descriptors take logical dims.
+dnnl::memory::desc blocked_desc(const Shape& logical, int block);
+Shape blocked_shape(const Shape& logical, int block);
+// The logical [N, C, H, W] of a blocked tensor with `channels` channels; an Error naming the node
+// when the tensor is not [N, ceil(channels / block), H, W, block].
+Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, const NodeInfo& info);
+// "jit:avx512_core", the implementation oneDNN chose (reported in profiles).
+std::string implementation_name(const dnnl::primitive_desc_base& pd);
+
 // A memory object over a tensor's storage (oneDNN does not write to source arguments).
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
 

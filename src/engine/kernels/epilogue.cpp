@@ -3,7 +3,6 @@
 #include "engine/kernels/epilogue.h"
 
 #include <cmath>
-#include <cstdlib>
 
 #include "engine/passes/fusion.h"
 
@@ -41,24 +40,25 @@ template <Kind K> void activate_all(float* v, std::int64_t count, float factor) 
   });
 }
 
-// "Scale 0.125" -> 0.125, as the fusion pass wrote it.
-float parse_factor(const std::string& step, const Node& node) {
-  char* end = nullptr;
-  const float f = std::strtof(step.c_str() + 6, &end);
-  if (end == step.c_str() + 6 || *end != '\0' || !std::isfinite(f)) NodeInfo(node).fail("malformed epilogue step '{}'", step);
-  return f;
-}
-
 }  // namespace
 
 Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_(first_operand) {
-  for (const auto& name : node.get_strings(kEpilogueAttribute)) {
-    if (name == "Add") steps_.push_back({Kind::add});
-    else if (name == "Relu") steps_.push_back({Kind::relu});
-    else if (name == "Gelu") steps_.push_back({Kind::gelu});
-    else if (name.starts_with("Scale ")) steps_.push_back({Kind::scale, parse_factor(name, node)});
-    else NodeInfo(node).fail("unknown epilogue step '{}'", name);
+  if (!node.has(kStepsAttribute)) return;
+  const auto kinds = node.get_ints(kStepsAttribute);
+  const auto factors = node.get_floats(kFactorsAttribute);
+  std::size_t next_factor = 0;
+  for (std::int64_t k : kinds) {
+    const auto kind = static_cast<Kind>(k);
+    if (kind != Kind::add && kind != Kind::relu && kind != Kind::gelu && kind != Kind::scale)
+      NodeInfo(node).fail("unknown epilogue step {}", k);
+    Step step{kind};
+    if (kind == Kind::scale) {
+      if (next_factor >= factors.size()) NodeInfo(node).fail("a Scale step without its factor");
+      step.factor = factors[next_factor++];
+    }
+    steps_.push_back(step);
   }
+  if (next_factor != factors.size()) NodeInfo(node).fail("{} factors for {} Scale steps", factors.size(), next_factor);
 }
 
 const Tensor& Epilogue::operand(Inputs inputs, std::size_t add_index, const NodeInfo& info) const {

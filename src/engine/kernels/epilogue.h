@@ -9,18 +9,19 @@
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/passes/fusion.h"
 
 namespace cpuinfer::engine {
 
 class Epilogue {
  public:
-  enum class Kind { add, relu, gelu, scale };
+  using Kind = EpilogueKind;
   struct Step {
     Kind kind;
     float factor = 1.0f;  // scale only
   };
 
-  // Reads the node's epilogue attribute; Add operands are the node's inputs from `first_operand` on.
+  // Reads the node's steps and factors (passes/fusion.h); Add operands are the node's inputs from `first_operand` on.
   Epilogue(const Node& node, std::size_t first_operand);
 
   const std::vector<Step>& steps() const { return steps_; }

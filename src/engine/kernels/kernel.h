@@ -37,7 +37,7 @@ using KernelTable = std::map<std::string, KernelFactory>;
 using KernelFunction = std::function<std::vector<Tensor>(Inputs inputs)>;
 std::unique_ptr<Kernel> make_function_kernel(KernelFunction function);
 
-// Every operator the engine runs, by ONNX op_type (default domain).
+// Every operator the engine runs, by Node::qualified_type(): "Conv", "cpuinfer:FusedConv".
 const KernelTable& kernel_table();
 // Throws cpuinfer::Unsupported naming the node and operator when there is no kernel for it.
 std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset);
@@ -51,5 +51,6 @@ void add_normalization_kernels(KernelTable& table);
 void add_convolution_kernels(KernelTable& table);
 void add_pooling_kernels(KernelTable& table);
 void add_matmul_kernels(KernelTable& table);
+void add_layout_kernels(KernelTable& table);
 
 }  // namespace cpuinfer::engine

@@ -31,15 +31,16 @@ const KernelTable& kernel_table() {
     add_convolution_kernels(t);
     add_pooling_kernels(t);
     add_matmul_kernels(t);
+    add_layout_kernels(t);
     return t;
   }();
   return table;
 }
 
 std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset) {
-  auto it = kernel_table().find(node.op_type);
+  auto it = kernel_table().find(node.qualified_type());
   if (it == kernel_table().end())
-    throw Unsupported(fmt::format("node '{}': operator {} is not supported", node.name, node.op_type));
+    throw Unsupported(fmt::format("node '{}': operator {} is not supported", node.name, node.qualified_type()));
   return it->second(node, opset);
 }
 

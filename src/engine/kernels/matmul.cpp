@@ -194,7 +194,9 @@ class GemmKernel final : public Kernel {
 }  // namespace
 
 void add_matmul_kernels(KernelTable& t) {
-  t["MatMul"] = [](const Node& node, std::int64_t) { return std::make_unique<MatMulKernel>(node); };
+  auto matmul = [](const Node& node, std::int64_t) { return std::make_unique<MatMulKernel>(node); };
+  t["MatMul"] = matmul;
+  t[std::string(kEngineDomain) + ":FusedMatMul"] = matmul;
   t["Gemm"] = [](const Node& node, std::int64_t) { return std::make_unique<GemmKernel>(node); };
 }
 

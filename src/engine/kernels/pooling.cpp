@@ -1,9 +1,11 @@
-// Pooling: MaxPool and AveragePool through oneDNN (primitive cached per input shape);
+// Pooling: MaxPool and AveragePool through oneDNN (primitive cached per input shape), on plain
+// activations or, as the engine-domain cpuinfer:MaxPool/AveragePool, on blocked ones (attributes
+// block and channels, passes/blocked_layout.h);
 // GlobalAveragePool and GlobalMaxPool as plain reductions over the spatial dimensions.
 #include <limits>
-#include <map>
 
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/plan_cache.h"
 
 namespace cpuinfer::engine {
 
@@ -13,7 +15,9 @@ class PoolKernel final : public Kernel {
  public:
   PoolKernel(const Node& node, bool max)
       : info_(node), window_(Window::from(node, info_)), max_(max),
-        include_pad_(node.get_int("count_include_pad", 0) != 0), outputs_(node.outputs.size()) {
+        include_pad_(node.get_int("count_include_pad", 0) != 0), outputs_(node.outputs.size()),
+        block_(static_cast<int>(node.get_int("block", 0))), channels_(node.get_int("channels", 0)) {
+    if (block_ != 0 && block_ != 8 && block_ != 16) info_.fail("channel block {} is not 8 or 16", block_);
     if (window_.kernel.empty()) info_.fail("attribute 'kernel_shape' is required");
     if (max && node.get_int("storage_order", 0) != 0) info_.unsupported("storage_order 1");
   }
@@ -22,13 +26,9 @@ class PoolKernel final : public Kernel {
     if (outputs_ > 1) info_.unsupported("the Indices output");
     const Tensor& x = info_.input(inputs, 0);
     if (x.dtype() != DType::f32) info_.unsupported("element type {}", dtype_name(x.dtype()));
-    if (x.rank() < 3 || x.rank() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", x.rank());
-    auto it = plans_.find(x.shape());
-    if (it == plans_.end()) {
-      if (plans_.size() >= 32) plans_.clear();
-      it = plans_.emplace(x.shape(), make_plan(x.shape())).first;
-    }
-    Plan& plan = it->second;
+    const Shape xs = block_ ? logical_shape(x, channels_, block_, info_) : x.shape();
+    if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
+    Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
     Tensor y = allocate_checked(DType::f32, plan.out_shape, info_);
     plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)}, {DNNL_ARG_DST, wrap(plan.dst, y)}});
     dnnl_stream().wait();
@@ -46,8 +46,9 @@ class PoolKernel final : public Kernel {
     const std::vector<std::int64_t> in(shape.begin() + 2, shape.end());
     const Window::Resolved r = window_.resolve(in, info_);
     Plan plan;
-    plan.out_shape = {shape[0], shape[1]};
-    plan.out_shape.insert(plan.out_shape.end(), r.out.begin(), r.out.end());
+    Shape out{shape[0], shape[1]};
+    out.insert(out.end(), r.out.begin(), r.out.end());
+    plan.out_shape = block_ ? blocked_shape(out, block_) : out;
     dnnl::memory::dims strides, dilations;
     for (std::size_t i = 0; i < in.size(); ++i) {
       strides.push_back(window_.strides.empty() ? 1 : window_.strides[i]);
@@ -60,8 +61,8 @@ class PoolKernel final : public Kernel {
                                 : include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
                                                : dnnl::algorithm::pooling_avg_exclude_padding;
     try {
-      plan.src = plain_desc(shape);
-      plan.dst = plain_desc(plan.out_shape);
+      plan.src = block_ ? blocked_desc(shape, block_) : plain_desc(shape);
+      plan.dst = block_ ? blocked_desc(out, block_) : plain_desc(out);
       dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, plan.src, plan.dst, strides,
                                           dnnl_dims(window_.kernel), dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
       plan.primitive = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, dnnl_engine()));
@@ -75,7 +76,9 @@ class PoolKernel final : public Kernel {
   Window window_;
   bool max_, include_pad_;
   std::size_t outputs_;
-  std::map<Shape, Plan> plans_;
+  int block_;
+  std::int64_t channels_;
+  PlanCache<Shape, Plan> plans_;
 };
 
 KernelFactory global_pool(bool max) {
@@ -114,8 +117,10 @@ KernelFactory global_pool(bool max) {
 }  // namespace
 
 void add_pooling_kernels(KernelTable& t) {
-  t["MaxPool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); };
-  t["AveragePool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); };
+  for (const std::string& prefix : {std::string(), std::string(kEngineDomain) + ":"}) {
+    t[prefix + "MaxPool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); };
+    t[prefix + "AveragePool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); };
+  }
   t["GlobalAveragePool"] = global_pool(false);
   t["GlobalMaxPool"] = global_pool(true);
 }

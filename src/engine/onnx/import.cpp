@@ -99,8 +99,12 @@ class Importer {
     for (int i = 0; i < g.node_size(); ++i) {
       const auto& n = g.node(i);
       Node node;
-      node.op_type = is_default_domain(n.domain()) ? n.op_type() : n.domain() + ":" + n.op_type();
+      node.domain = is_default_domain(n.domain()) ? "" : n.domain();
+      node.op_type = n.op_type();
       node.name = n.name().empty() ? fmt::format("{}_{}", n.op_type(), i) : n.name();
+      if (node.domain == kEngineDomain)
+        fail("{}: node '{}' ({}): domain '{}' is reserved for the engine's own operators", origin_, node.name,
+             node.qualified_type(), kEngineDomain);
       if (is_default_domain(n.domain()) && graph_.opset == 0)
         fail("{}: node {} is in the default ONNX domain, but the model imports no opset of it", origin_, node.label());
       for (const auto& out : n.output()) {
@@ -113,8 +117,6 @@ class Importer {
       }
       for (const auto& a : n.attribute()) {
         if (node.attributes.count(a.name())) fail("node {}: attribute '{}' given twice", node.label(), a.name());
-        if (a.name().starts_with("cpuinfer."))
-          fail("node {}: attribute '{}' is reserved for cpuinfer's own passes", node.label(), a.name());
         node.attributes.emplace(a.name(), convert_attribute(a, node.label()));
       }
       nodes.push_back(std::move(node));

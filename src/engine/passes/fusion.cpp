@@ -1,8 +1,6 @@
 // Epilogue fusion over the topological order, with reader counts kept up to date.
 #include "engine/passes/fusion.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -11,6 +9,15 @@
 namespace cpuinfer::engine {
 
 namespace {
+
+struct Steps {
+  std::vector<std::int64_t> kinds;
+  std::vector<float> factors;
+  void add(EpilogueKind kind, float factor = 1.0f) {
+    kinds.push_back(static_cast<std::int64_t>(kind));
+    if (kind == EpilogueKind::scale) factors.push_back(factor);
+  }
+};
 
 class Fuser {
  public:
@@ -27,10 +34,11 @@ class Fuser {
   std::size_t run() {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       Node& n = g_.nodes[i];
-      if (removed_[i] || (n.op_type != "Conv" && n.op_type != "MatMul") || n.outputs.size() != 1) continue;
+      if (removed_[i] || !n.domain.empty() || (n.op_type != "Conv" && n.op_type != "MatMul") || n.outputs.size() != 1)
+        continue;
       // Conv's optional bias keeps its slot so that Add operands start at a fixed index.
       if (n.op_type == "Conv") n.inputs.resize(3, kNoValue);
-      std::vector<std::string> steps;
+      Steps steps;
       while (true) {
         const ValueId v = n.outputs[0];
         if (graph_outputs_.count(v)) break;
@@ -39,7 +47,12 @@ class Fuser {
         if (fuse_gelu(n, v, steps)) continue;
         break;
       }
-      if (!steps.empty()) n.attributes[kEpilogueAttribute] = steps;
+      if (!steps.kinds.empty()) {
+        n.domain = kEngineDomain;
+        n.op_type = "Fused" + n.op_type;
+        n.attributes[kStepsAttribute] = std::move(steps.kinds);
+        n.attributes[kFactorsAttribute] = std::move(steps.factors);
+      }
     }
     std::vector<Node> kept;
     for (std::size_t i = 0; i < g_.nodes.size(); ++i)
@@ -61,6 +74,16 @@ class Fuser {
     return t && std::fabs(t->values<float>()[0] - expected) <= 1e-6f * std::max(1.0f, std::fabs(expected));
   }
 
+  // The smallest rank n's output can have, from what is known at load time: a Conv's output has its
+  // weights' rank; a MatMul by constant weights of rank r >= 2 has at least rank r - 1.
+  std::size_t min_output_rank(const Node& n) const {
+    const ValueId w = n.inputs.size() > 1 ? n.inputs[1] : kNoValue;
+    const Value* weights = w == kNoValue ? nullptr : &g_.values[static_cast<std::size_t>(w)];
+    if (!weights || !weights->constant) return 0;
+    const std::size_t r = weights->constant->rank();
+    return n.op_type == "Conv" ? r : (r >= 2 ? r - 1 : 0);
+  }
+
   // n's output moves to `consumer`'s output; the consumer goes.
   void absorb(Node& n, std::size_t consumer) {
     Node& c = g_.nodes[consumer];
@@ -68,10 +91,10 @@ class Fuser {
     removed_[consumer] = true;
   }
 
-  bool fuse_single(Node& n, ValueId v, Node& c, std::size_t ci, std::vector<std::string>& steps) {
-    if (c.outputs.size() != 1) return false;
+  bool fuse_single(Node& n, ValueId v, Node& c, std::size_t ci, Steps& steps) {
+    if (c.outputs.size() != 1 || !c.domain.empty()) return false;
     if (c.op_type == "Relu" && c.input_count() == 1) {
-      steps.push_back("Relu");
+      steps.add(EpilogueKind::relu);
       absorb(n, ci);
       return true;
     }
@@ -81,10 +104,11 @@ class Fuser {
       if (div && c.inputs[0] != v) return false;
       const ValueId other = c.inputs[0] == v ? c.inputs[1] : c.inputs[0];
       const Tensor* t = scalar_constant(other);
-      if (!t || other == v) return false;
+      // A one-element factor of higher rank than the output would broadcast the output to its rank.
+      if (!t || other == v || t->rank() > min_output_rank(n)) return false;
       const float f = t->values<float>()[0];
       if (!std::isfinite(f) || (div && f == 0.0f)) return false;
-      steps.push_back(fmt::format("Scale {}", div ? 1.0f / f : f));
+      steps.add(EpilogueKind::scale, div ? 1.0f / f : f);
       absorb(n, ci);
       return true;
     }
@@ -95,7 +119,7 @@ class Fuser {
       const int p = producer_[static_cast<std::size_t>(other)];
       const auto self = static_cast<int>(&n - g_.nodes.data());
       if (p >= self) return false;
-      steps.push_back("Add");
+      steps.add(EpilogueKind::add);
       n.inputs.push_back(other);
       auto& readers = readers_[other];
       std::replace(readers.begin(), readers.end(), ci, static_cast<std::size_t>(self));
@@ -106,13 +130,13 @@ class Fuser {
   }
 
   // x -> Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(., 0.5)
-  bool fuse_gelu(Node& n, ValueId x, std::vector<std::string>& steps) {
+  bool fuse_gelu(Node& n, ValueId x, Steps& steps) {
     const auto& readers = readers_[x];
     if (readers.size() != 2) return false;
     for (int order = 0; order < 2; ++order) {
       const std::size_t di = readers[static_cast<std::size_t>(order)], mi = readers[static_cast<std::size_t>(1 - order)];
       const Node& div = g_.nodes[di];
-      if (div.op_type != "Div" || div.inputs.size() != 2 || div.inputs[0] != x || !is_scalar(div.inputs[1], std::sqrt(2.0f)))
+      if (!div.domain.empty() || div.op_type != "Div" || div.inputs.size() != 2 || div.inputs[0] != x || !is_scalar(div.inputs[1], std::sqrt(2.0f)))
         continue;
       const std::size_t ei = single_reader(div.outputs[0], "Erf");
       if (ei == kNone) continue;
@@ -132,7 +156,7 @@ class Fuser {
       const Node& half = g_.nodes[hi];
       const ValueId half_const = half.inputs.size() == 2 ? (half.inputs[0] == mul.outputs[0] ? half.inputs[1] : half.inputs[0]) : kNoValue;
       if (!is_scalar(half_const, 0.5f)) continue;
-      steps.push_back("Gelu");
+      steps.add(EpilogueKind::gelu);
       n.outputs[0] = half.outputs[0];
       for (std::size_t r : {di, ei, ai, mi, hi}) removed_[r] = true;
       return true;
@@ -146,7 +170,8 @@ class Fuser {
     auto it = readers_.find(v);
     if (graph_outputs_.count(v) || it == readers_.end() || it->second.size() != 1) return kNone;
     const std::size_t r = it->second[0];
-    return g_.nodes[r].op_type == op && g_.nodes[r].outputs.size() == 1 ? r : kNone;
+    const Node& n = g_.nodes[r];
+    return n.domain.empty() && n.op_type == op && n.outputs.size() == 1 ? r : kNone;
   }
 
   Graph& g_;
@@ -159,5 +184,20 @@ class Fuser {
 }  // namespace
 
 std::size_t fuse_epilogues(Graph& graph) { return Fuser(graph).run(); }
+
+std::string fused_type_label(const Node& node) {
+  std::string label = node.source_type();
+  if (node.domain != kEngineDomain) return label;
+  for (std::int64_t kind : node.get_ints(kStepsAttribute)) {
+    switch (static_cast<EpilogueKind>(kind)) {
+      case EpilogueKind::add: label += "+Add"; break;
+      case EpilogueKind::relu: label += "+Relu"; break;
+      case EpilogueKind::gelu: label += "+Gelu"; break;
+      case EpilogueKind::scale: label += "+Scale"; break;
+      default: label += "+?"; break;
+    }
+  }
+  return label;
+}
 
 }  // namespace cpuinfer::engine

@@ -6,19 +6,28 @@
 //   Relu  ResNet's activation;
 //   Gelu  BERT's activation as torch exports it: x * 0.5 * (1 + erf(x / sqrt(2))), five nodes.
 // A step is fused only when the intermediate value has no other reader and is not a graph output.
-// The steps are recorded in the node's "cpuinfer.epilogue" attribute; Add operands are appended to
-// its inputs, in order, after its own inputs.
+// A node that took steps becomes the engine-domain operator FusedConv or FusedMatMul: the ONNX
+// operator's attributes plus "steps" (ints, EpilogueKind in order) and "factors" (floats, one per
+// Scale step, in order). Add operands are appended to its inputs, in order, after its own inputs.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 
 #include "engine/graph.h"
 
 namespace cpuinfer::engine {
 
-inline constexpr const char* kEpilogueAttribute = "cpuinfer.epilogue";
+enum class EpilogueKind : std::int64_t { add = 0, relu = 1, gelu = 2, scale = 3 };
+inline constexpr const char* kStepsAttribute = "steps";
+inline constexpr const char* kFactorsAttribute = "factors";
 
 // Returns the number of nodes removed.
 std::size_t fuse_epilogues(Graph& graph);
+
+// What a node computes, for profiles: its type, with a fused node's steps ("Conv+Add+Relu"); the
+// engine's own operators without their domain ("MaxPool", "ToPlain").
+std::string fused_type_label(const Node& node);
 
 }  // namespace cpuinfer::engine
