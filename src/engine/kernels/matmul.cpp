@@ -1,10 +1,11 @@
 // MatMul (numpy semantics, batch dimensions broadcast) and Gemm through oneDNN's matmul
 // primitive, cached per operand shapes. A MatMul whose second operand is a matrix runs as one 2-D
 // product over all rows of the first, the shape of every Linear layer.
-#include <map>
+#include <tuple>
 
 #include "engine/kernels/dnnl_support.h"
 #include "engine/kernels/epilogue.h"
+#include "engine/kernels/plan_cache.h"
 
 namespace cpuinfer::engine {
 
@@ -88,20 +89,16 @@ class MatMulKernel final : public Kernel {
     const std::size_t from = bias ? 1 : 0;
     dnnl::post_ops ops;
     const std::size_t rest = epilogue_.to_post_ops(from, ops);
-    const auto key = std::make_tuple(da, db, bias != nullptr);
-    auto it = plans_.find(key);
-    if (it == plans_.end()) {
-      if (plans_.size() >= 64) plans_.clear();
+    MatmulPlan& plan = plans_.get(std::make_tuple(da, db, bias != nullptr), [&] {
       dnnl::primitive_attr attr;
       attr.set_post_ops(ops);
       try {
-        it = plans_.emplace(key, make_matmul(plain_desc(da), plain_desc(db), bias ? plain_desc({1, n}) : dnnl::memory::desc(),
-                                             plain_desc(dc), attr)).first;
+        return make_matmul(plain_desc(da), plain_desc(db), bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
       } catch (const dnnl::error& e) {
         info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
       }
-    }
-    execute(it->second, a, b, bias, y);
+    });
+    execute(plan, a, b, bias, y);
     y = epilogue_.apply(std::move(y), rest, from, inputs, info_);
     return {std::move(y)};
   }
@@ -109,7 +106,7 @@ class MatMulKernel final : public Kernel {
  private:
   NodeInfo info_;
   Epilogue epilogue_;
-  std::map<std::tuple<Shape, Shape, bool>, MatmulPlan> plans_;
+  PlanCache<std::tuple<Shape, Shape, bool>, MatmulPlan> plans_{64};
 };
 
 // Y = alpha * A' B' + beta * C, A' = transA ? A^T : A. C (unidirectionally broadcast to M x N) is
@@ -154,9 +151,7 @@ class GemmKernel final : public Kernel {
     const bool fused_bias = bias && alpha_ == 1.0f;
     if (k > 0) {
       const auto key = std::make_tuple(a.shape(), b.shape(), fused_bias ? bias->shape() : Shape{});
-      auto it = plans_.find(key);
-      if (it == plans_.end()) {
-        if (plans_.size() >= 64) plans_.clear();
+      MatmulPlan& plan = plans_.get(key, [&] {
         const auto da = dnnl::memory::desc({m, k}, dnnl::memory::data_type::f32, trans_a_ ? dnnl::memory::dims{1, m} : dnnl::memory::dims{k, 1});
         const auto db = dnnl::memory::desc({k, n}, dnnl::memory::data_type::f32, trans_b_ ? dnnl::memory::dims{1, k} : dnnl::memory::dims{n, 1});
         dnnl::primitive_attr attr;
@@ -166,13 +161,12 @@ class GemmKernel final : public Kernel {
           attr.set_post_ops(ops);
         }
         try {
-          it = plans_.emplace(key, make_matmul(da, db, fused_bias ? plain_desc(bias->shape()) : dnnl::memory::desc(),
-                                               plain_desc(y.shape()), attr)).first;
+          return make_matmul(da, db, fused_bias ? plain_desc(bias->shape()) : dnnl::memory::desc(), plain_desc(y.shape()), attr);
         } catch (const dnnl::error& e) {
           info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
         }
-      }
-      execute(it->second, a, b, fused_bias ? &*bias : nullptr, y);
+      });
+      execute(plan, a, b, fused_bias ? &*bias : nullptr, y);
     }
     if (bias && (!fused_bias || k == 0)) {
       float* out = y.values<float>().data();
@@ -188,7 +182,7 @@ class GemmKernel final : public Kernel {
   NodeInfo info_;
   float alpha_, beta_;
   bool trans_a_, trans_b_;
-  std::map<std::tuple<Shape, Shape, Shape>, MatmulPlan> plans_;
+  PlanCache<std::tuple<Shape, Shape, Shape>, MatmulPlan> plans_{64};
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/plan_cache.h"
 
 namespace cpuinfer::engine {
 
@@ -115,21 +116,19 @@ class SoftmaxKernel final : public Kernel {
     if (x.numel() == 0) return one(std::move(y));
     if (x.dtype() == DType::f32) {
       const Shape view{outer, n, inner};
-      auto it = plans_.find(view);
-      if (it == plans_.end()) {
-        if (plans_.size() >= 64) plans_.clear();
+      auto& primitive = plans_.get(view, [&] {
         try {
           const auto md = plain_desc(view);
           dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference,
                                               log_ ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate,
                                               md, md, 1);
-          it = plans_.emplace(view, dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(desc, dnnl_engine()))).first;
+          return dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(desc, dnnl_engine()));
         } catch (const dnnl::error& e) {
           info_.fail("oneDNN refused softmax over {}: {}", shape_string(x.shape()), e.what());
         }
-      }
+      });
       const auto md = plain_desc(view);
-      it->second.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)}});
+      primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)}});
       dnnl_stream().wait();
       return one(std::move(y));
     }
@@ -155,7 +154,7 @@ class SoftmaxKernel final : public Kernel {
   NodeInfo info_;
   std::int64_t opset_, axis_;
   bool log_;
-  std::map<Shape, dnnl::softmax_v2_forward> plans_;
+  PlanCache<Shape, dnnl::softmax_v2_forward> plans_{64};
 };
 
 }  // namespace
