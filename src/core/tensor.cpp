@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/storage_pool.h"
 
 namespace cpuinfer {
 
@@ -72,7 +73,8 @@ Tensor::Tensor(DType dtype, Shape shape, bool zero)
     : dtype_(dtype), shape_(std::move(shape)), numel_(checked_numel(shape_, dtype_size(dtype))) {
   std::size_t bytes = std::max<std::size_t>(nbytes(), 1);
   bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  data_ = std::shared_ptr<std::byte[]>(new (std::align_val_t{kAlignment}) std::byte[bytes], AlignedDelete{});
+  if (StoragePool* pool = StoragePool::current()) data_ = pool->take(bytes);
+  else data_ = std::shared_ptr<std::byte[]>(new (std::align_val_t{kAlignment}) std::byte[bytes], AlignedDelete{});
   if (zero) std::memset(data_.get(), 0, bytes);
 }
 

@@ -110,6 +110,8 @@ void Session::check_inputs(std::span<const Tensor> inputs) const {
 std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profile) {
   check_inputs(inputs);
   set_threads(options_.threads);
+  storage_.trim();  // blocks the previous run did not use go back to the heap
+  StoragePool::Scope scope(storage_);
   std::vector<Tensor> values(graph_.values.size());
   std::vector<bool> present(graph_.values.size(), false);
   for (std::size_t v = 0; v < graph_.values.size(); ++v)

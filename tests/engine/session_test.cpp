@@ -284,6 +284,36 @@ TEST(Session, BlockedLayoutAgreesWithThePlainReference) {
   }
 }
 
+TEST(Session, WarmRunsTakeNoStorageFromTheHeap) {
+  const OnnxBuilder b = small_resnet();
+  engine::Session s(engine::import_onnx_bytes(b.bytes(), "m"), {1});
+  auto run = [&](std::int64_t batch) { return s.run(std::vector<Tensor>{waves({batch, 3, 12, 12}, 0), waves({batch, 20, 6, 6}, 1)}); };
+  std::vector<Tensor> first = run(2);
+  const auto cold = s.storage_stats();
+  EXPECT_GT(cold.heap_allocations, 5u);
+  std::vector<Tensor> second = run(2);  // the first run's outputs are still held
+  const auto warm = s.storage_stats();
+  EXPECT_GT(warm.reuses, cold.reuses);
+  // Only the two outputs the caller still holds need new blocks.
+  EXPECT_LE(warm.heap_allocations, cold.heap_allocations + 2);
+  for (std::size_t k = 0; k < first.size(); ++k) {  // held outputs are not overwritten
+    EXPECT_NE(first[k].data(), second[k].data());
+    EXPECT_EQ(testing::max_abs_difference(first[k].values<float>(), second[k].values<float>()), 0.0);
+  }
+  first.clear();
+  second.clear();
+  const auto released = s.storage_stats();
+  run(2);
+  EXPECT_EQ(s.storage_stats().heap_allocations, released.heap_allocations);  // a warm run: nothing from the heap
+  // Other shapes take other blocks; the blocks a run did not use go back to the heap at the next.
+  run(5);
+  run(2);
+  const auto back = s.storage_stats();
+  run(2);
+  EXPECT_EQ(s.storage_stats().heap_allocations, back.heap_allocations);
+  EXPECT_LE(s.storage_stats().free_bytes, released.free_bytes + released.free_bytes / 2);
+}
+
 TEST(Session, FusesMatMulBiasGeluAndResidualAsBertDoes) {
   OnnxBuilder b;
   b.input("x", kFloat, {"batch", "sequence", "4"});

@@ -1,0 +1,90 @@
+// Free blocks by size in a multimap, each with the trim generation it was last used in.
+#include "core/storage_pool.h"
+
+#include <new>
+
+namespace cpuinfer {
+
+namespace {
+constexpr std::size_t kAlignment = 64;
+thread_local StoragePool* current_pool = nullptr;
+
+std::byte* heap_block(std::size_t bytes) { return new (std::align_val_t{kAlignment}) std::byte[bytes]; }
+void free_block(std::byte* p) { ::operator delete[](p, std::align_val_t{kAlignment}); }
+}  // namespace
+
+struct StoragePool::Shared {
+  struct Block {
+    std::byte* data;
+    std::uint64_t generation;
+  };
+  std::mutex mutex;
+  std::multimap<std::size_t, Block> free;  // by size
+  std::uint64_t generation = 0;
+  Stats stats;
+
+  ~Shared() {
+    for (auto& [size, block] : free) free_block(block.data);
+  }
+};
+
+StoragePool::StoragePool() : shared_(std::make_shared<Shared>()) {}
+StoragePool::~StoragePool() = default;
+
+std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
+  bytes = std::max<std::size_t>((bytes + kAlignment - 1) / kAlignment * kAlignment, kAlignment);
+  std::byte* data = nullptr;
+  std::size_t size = bytes;
+  {
+    std::lock_guard lock(shared_->mutex);
+    auto it = shared_->free.lower_bound(bytes);
+    if (it != shared_->free.end() && it->first / 2 <= bytes) {
+      data = it->second.data;
+      size = it->first;
+      shared_->stats.free_bytes -= size;
+      shared_->free.erase(it);
+      ++shared_->stats.reuses;
+    } else {
+      ++shared_->stats.heap_allocations;
+    }
+  }
+  if (!data) data = heap_block(bytes);
+  // The block goes back to the pool while the pool's state lives, else to the heap.
+  std::weak_ptr<Shared> owner = shared_;
+  return std::shared_ptr<std::byte[]>(data, [owner, size](std::byte* p) {
+    if (auto s = owner.lock()) {
+      std::lock_guard lock(s->mutex);
+      s->free.emplace(size, Shared::Block{p, s->generation});
+      s->stats.free_bytes += size;
+      return;
+    }
+    free_block(p);
+  });
+}
+
+void StoragePool::trim() {
+  std::lock_guard lock(shared_->mutex);
+  // Blocks returned during this generation were used by it; older ones were not.
+  for (auto it = shared_->free.begin(); it != shared_->free.end();) {
+    if (it->second.generation < shared_->generation) {
+      shared_->stats.free_bytes -= it->first;
+      free_block(it->second.data);
+      it = shared_->free.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  ++shared_->generation;
+}
+
+StoragePool::Stats StoragePool::stats() const {
+  std::lock_guard lock(shared_->mutex);
+  return shared_->stats;
+}
+
+StoragePool* StoragePool::current() { return current_pool; }
+
+StoragePool::Scope::Scope(StoragePool& pool) : previous_(current_pool) { current_pool = &pool; }
+StoragePool::Scope::~Scope() { current_pool = previous_; }
+
+}  // namespace cpuinfer
