@@ -1,6 +1,7 @@
 // Free blocks by size in a multimap, each with the trim generation it was last used in.
 #include "core/storage_pool.h"
 
+#include <cstring>
 #include <new>
 
 namespace cpuinfer {
@@ -28,7 +29,7 @@ struct StoragePool::Shared {
   }
 };
 
-StoragePool::StoragePool() : shared_(std::make_shared<Shared>()) {}
+StoragePool::StoragePool(bool poison) : shared_(std::make_shared<Shared>()), poison_(poison) {}
 StoragePool::~StoragePool() = default;
 
 std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
@@ -49,6 +50,7 @@ std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
     }
   }
   if (!data) data = heap_block(bytes);
+  if (poison_) std::memset(data, 0xFF, size);
   // The block goes back to the pool while the pool's state lives, else to the heap.
   std::weak_ptr<Shared> owner = shared_;
   return std::shared_ptr<std::byte[]>(data, [owner, size](std::byte* p) {

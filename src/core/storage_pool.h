@@ -25,7 +25,9 @@ class StoragePool {
     std::size_t free_bytes = 0;          // in returned blocks, now
   };
 
-  StoragePool();
+  // poison: every block handed out is first filled with 0xFF bytes, a NaN as float32 and float64,
+  // so that an element a kernel fails to write shows (for tests).
+  explicit StoragePool(bool poison = false);
   ~StoragePool();
   StoragePool(const StoragePool&) = delete;
   StoragePool& operator=(const StoragePool&) = delete;
@@ -51,6 +53,7 @@ class StoragePool {
  private:
   struct Shared;  // the free blocks and counters, kept alive by every block out
   std::shared_ptr<Shared> shared_;
+  bool poison_;
 };
 
 }  // namespace cpuinfer

@@ -37,7 +37,8 @@ TensorSpec spec_of(const Value& v) { return {v.name, v.dtype, v.shape}; }
 
 }  // namespace
 
-Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph)), options_(options) {
+Session::Session(Graph graph, SessionOptions options)
+    : graph_(std::move(graph)), options_(options), storage_(options.poison_storage) {
   report_.imported_nodes = graph_.nodes.size();
   report_.producer = graph_.producer;
   report_.opset = graph_.opset;

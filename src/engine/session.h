@@ -21,6 +21,7 @@ struct SessionOptions {
   bool fuse = true;           // epilogue fusion (passes/fusion.h); off: every node runs on its own
   bool blocked_layout = true; // convolutions in the blocked layout (passes/blocked_layout.h); off: plain
   bool winograd = true;       // Winograd for 3x3 stride-1 blocked convolutions where oneDNN offers it
+  bool poison_storage = false;// tests: tensors a run allocates start as NaN (core/storage_pool.h)
 };
 
 struct LoadReport {
