@@ -7,8 +7,8 @@
 
 #include "core/error.h"
 #include "engine/kernels/dnnl_support.h"
-#include "engine/onnx/import.h"
 #include "engine/isa.h"
+#include "engine/onnx/import.h"
 #include "engine/passes/blocked_layout.h"
 #include "engine/passes/constant_folding.h"
 #include "engine/passes/fusion.h"

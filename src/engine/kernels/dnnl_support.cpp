@@ -40,8 +40,6 @@ Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, con
   return {blocked.dim(0), channels, blocked.dim(2), blocked.dim(3)};
 }
 
-std::string implementation_name(const dnnl::primitive_desc_base& pd) { return pd.impl_info_str(); }
-
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {
   return dnnl::memory(desc, dnnl_engine(), const_cast<void*>(tensor.data()));
 }

@@ -27,8 +27,6 @@ Shape blocked_shape(const Shape& logical, int block);
 // The logical [N, C, H, W] of a blocked tensor with `channels` channels; an Error naming the node
 // when the tensor is not [N, ceil(channels / block), H, W, block].
 Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, const NodeInfo& info);
-// "jit:avx512_core", the implementation oneDNN chose (reported in profiles).
-std::string implementation_name(const dnnl::primitive_desc_base& pd);
 
 // A memory object over a tensor's storage (oneDNN does not write to source arguments).
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor);

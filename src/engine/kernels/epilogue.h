@@ -21,7 +21,8 @@ class Epilogue {
     float factor = 1.0f;  // scale only
   };
 
-  // Reads the node's steps and factors (passes/fusion.h); Add operands are the node's inputs from `first_operand` on.
+  // Reads the node's steps and factors (passes/fusion.h); Add operands are the node's inputs from
+  // `first_operand` on.
   Epilogue(const Node& node, std::size_t first_operand);
 
   const std::vector<Step>& steps() const { return steps_; }
