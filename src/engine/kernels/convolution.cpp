@@ -12,6 +12,7 @@
 #include "engine/kernels/dnnl_support.h"
 #include "engine/kernels/epilogue.h"
 #include "engine/kernels/plan_cache.h"
+#include "engine/passes/blocked_layout.h"
 
 namespace cpuinfer::engine {
 
@@ -75,14 +76,6 @@ class ConvKernel final : public Kernel {
     std::vector<Operand> operands;
   };
 
-  // A shape that broadcasts against [N, channels, H, W] as one value per channel.
-  static bool per_channel(const Shape& s, std::int64_t channels) {
-    if (s.size() > 4) return false;
-    for (std::size_t i = 0; i < s.size(); ++i)
-      if (s[i] != (4 - s.size() + i == 1 ? channels : 1)) return false;
-    return true;
-  }
-
   std::size_t add_count() const {
     std::size_t n = 0;
     for (const auto& step : epilogue_.steps()) n += step.kind == Epilogue::Kind::add;
@@ -106,7 +99,7 @@ class ConvKernel final : public Kernel {
       if (t.dtype() != DType::f32) info_.fail("fused Add operand must be float32, got {}", dtype_name(t.dtype()));
       dnnl::memory::desc desc;
       if (t.shape() == out_blocked) desc = dst;
-      else if (per_channel(t.shape(), out_logical[1])) desc = plain_desc({1, out_logical[1], 1, 1});
+      else if (per_channel_shape(t.shape(), out_logical[1])) desc = plain_desc({1, out_logical[1], 1, 1});
       else info_.unsupported("a fused Add of {} to the blocked output {}", shape_string(t.shape()), shape_string(out_logical));
       operands.push_back({static_cast<std::size_t>(ops.len()), desc});
       ops.append_binary(dnnl::algorithm::binary_add, desc);

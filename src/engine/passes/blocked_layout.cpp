@@ -92,13 +92,6 @@ class Blocker {
     after_.push_back(reorder("ToPlain", blocked, out, channels));
   }
 
-  static bool per_channel(const Tensor& t, std::int64_t c) {
-    if (t.rank() > 4 || static_cast<std::int64_t>(t.numel()) != c) return false;
-    for (std::size_t i = 0; i < t.rank(); ++i)
-      if (t.dim(i) != (4 - t.rank() + i == 1 ? c : 1)) return false;
-    return true;
-  }
-
   bool convert_conv(Node& n) {
     const bool fused = n.domain == kEngineDomain && n.op_type == "FusedConv";
     if ((!is_onnx(n, "Conv") && !fused) || n.outputs.size() != 1 || n.inputs.size() < 2 || n.inputs[0] == kNoValue) return false;
@@ -111,7 +104,7 @@ class Blocker {
       const ValueId v = n.inputs[k];
       if (v == kNoValue) return false;
       const Tensor* c = constant(v);
-      if (!(is_blocked(v) && channels(v) == out_channels) && !(c && c->dtype() == DType::f32 && per_channel(*c, out_channels)))
+      if (!(is_blocked(v) && channels(v) == out_channels) && !(c && c->dtype() == DType::f32 && per_channel_shape(c->shape(), out_channels)))
         return false;
     }
     n.inputs.resize(std::max<std::size_t>(n.inputs.size(), 3), kNoValue);
@@ -174,6 +167,13 @@ class Blocker {
 };
 
 }  // namespace
+
+bool per_channel_shape(const Shape& s, std::int64_t channels) {
+  if (s.size() > 4) return false;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (s[i] != (4 - s.size() + i == 1 ? channels : 1)) return false;
+  return true;
+}
 
 LayoutReport block_layouts(Graph& graph, const LayoutOptions& options) { return Blocker(graph, options).run(); }
 

@@ -37,4 +37,8 @@ struct LayoutReport {
 
 LayoutReport block_layouts(Graph& graph, const LayoutOptions& options);
 
+// A shape that broadcasts against [N, channels, H, W] as one value per channel: what a blocked
+// convolution accepts as a constant fused Add.
+bool per_channel_shape(const Shape& shape, std::int64_t channels);
+
 }  // namespace cpuinfer::engine
