@@ -2,16 +2,13 @@
 #include "core/storage_pool.h"
 
 #include <cstring>
-#include <new>
+
+#include "core/aligned_storage.h"
 
 namespace cpuinfer {
 
 namespace {
-constexpr std::size_t kAlignment = 64;
 thread_local StoragePool* current_pool = nullptr;
-
-std::byte* heap_block(std::size_t bytes) { return new (std::align_val_t{kAlignment}) std::byte[bytes]; }
-void free_block(std::byte* p) { ::operator delete[](p, std::align_val_t{kAlignment}); }
 }  // namespace
 
 struct StoragePool::Shared {
@@ -25,7 +22,7 @@ struct StoragePool::Shared {
   Stats stats;
 
   ~Shared() {
-    for (auto& [size, block] : free) free_block(block.data);
+    for (auto& [size, block] : free) free_block(block.data, size);
   }
 };
 
@@ -33,7 +30,7 @@ StoragePool::StoragePool(bool poison) : shared_(std::make_shared<Shared>()), poi
 StoragePool::~StoragePool() = default;
 
 std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
-  bytes = std::max<std::size_t>((bytes + kAlignment - 1) / kAlignment * kAlignment, kAlignment);
+  bytes = std::max<std::size_t>((bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment, kStorageAlignment);
   std::byte* data = nullptr;
   std::size_t size = bytes;
   {
@@ -49,7 +46,7 @@ std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
       ++shared_->stats.heap_allocations;
     }
   }
-  if (!data) data = heap_block(bytes);
+  if (!data) data = allocate_block(bytes);
   if (poison_) std::memset(data, 0xFF, size);
   // The block goes back to the pool while the pool's state lives, else to the heap.
   std::weak_ptr<Shared> owner = shared_;
@@ -60,7 +57,7 @@ std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
       s->stats.free_bytes += size;
       return;
     }
-    free_block(p);
+    free_block(p, size);
   });
 }
 
@@ -70,7 +67,7 @@ void StoragePool::trim() {
   for (auto it = shared_->free.begin(); it != shared_->free.end();) {
     if (it->second.generation < shared_->generation) {
       shared_->stats.free_bytes -= it->first;
-      free_block(it->second.data);
+      free_block(it->second.data, it->first);
       it = shared_->free.erase(it);
     } else {
       ++it;

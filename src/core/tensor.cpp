@@ -5,16 +5,13 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/aligned_storage.h"
 #include "core/storage_pool.h"
 
 namespace cpuinfer {
 
 namespace {
-constexpr std::size_t kAlignment = 64;
 
-struct AlignedDelete {
-  void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t{kAlignment}); }
-};
 }  // namespace
 
 std::size_t dtype_size(DType dtype) {
@@ -72,9 +69,9 @@ Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, st
 Tensor::Tensor(DType dtype, Shape shape, bool zero)
     : dtype_(dtype), shape_(std::move(shape)), numel_(checked_numel(shape_, dtype_size(dtype))) {
   std::size_t bytes = std::max<std::size_t>(nbytes(), 1);
-  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  bytes = (bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment;
   if (StoragePool* pool = StoragePool::current()) data_ = pool->take(bytes);
-  else data_ = std::shared_ptr<std::byte[]>(new (std::align_val_t{kAlignment}) std::byte[bytes], AlignedDelete{});
+  else data_ = allocate_storage(bytes);
   if (zero) std::memset(data_.get(), 0, bytes);
 }
 

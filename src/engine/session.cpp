@@ -64,6 +64,7 @@ Session::Session(Graph graph, SessionOptions options)
     report_.reorders = layout.reorders;
   }
   for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset));
+  prepack_constants();
 
   // Value lifetimes: release each computed value after its last reader.
   std::vector<int> last_use(graph_.values.size(), -1);
@@ -81,6 +82,29 @@ Session::Session(Graph graph, SessionOptions options)
 }
 
 Session::~Session() = default;
+
+void Session::prepack_constants() {
+  std::vector<std::size_t> readers(graph_.values.size(), 0), takers(graph_.values.size(), 0);
+  taken_.assign(graph_.nodes.size(), {});
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& node = graph_.nodes[i];
+    taken_[i].assign(node.inputs.size(), false);
+    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+      const ValueId in = node.inputs[k];
+      if (in == kNoValue || !graph_.values[static_cast<std::size_t>(in)].constant) continue;
+      ++readers[static_cast<std::size_t>(in)];
+      try {
+        taken_[i][k] = kernels_[i]->prepack(k, *graph_.values[static_cast<std::size_t>(in)].constant);
+      } catch (const std::bad_alloc&) {
+        fail("node {}: out of memory preparing its constant input {}", node.label(), k);
+      }
+      takers[static_cast<std::size_t>(in)] += taken_[i][k];
+    }
+  }
+  for (ValueId out : graph_.outputs) takers[static_cast<std::size_t>(out)] = 0;  // the caller reads it
+  for (std::size_t v = 0; v < graph_.values.size(); ++v)
+    if (readers[v] > 0 && takers[v] == readers[v]) graph_.values[v].constant.reset();
+}
 
 void Session::check_inputs(std::span<const Tensor> inputs) const {
   if (inputs.size() != inputs_.size())
@@ -135,8 +159,9 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
   for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& node = graph_.nodes[i];
     args.clear();
-    for (ValueId in : node.inputs) {
-      if (in == kNoValue) {
+    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+      const ValueId in = node.inputs[k];
+      if (in == kNoValue || taken_[i][k]) {
         args.push_back(nullptr);
         continue;
       }

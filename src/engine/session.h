@@ -61,10 +61,13 @@ class Session {
 
  private:
   void check_inputs(std::span<const Tensor> inputs) const;
+  // Offers every kernel its constant inputs; frees the constants every reader took.
+  void prepack_constants();
 
   Graph graph_;
   SessionOptions options_;
   std::vector<std::unique_ptr<Kernel>> kernels_;  // per node
+  std::vector<std::vector<bool>> taken_;           // per node and input: its kernel took the constant (prepack)
   std::vector<std::vector<ValueId>> release_after_;  // per node: values no later node needs
   std::vector<TensorSpec> inputs_, outputs_;
   LoadReport report_;

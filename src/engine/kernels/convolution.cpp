@@ -5,12 +5,15 @@
 //  - the blocked layout (passes/blocked_layout.h, attributes block_in/block_out): oneDNN's direct
 //    convolutions, or Winograd for 3x3 stride-1 ones where oneDNN offers it (attribute winograd),
 //    with every fused step as a post-op.
-// Constant weights are reordered once per layout oneDNN asks for and shared by every input shape.
+// Constant weights are taken at load (prepack) and reordered once per layout oneDNN asks for
+// (kernels/packed_weights.h); weights that are an input of the run are reordered on every run.
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "engine/kernels/dnnl_support.h"
 #include "engine/kernels/epilogue.h"
+#include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
 #include "engine/passes/blocked_layout.h"
 
@@ -30,29 +33,39 @@ class ConvKernel final : public Kernel {
     if (block_in_ && !block_out_) info_.fail("a blocked input needs a blocked output");
   }
 
+  // Constant f32 weights: packed here, once, and never read from the inputs of a run.
+  bool prepack(std::size_t input, const Tensor& constant) override {
+    if (input != 1 || constant.dtype() != DType::f32 || constant.rank() < 3) return false;
+    weights_shape_ = constant.shape();
+    weights_.emplace(constant, logical_weights(constant.shape()), may_run_winograd(constant.shape()));
+    return true;
+  }
+
   std::vector<Tensor> run(Inputs inputs) override {
     const Tensor& x = info_.input(inputs, 0);
-    const Tensor& w = info_.input(inputs, 1);
+    const Tensor* w = weights_ ? nullptr : &info_.input(inputs, 1);
+    const Shape& ws = w ? w->shape() : weights_shape_;
     const Tensor* b = info_.optional_input(inputs, 2);
-    for (const Tensor* t : {&x, &w, b})
+    for (const Tensor* t : {&x, w, b})
       if (t && t->dtype() != DType::f32) info_.unsupported("element type {}", dtype_name(t->dtype()));
-    const std::int64_t maps = w.rank() > 0 ? w.dim(0) : 0;
-    const Shape xs = block_in_ ? logical_shape(x, w.rank() > 1 ? w.dim(1) * group_ : 0, static_cast<int>(block_in_), info_) : x.shape();
+    const std::int64_t maps = ws.size() > 0 ? ws[0] : 0;
+    const Shape xs = block_in_ ? logical_shape(x, ws.size() > 1 ? ws[1] * group_ : 0, static_cast<int>(block_in_), info_) : x.shape();
     if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
-    if (w.rank() != xs.size()) info_.fail("weights {} do not match input {}", shape_string(w.shape()), shape_string(xs));
+    if (ws.size() != xs.size()) info_.fail("weights {} do not match input {}", shape_string(ws), shape_string(xs));
     if (block_out_ && xs.size() != 4) info_.fail("the blocked layout is for 2-D convolutions, got input {}", shape_string(xs));
     const std::int64_t channels = xs[1];
-    if (group_ > channels || channels % group_ != 0 || channels / group_ != w.dim(1) || maps % group_ != 0)
-      info_.fail("input {} with group {} does not match weights {}", shape_string(xs), group_, shape_string(w.shape()));
+    if (group_ > channels || channels % group_ != 0 || channels / group_ != ws[1] || maps % group_ != 0)
+      info_.fail("input {} with group {} does not match weights {}", shape_string(xs), group_, shape_string(ws));
     if (b && (b->rank() != 1 || b->dim(0) != maps)) info_.fail("bias {} does not match {} output maps", shape_string(b->shape()), maps);
 
-    std::vector<Shape> key{xs, w.shape()};
+    std::vector<Shape> key{xs, ws};
     const std::size_t adds = block_out_ ? add_count() : 0;  // post-op operands shape the plan
     for (std::size_t k = 0; k < adds; ++k) key.push_back(epilogue_.operand(inputs, k, info_).shape());
-    Plan& plan = plans_.get(key, [&] { return make_plan(xs, w, b, inputs); });
+    Plan& plan = plans_.get(key, [&] { return make_plan(xs, ws, b, inputs); });
     Tensor y = allocate_checked(DType::f32, plan.out_shape, info_);
+    const dnnl::memory weights = w ? PackedWeights(*w, logical_weights(ws), false).get(plan.weights) : weights_->get(plan.weights);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
-                                               {DNNL_ARG_WEIGHTS, packed_weights(plan.weights, w)},
+                                               {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
     if (b) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(b->shape()), *b));
     for (std::size_t k = 0; k < plan.operands.size(); ++k)
@@ -107,24 +120,28 @@ class ConvKernel final : public Kernel {
     return ops;
   }
 
-  Plan make_plan(const Shape& xs, const Tensor& w, const Tensor* b, Inputs inputs) {
+  // Winograd is tried for 2-D 3x3 convolutions of stride 1 without dilation or groups.
+  bool may_run_winograd(const Shape& w) const {
+    auto unit = [](const std::vector<std::int64_t>& v) { return std::ranges::all_of(v, [](std::int64_t x) { return x == 1; }); };
+    return winograd_ && group_ == 1 && w.size() == 4 && w[2] == 3 && w[3] == 3 && unit(window_.strides) && unit(window_.dilations);
+  }
+
+  Plan make_plan(const Shape& xs, const Shape& w, const Tensor* b, Inputs inputs) {
     const std::size_t spatial = xs.size() - 2;
     std::vector<std::int64_t> in(xs.begin() + 2, xs.end());
     Window window = window_;
-    if (window.kernel.empty()) window.kernel.assign(w.shape().begin() + 2, w.shape().end());
+    if (window.kernel.empty()) window.kernel.assign(w.begin() + 2, w.end());
     if (window.kernel.size() != spatial)
       info_.fail("kernel_shape has {} sizes for {} spatial dimensions", window.kernel.size(), spatial);
     for (std::size_t i = 0; i < spatial; ++i)
-      if (window.kernel[i] != w.dim(i + 2)) info_.fail("kernel_shape {} does not match weights {}", fmt::join(window.kernel, ","), shape_string(w.shape()));
+      if (window.kernel[i] != w[i + 2]) info_.fail("kernel_shape {} does not match weights {}", fmt::join(window.kernel, ","), shape_string(w));
     const Window::Resolved r = window.resolve(in, info_);
-    Shape out{xs[0], w.dim(0)};
+    Shape out{xs[0], w[0]};
     out.insert(out.end(), r.out.begin(), r.out.end());
     dnnl::memory::dims strides, dilations;
-    bool unit = true;  // stride 1, no dilation: Winograd's case
     for (std::size_t i = 0; i < spatial; ++i) {
       strides.push_back(window.strides.empty() ? 1 : window.strides[i]);
       dilations.push_back((window.dilations.empty() ? 1 : window.dilations[i]) - 1);  // oneDNN counts gaps
-      unit = unit && strides.back() == 1 && dilations.back() == 0;
     }
     try {
       Plan plan;
@@ -142,7 +159,7 @@ class ConvKernel final : public Kernel {
         return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_engine());
       };
       std::optional<dnnl::convolution_forward::primitive_desc> pd;
-      if (winograd_ && unit && group_ == 1 && w.dim(2) == 3 && w.dim(3) == 3) {
+      if (may_run_winograd(w)) {
         try {
           pd = make(dnnl::algorithm::convolution_winograd);
         } catch (const dnnl::error&) {
@@ -154,35 +171,18 @@ class ConvKernel final : public Kernel {
       plan.weights = pd->weights_desc();
       return plan;
     } catch (const dnnl::error& e) {
-      info_.fail("oneDNN refused the convolution of {} with weights {}: {}", shape_string(xs), shape_string(w.shape()), e.what());
+      info_.fail("oneDNN refused the convolution of {} with weights {}: {}", shape_string(xs), shape_string(w), e.what());
     }
   }
 
   // Weights as oneDNN sees them: groups split out as a leading dimension.
-  Shape logical_weights(const Tensor& w) const {
-    Shape s = w.shape();
+  Shape logical_weights(const Shape& w) const {
+    Shape s = w;
     if (group_ > 1) {
       s.insert(s.begin(), group_);
       s[1] /= group_;
     }
     return s;
-  }
-
-  // The weights in the layout `desc`, reordered once per layout and kept while the weights' storage
-  // stays the same (constant weights: for the session's life).
-  dnnl::memory packed_weights(const dnnl::memory::desc& desc, const Tensor& w) {
-    if (packed_source_.data() != w.data() || packed_source_.shape() != w.shape()) {
-      packed_.clear();
-      packed_source_ = w;
-    }
-    for (const auto& [d, m] : packed_)
-      if (d == desc) return m;
-    dnnl::memory user = wrap(plain_desc(logical_weights(w)), w);
-    if (user.get_desc() == desc) return packed_.emplace_back(desc, user).second;
-    dnnl::memory packed(desc, dnnl_engine());
-    dnnl::reorder(user, packed).execute(dnnl_stream(), user, packed);
-    dnnl_stream().wait();
-    return packed_.emplace_back(desc, packed).second;
   }
 
   NodeInfo info_;
@@ -192,8 +192,8 @@ class ConvKernel final : public Kernel {
   std::int64_t block_in_, block_out_;
   bool winograd_;
   PlanCache<std::vector<Shape>, Plan> plans_;
-  Tensor packed_source_;  // keeps the weights' storage alive, so that its address identifies them
-  std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> packed_;
+  Shape weights_shape_;                  // of constant weights
+  std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
 };
 
 }  // namespace

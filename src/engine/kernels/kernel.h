@@ -1,5 +1,5 @@
 // A kernel executes one node. It is made once at load time from the node (attributes checked
-// there) and run for every inference on the node's input tensors, whose shapes may change from
+// there), given the node's constant inputs to prepack, and run for every inference on the node's input tensors, whose shapes may change from
 // run to run (symbolic batch and sequence dimensions): shape-dependent state, such as a oneDNN
 // primitive, is cached by the kernel per shape.
 #pragma once
@@ -23,6 +23,15 @@ using Inputs = std::span<const Tensor* const>;
 class Kernel {
  public:
   virtual ~Kernel() = default;
+  // Load time, once per constant input, before any run: a kernel may prepare its own form of the
+  // constant (weights reordered for oneDNN) and return true to take it over. It then never reads
+  // that input at run, where it is passed as nullptr, and the session frees its own copy once
+  // every node reading the constant has taken it.
+  virtual bool prepack(std::size_t input, const Tensor& constant) {
+    (void)input;
+    (void)constant;
+    return false;
+  }
   // One tensor per node output. Throws cpuinfer::Error for inputs the operator rejects (wrong
   // shapes, out-of-range indices) and cpuinfer::Unsupported for element types it lacks.
   virtual std::vector<Tensor> run(Inputs inputs) = 0;
