@@ -8,7 +8,6 @@
 namespace cpuinfer {
 
 namespace {
-thread_local StoragePool* current_pool = nullptr;
 }  // namespace
 
 struct StoragePool::Shared {
@@ -76,14 +75,16 @@ void StoragePool::trim() {
   ++shared_->generation;
 }
 
+void StoragePool::clear() {
+  std::lock_guard lock(shared_->mutex);
+  for (auto& [size, block] : shared_->free) free_block(block.data, size);
+  shared_->free.clear();
+  shared_->stats.free_bytes = 0;
+}
+
 StoragePool::Stats StoragePool::stats() const {
   std::lock_guard lock(shared_->mutex);
   return shared_->stats;
 }
-
-StoragePool* StoragePool::current() { return current_pool; }
-
-StoragePool::Scope::Scope(StoragePool& pool) : previous_(current_pool) { current_pool = &pool; }
-StoragePool::Scope::~Scope() { current_pool = previous_; }
 
 }  // namespace cpuinfer

@@ -1,7 +1,7 @@
-// Storage blocks reused across an engine session's runs. While a StoragePool::Scope is alive on a
-// thread, every Tensor allocated on that thread takes its storage from the pool; when the tensor's
-// last reference goes, the block returns to the pool instead of the heap. A warm run of the same
-// shapes therefore makes no heap allocation for its intermediates and touches no fresh pages
+// Storage blocks reused across an engine session's runs. While the pool is the thread's storage
+// source (core/storage_source.h), every Tensor allocated on that thread takes its storage from it;
+// when the tensor's last reference goes, the block returns to the pool instead of the heap. Runs
+// therefore make no heap allocation for blocks an earlier run returned and touch no fresh pages
 // (fresh pages cost a page fault each: at ResNet-101 batch 8 that was about 8% of the run).
 //
 // A block serves a request of at most its size and at least half of it. trim() frees the blocks
@@ -15,9 +15,11 @@
 #include <memory>
 #include <mutex>
 
+#include "core/storage_source.h"
+
 namespace cpuinfer {
 
-class StoragePool {
+class StoragePool final : public StorageSource {
  public:
   struct Stats {
     std::uint64_t heap_allocations = 0;  // blocks taken from the heap
@@ -33,22 +35,11 @@ class StoragePool {
   StoragePool& operator=(const StoragePool&) = delete;
 
   // 64-byte-aligned storage of at least `bytes`.
-  std::shared_ptr<std::byte[]> take(std::size_t bytes);
+  std::shared_ptr<std::byte[]> take(std::size_t bytes) override;
   void trim();
+  // Frees every block returned to the pool.
+  void clear();
   Stats stats() const;
-
-  // The pool of the calling thread's current scope, or nullptr.
-  static StoragePool* current();
-  class Scope {
-   public:
-    explicit Scope(StoragePool& pool);
-    ~Scope();
-    Scope(const Scope&) = delete;
-    Scope& operator=(const Scope&) = delete;
-
-   private:
-    StoragePool* previous_;
-  };
 
  private:
   struct Shared;  // the free blocks and counters, kept alive by every block out

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/aligned_storage.h"
-#include "core/storage_pool.h"
+#include "core/storage_source.h"
 
 namespace cpuinfer {
 
@@ -70,7 +70,7 @@ Tensor::Tensor(DType dtype, Shape shape, bool zero)
     : dtype_(dtype), shape_(std::move(shape)), numel_(checked_numel(shape_, dtype_size(dtype))) {
   std::size_t bytes = std::max<std::size_t>(nbytes(), 1);
   bytes = (bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment;
-  if (StoragePool* pool = StoragePool::current()) data_ = pool->take(bytes);
+  if (StorageSource* source = StorageSource::current()) data_ = source->take(bytes);
   else data_ = allocate_storage(bytes);
   if (zero) std::memset(data_.get(), 0, bytes);
 }

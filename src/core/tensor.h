@@ -30,8 +30,8 @@ std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::siz
 class Tensor {
  public:
   Tensor() = default;
-  // Allocates zero-initialised storage (from the thread's StoragePool while a scope is open, see
-  // core/storage_pool.h); throws cpuinfer::Error on a negative or absurd shape.
+  // Allocates zero-initialised storage (from the thread's StorageSource while a scope is open, see
+  // core/storage_source.h); throws cpuinfer::Error on a negative or absurd shape.
   Tensor(DType dtype, Shape shape);
   // The same without zeroing, for outputs their producer writes completely (saves a pass over
   // memory per operator).

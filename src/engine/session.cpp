@@ -2,6 +2,7 @@
 // lifetimes and optional per-node timing.
 #include "engine/session.h"
 
+#include <algorithm>
 #include <map>
 #include <new>
 
@@ -38,7 +39,7 @@ TensorSpec spec_of(const Value& v) { return {v.name, v.dtype, v.shape}; }
 }  // namespace
 
 Session::Session(Graph graph, SessionOptions options)
-    : graph_(std::move(graph)), options_(options), storage_(options.poison_storage) {
+    : graph_(std::move(graph)), options_(options), memory_(options.poison_storage) {
   report_.imported_nodes = graph_.nodes.size();
   report_.producer = graph_.producer;
   report_.opset = graph_.opset;
@@ -76,6 +77,16 @@ Session::Session(Graph graph, SessionOptions options)
   for (std::size_t v = 0; v < last_use.size(); ++v)
     if (last_use[v] >= 0 && last_use[v] < static_cast<int>(graph_.nodes.size()) && !graph_.values[v].constant)
       release_after_[static_cast<std::size_t>(last_use[v])].push_back(static_cast<ValueId>(v));
+  overwritable_.assign(graph_.nodes.size(), {});
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& node = graph_.nodes[i];
+    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+      const ValueId in = node.inputs[k];
+      const bool dies_here = in != kNoValue && last_use[static_cast<std::size_t>(in)] == static_cast<int>(i) &&
+                             std::ranges::count(node.inputs, in) == 1;
+      if (dies_here && kernels_[i]->may_overwrite(k)) overwritable_[i].push_back(k);
+    }
+  }
 
   for (ValueId in : graph_.inputs) inputs_.push_back(spec_of(graph_.values[static_cast<std::size_t>(in)]));
   for (ValueId out : graph_.outputs) outputs_.push_back(spec_of(graph_.values[static_cast<std::size_t>(out)]));
@@ -135,8 +146,10 @@ void Session::check_inputs(std::span<const Tensor> inputs) const {
 std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profile) {
   check_inputs(inputs);
   set_threads(options_.threads);
-  storage_.trim();  // blocks the previous run did not use go back to the heap
-  StoragePool::Scope scope(storage_);
+  std::vector<Shape> binding;
+  for (const Tensor& t : inputs) binding.push_back(t.shape());
+  memory_.begin_run(binding);
+  StorageSource::Scope scope(memory_);
   std::vector<Tensor> values(graph_.values.size());
   std::vector<bool> present(graph_.values.size(), false);
   for (std::size_t v = 0; v < graph_.values.size(); ++v)
@@ -169,6 +182,9 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
         fail("node {}: input '{}' was not computed", node.label(), graph_.values[static_cast<std::size_t>(in)].name);
       args.push_back(&values[static_cast<std::size_t>(in)]);
     }
+    std::vector<const void*> overwritable;
+    for (std::size_t k : overwritable_[i]) overwritable.push_back(args[k] ? args[k]->data() : nullptr);
+    memory_.begin_step(i, std::move(overwritable));
     const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outs = run_kernel(*kernels_[i], node, args);
     if (profile) {
@@ -177,6 +193,7 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     }
     if (outs.size() < node.outputs.size())
       fail("node {}: produced {} outputs, the graph reads {}", node.label(), outs.size(), node.outputs.size());
+    memory_.end_step(outs.empty() ? nullptr : static_cast<const Tensor&>(outs[0]).data());
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
       const ValueId out = node.outputs[k];
       if (out == kNoValue) continue;
@@ -191,6 +208,9 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     if (!present[static_cast<std::size_t>(out)]) fail("graph output '{}' was not computed", graph_.values[static_cast<std::size_t>(out)].name);
     result.push_back(values[static_cast<std::size_t>(out)]);
   }
+  memory_.begin_step(graph_.nodes.size(), {});  // values no node read are released after the last step
+  values.clear();
+  memory_.end_run(result);
   return result;
 }
 

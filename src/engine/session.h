@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "core/storage_pool.h"
 #include "engine/graph.h"
 #include "engine/profile.h"
 #include "engine/kernels/kernel.h"
+#include "engine/memory/run_memory.h"
 
 namespace cpuinfer::engine {
 
@@ -46,16 +46,17 @@ class Session {
   const std::vector<TensorSpec>& outputs() const { return outputs_; }
   const LoadReport& report() const { return report_; }
   std::size_t node_count() const { return graph_.nodes.size(); }
-  // Where the tensors of runs come from: a warm run of seen shapes takes none from the heap.
-  StoragePool::Stats storage_stats() const { return storage_.stats(); }
+  // Where the tensors of runs come from (engine/memory/run_memory.h): a run of a binding seen
+  // before takes its intermediates from the arena and nothing from the heap.
+  RunMemory::Stats memory_stats() const { return memory_.stats(); }
 
   // Inputs in declaration order. Checks each input's dtype and shape against the declaration
   // (static dimensions equal, a symbol the same size wherever it appears) and throws
   // cpuinfer::Error naming the input; kernel errors name the node. With a profile (empty, or
   // filled by earlier runs of this session), each node is timed.
   // Outputs may share storage with the inputs or the model's constants: treat them as read-only.
-  // Intermediates and outputs take their storage from the session's pool (core/storage_pool.h);
-  // an output the caller holds is never handed to a later run.
+  // Intermediates take their storage from the memory plan of the inputs' shapes, outputs from the
+  // session's pool (engine/memory/run_memory.h); an output the caller holds is never handed to a later run.
   // A session runs one inference at a time (kernels cache per-shape state without locks).
   std::vector<Tensor> run(std::span<const Tensor> inputs, Profile* profile = nullptr);
 
@@ -69,9 +70,10 @@ class Session {
   std::vector<std::unique_ptr<Kernel>> kernels_;  // per node
   std::vector<std::vector<bool>> taken_;           // per node and input: its kernel took the constant (prepack)
   std::vector<std::vector<ValueId>> release_after_;  // per node: values no later node needs
+  std::vector<std::vector<std::size_t>> overwritable_;  // per node: inputs its output may overwrite (they die there)
   std::vector<TensorSpec> inputs_, outputs_;
   LoadReport report_;
-  StoragePool storage_;
+  RunMemory memory_;
 };
 
 // "cpuinfer engine, avx512 path, oneDNN 2.6.3 (cpu runtime: OpenMP)"

@@ -284,34 +284,72 @@ TEST(Session, BlockedLayoutAgreesWithThePlainReference) {
   }
 }
 
-TEST(Session, WarmRunsTakeNoStorageFromTheHeap) {
+TEST(Session, RunsOfASeenBindingTakeTheirIntermediatesFromTheArena) {
   const OnnxBuilder b = small_resnet();
-  engine::Session s(engine::import_onnx_bytes(b.bytes(), "m"), {1});
+  engine::Session s(engine::import_onnx_bytes(b.bytes(), "m"), {.threads = 1, .poison_storage = true});
   auto run = [&](std::int64_t batch) { return s.run(std::vector<Tensor>{waves({batch, 3, 12, 12}, 0), waves({batch, 20, 6, 6}, 1)}); };
-  std::vector<Tensor> first = run(2);
-  const auto cold = s.storage_stats();
-  EXPECT_GT(cold.heap_allocations, 5u);
-  std::vector<Tensor> second = run(2);  // the first run's outputs are still held
-  const auto warm = s.storage_stats();
-  EXPECT_GT(warm.reuses, cold.reuses);
+  std::vector<Tensor> first = run(2);  // recorded
+  const auto recorded = s.memory_stats();
+  EXPECT_EQ(recorded.recorded_runs, 1u);
+  EXPECT_GT(recorded.pool.heap_allocations, 5u);
+  std::vector<Tensor> second = run(2);  // planned; the first run's outputs are still held
+  const auto planned = s.memory_stats();
+  EXPECT_EQ(planned.planned_runs, 1u);
+  EXPECT_EQ(planned.arena_allocations, 1u);
+  EXPECT_GT(planned.arena_bytes, 0u);
   // Only the two outputs the caller still holds need new blocks.
-  EXPECT_LE(warm.heap_allocations, cold.heap_allocations + 2);
-  for (std::size_t k = 0; k < first.size(); ++k) {  // held outputs are not overwritten
+  EXPECT_LE(planned.pool.heap_allocations, recorded.pool.heap_allocations + 2);
+  for (std::size_t k = 0; k < first.size(); ++k) {  // held outputs are not overwritten, and agree
     EXPECT_NE(first[k].data(), second[k].data());
     EXPECT_EQ(testing::max_abs_difference(first[k].values<float>(), second[k].values<float>()), 0.0);
   }
+  std::vector<Tensor> third = run(2);  // outputs of a planned run survive the next planned run
+  std::vector<Tensor> fourth = run(2);
+  for (std::size_t k = 0; k < third.size(); ++k) {
+    EXPECT_NE(third[k].data(), fourth[k].data());
+    EXPECT_EQ(testing::max_abs_difference(first[k].values<float>(), third[k].values<float>()), 0.0);
+  }
   first.clear();
   second.clear();
-  const auto released = s.storage_stats();
+  third.clear();
+  fourth.clear();
+  const auto released = s.memory_stats();
   run(2);
-  EXPECT_EQ(s.storage_stats().heap_allocations, released.heap_allocations);  // a warm run: nothing from the heap
-  // Other shapes take other blocks; the blocks a run did not use go back to the heap at the next.
+  EXPECT_EQ(s.memory_stats().pool.heap_allocations, released.pool.heap_allocations);  // nothing from the heap
+  EXPECT_EQ(s.memory_stats().arena_allocations, 1u);
+  // Another binding is recorded, then planned; the arena grows to the larger plan once.
   run(5);
+  EXPECT_EQ(s.memory_stats().recorded_runs, 2u);
+  const std::vector<Tensor> five = run(5);
+  EXPECT_EQ(s.memory_stats().arena_allocations, 2u);
+  EXPECT_GT(s.memory_stats().last_plan_bytes, released.last_plan_bytes);
   run(2);
-  const auto back = s.storage_stats();
-  run(2);
-  EXPECT_EQ(s.storage_stats().heap_allocations, back.heap_allocations);
-  EXPECT_LE(s.storage_stats().free_bytes, released.free_bytes + released.free_bytes / 2);
+  EXPECT_EQ(s.memory_stats().arena_allocations, 2u);
+  EXPECT_EQ(s.memory_stats().planned_runs, 6u);
+}
+
+TEST(Session, ElementwiseOutputsTakeThePlaceOfTheInputTheyOverwrite) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"n", "5"});
+  b.input("y", kFloat, {"n", "5"});
+  b.initializer("row", {5}, {1, -2, 3, -4, 5});
+  b.node("Mul", {"x", "y"}, {"p"});
+  b.node("Add", {"p", "row"}, {"q"});   // over p
+  b.node("Relu", {"q"}, {"r"});          // over q
+  b.node("Sub", {"r", "x"}, {"d"});      // over r (x is an input of the run, not ours)
+  b.node("Tanh", {"d"}, {"out"});        // the run's result: never in the arena
+  b.output("out");
+  engine::Session s(engine::import_onnx_bytes(b.bytes(), "m"), {.threads = 1, .fuse = false, .poison_storage = true});
+  const std::vector<Tensor> in{waves({3, 5}, 0), waves({3, 5}, 1)};
+  const std::vector<Tensor> recorded = s.run(in);
+  const std::vector<Tensor> planned = s.run(in);
+  // Mul's block becomes Add's, Relu's and Sub's.
+  EXPECT_EQ(s.memory_stats().last_in_place, 3u);
+  EXPECT_EQ(testing::max_abs_difference(recorded[0].values<float>(), planned[0].values<float>()), 0.0);
+  const auto x = in[0].values<float>(), y = in[1].values<float>(), out = planned[0].values<float>();
+  const float row[5] = {1, -2, 3, -4, 5};
+  for (std::size_t i = 0; i < out.size(); ++i)
+    EXPECT_FLOAT_EQ(out[i], std::tanh(std::max(x[i] * y[i] + row[i % 5], 0.0f) - x[i])) << i;
 }
 
 TEST(Session, FusesMatMulBiasGeluAndResidualAsBertDoes) {

@@ -35,7 +35,7 @@ template <typename F> void add_unary(KernelTable& t, const char* op, bool floats
         }
       });
       return std::vector<Tensor>{std::move(y)};
-    });
+    }, true);
   };
 }
 
@@ -109,7 +109,7 @@ void add_arithmetic(KernelTable& t, const char* op, char symbol) {
         }
       });
       return std::vector<Tensor>{std::move(y)};
-    });
+    }, true);
   };
 }
 

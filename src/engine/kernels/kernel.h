@@ -32,6 +32,13 @@ class Kernel {
     (void)constant;
     return false;
   }
+  // Whether the first output may be placed over input `input` when that input dies here and is
+  // as large: the kernel reads each element of it before writing the output element at the same
+  // place (element-wise operators). The session's memory plan decides (engine/memory/).
+  virtual bool may_overwrite(std::size_t input) const {
+    (void)input;
+    return false;
+  }
   // One tensor per node output. Throws cpuinfer::Error for inputs the operator rejects (wrong
   // shapes, out-of-range indices) and cpuinfer::Unsupported for element types it lacks.
   virtual std::vector<Tensor> run(Inputs inputs) = 0;
@@ -42,9 +49,10 @@ class Kernel {
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const Node& node, std::int64_t opset)>;
 using KernelTable = std::map<std::string, KernelFactory>;
 
-// A kernel that is a plain function of the node and its inputs (most operators).
+// A kernel that is a plain function of the node and its inputs (most operators); `elementwise`:
+// its first output may overwrite any input of its size (Kernel::may_overwrite).
 using KernelFunction = std::function<std::vector<Tensor>(Inputs inputs)>;
-std::unique_ptr<Kernel> make_function_kernel(KernelFunction function);
+std::unique_ptr<Kernel> make_function_kernel(KernelFunction function, bool elementwise = false);
 
 // Every operator the engine runs, by Node::qualified_type(): "Conv", "cpuinfer:FusedConv".
 const KernelTable& kernel_table();

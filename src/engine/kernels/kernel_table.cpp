@@ -8,16 +8,18 @@ namespace cpuinfer::engine {
 namespace {
 class FunctionKernel final : public Kernel {
  public:
-  explicit FunctionKernel(KernelFunction f) : f_(std::move(f)) {}
+  FunctionKernel(KernelFunction f, bool elementwise) : f_(std::move(f)), elementwise_(elementwise) {}
+  bool may_overwrite(std::size_t) const override { return elementwise_; }
   std::vector<Tensor> run(Inputs inputs) override { return f_(inputs); }
 
  private:
   KernelFunction f_;
+  bool elementwise_;
 };
 }  // namespace
 
-std::unique_ptr<Kernel> make_function_kernel(KernelFunction function) {
-  return std::make_unique<FunctionKernel>(std::move(function));
+std::unique_ptr<Kernel> make_function_kernel(KernelFunction function, bool elementwise) {
+  return std::make_unique<FunctionKernel>(std::move(function), elementwise);
 }
 
 const KernelTable& kernel_table() {

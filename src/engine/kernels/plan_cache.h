@@ -16,12 +16,21 @@ template <typename Key, typename Plan> class PlanCache {
 
   // The plan for `key`, made by `make()` (which may throw; nothing is cached then) when absent.
   template <typename Make> Plan& get(const Key& key, Make&& make) {
+    if (Plan* plan = find(key)) return *plan;
+    return put(key, make());
+  }
+
+  // The plan for `key`, now the most recently used, or nullptr.
+  Plan* find(const Key& key) {
     auto it = index_.find(key);
-    if (it != index_.end()) {
-      order_.splice(order_.begin(), order_, it->second);
-      return it->second->second;
-    }
-    Plan plan = make();
+    if (it == index_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second);
+    return &it->second->second;
+  }
+
+  // Adds (or replaces) the plan for `key`, evicting the least recently used beyond the capacity.
+  Plan& put(const Key& key, Plan plan) {
+    erase(key);
     if (index_.size() >= capacity_) {
       index_.erase(order_.back().first);
       order_.pop_back();
@@ -29,6 +38,13 @@ template <typename Key, typename Plan> class PlanCache {
     order_.emplace_front(key, std::move(plan));
     index_.emplace(key, order_.begin());
     return order_.front().second;
+  }
+
+  void erase(const Key& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return;
+    order_.erase(it->second);
+    index_.erase(it);
   }
 
   std::size_t size() const { return index_.size(); }

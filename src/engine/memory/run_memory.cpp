@@ -1,0 +1,156 @@
+// RunMemory: recording a binding's first run, serving later runs from the arena.
+#include "engine/memory/run_memory.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "core/aligned_storage.h"
+
+namespace cpuinfer::engine {
+
+// The trace of a run being recorded. Blocks are released from their tensors' deleters, which may
+// outlive the run: a release after the run is not recorded (the block outlived it).
+struct RunMemory::Recording {
+  std::mutex mutex;
+  bool open = true;
+  std::vector<BlockUse> blocks;
+  std::size_t step = 0;
+  std::vector<const void*> overwritable;    // this step's, by storage
+  std::map<const void*, std::size_t> live;  // storage -> block, for blocks taken and not released
+  std::size_t step_begin = 0;               // the first block this step took
+};
+
+RunMemory::RunMemory(bool poison) : pool_(poison), poison_(poison) {}
+RunMemory::~RunMemory() = default;
+
+void RunMemory::begin_run(const std::vector<Shape>& binding) {
+  pool_.trim();  // blocks the previous run did not use go back to the heap
+  binding_ = binding;
+  next_ = 0;
+  recording_.reset();
+  serving_.reset();
+  if (std::shared_ptr<Plan>* plan = plans_.find(binding)) {
+    serving_ = *plan;
+    if (!arena_ || stats_.arena_bytes < serving_->arena.bytes) {
+      arena_.reset();
+      arena_ = allocate_storage(std::max<std::size_t>(serving_->arena.bytes, kStorageAlignment));
+      stats_.arena_bytes = serving_->arena.bytes;
+      ++stats_.arena_allocations;
+    }
+    stats_.last_plan_bytes = serving_->arena.bytes;
+    stats_.last_in_place = serving_->arena.in_place;
+    return;
+  }
+  // A recorded run takes its blocks from the pool: the arena is not held meanwhile (its views died
+  // with the previous run's intermediates), and is made again for the next planned run.
+  arena_.reset();
+  stats_.arena_bytes = 0;
+  recording_ = std::make_shared<Recording>();
+}
+
+void RunMemory::begin_step(std::size_t step, std::vector<const void*> overwritable) {
+  if (!recording_) return;
+  std::lock_guard lock(recording_->mutex);
+  recording_->step = step;
+  recording_->overwritable = std::move(overwritable);
+  recording_->step_begin = recording_->blocks.size();
+}
+
+void RunMemory::end_step(const void* first_output) {
+  if (!recording_ || !first_output) return;
+  Recording& r = *recording_;
+  std::lock_guard lock(r.mutex);
+  auto out = r.live.find(first_output);
+  if (out == r.live.end() || out->second < r.step_begin) return;  // not made by this step
+  for (const void* in : r.overwritable) {
+    auto it = r.live.find(in);
+    if (it != r.live.end() && it->second < r.step_begin && r.blocks[it->second].bytes == r.blocks[out->second].bytes) {
+      r.blocks[out->second].overwrite = it->second;
+      return;
+    }
+  }
+}
+
+void RunMemory::end_run(std::vector<Tensor>& results) {
+  if (recording_) {
+    std::vector<BlockUse> blocks;
+    {
+      std::lock_guard lock(recording_->mutex);
+      recording_->open = false;
+      blocks = recording_->blocks;
+    }
+    auto plan = std::make_shared<Plan>();
+    for (const BlockUse& b : blocks) plan->bytes.push_back(b.bytes);
+    plan->arena = plan_arena(blocks, kStorageAlignment);
+    plans_.put(binding_, plan);
+    pool_.clear();  // the recorded intermediates: the arena takes their place from the next run
+    ++stats_.recorded_runs;
+    recording_.reset();
+  } else if (serving_) {
+    ++stats_.planned_runs;
+  }
+  serving_.reset();
+  // Blocks that outlived the recorded run never come from the arena; this holds whatever a kernel does.
+  if (!arena_) return;
+  const std::byte* begin = arena_.get();
+  const std::byte* end = begin + stats_.arena_bytes;
+  for (Tensor& t : results) {
+    const auto* data = static_cast<const std::byte*>(static_cast<const Tensor&>(t).data());
+    if (data < begin || data >= end) continue;
+    StorageSource::Scope scope(pool_);
+    Tensor copy = Tensor::uninitialized(t.dtype(), t.shape());
+    std::memcpy(copy.data(), t.data(), t.nbytes());
+    t = std::move(copy);
+  }
+}
+
+std::shared_ptr<std::byte[]> RunMemory::take(std::size_t bytes) {
+  if (serving_) {
+    const Plan& plan = *serving_;
+    const std::size_t k = next_++;
+    if (k < plan.bytes.size() && plan.bytes[k] == bytes) {
+      if (const auto& offset = plan.arena.offsets[k]) {
+        std::byte* data = arena_.get() + *offset;
+        if (poison_ && !plan.arena.over_input[k]) std::memset(data, 0xFF, bytes);
+        return std::shared_ptr<std::byte[]>(arena_, data);  // keeps the arena alive
+      }
+      return pool_.take(bytes);
+    }
+    // A block the trace does not have: the rest of the run from the pool, and a new trace next time.
+    plans_.erase(binding_);
+    serving_.reset();
+    return pool_.take(bytes);
+  }
+  if (!recording_) return pool_.take(bytes);
+
+  std::shared_ptr<std::byte[]> block = pool_.take(bytes);
+  std::size_t index;
+  {
+    std::lock_guard lock(recording_->mutex);
+    index = recording_->blocks.size();
+    recording_->blocks.push_back({bytes, recording_->step, kOutlivesRun, std::nullopt});
+    recording_->live[block.get()] = index;
+  }
+  std::byte* data = block.get();
+  std::weak_ptr<Recording> weak = recording_;
+  return std::shared_ptr<std::byte[]>(data, [weak, index, block = std::move(block)](std::byte*) mutable {
+    if (auto r = weak.lock()) {
+      std::lock_guard lock(r->mutex);
+      if (r->open) {
+        r->blocks[index].last = r->step;
+        r->live.erase(block.get());
+      }
+    }
+    block.reset();  // back to the pool
+  });
+}
+
+RunMemory::Stats RunMemory::stats() const {
+  Stats s = stats_;
+  s.pool = pool_.stats();
+  return s;
+}
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,70 @@
+// The storage of a session's runs, planned per binding (the shapes of the run's inputs).
+//
+// The first run of a binding is recorded, as ONNX Runtime records its memory patterns: every block
+// a kernel takes, the step (node) that took it, and the step after which it was released. From
+// that trace plan_arena (memory/arena_plan.h) places every block that does not outlive the run in
+// one arena, a kernel's output over an input it may overwrite where that input dies. Later runs of
+// the binding take their blocks, in the same order, from their places in the arena: no allocation,
+// no page fault.
+//
+// Blocks that outlive the run (the results) never come from the arena, so a result the caller holds
+// is never overwritten by the next run. A run that strays from its trace (a block of another size:
+// a data-dependent shape) takes the rest of its blocks from the StoragePool, and its binding is
+// recorded again on its next run.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/storage_pool.h"
+#include "core/tensor.h"
+#include "engine/kernels/plan_cache.h"
+#include "engine/memory/arena_plan.h"
+
+namespace cpuinfer::engine {
+
+class RunMemory final : public StorageSource {
+ public:
+  struct Stats {
+    StoragePool::Stats pool;          // blocks that outlive runs, recorded runs, strays
+    std::uint64_t recorded_runs = 0;  // runs that made a plan
+    std::uint64_t planned_runs = 0;   // runs served from a plan to their end
+    std::uint64_t arena_allocations = 0;
+    std::size_t arena_bytes = 0;      // the arena's size now
+    std::size_t last_plan_bytes = 0;  // the last run's plan
+    std::size_t last_in_place = 0;    // blocks the last run's plan placed over an input
+  };
+
+  explicit RunMemory(bool poison);
+  ~RunMemory() override;
+
+  void begin_run(const std::vector<Shape>& binding);
+  // Before step `step` runs: the storage of the inputs its kernel may overwrite with its first output.
+  void begin_step(std::size_t step, std::vector<const void*> overwritable);
+  // After the step: the storage of its first output (nullptr when it has none).
+  void end_step(const void* first_output);
+  // After the run, before its results leave the session: makes the plan of a recorded binding.
+  void end_run(std::vector<Tensor>& results);
+
+  std::shared_ptr<std::byte[]> take(std::size_t bytes) override;
+  Stats stats() const;
+
+ private:
+  struct Recording;
+  struct Plan {
+    std::vector<std::size_t> bytes;  // the trace's blocks in order
+    ArenaPlan arena;
+  };
+
+  StoragePool pool_;
+  bool poison_;
+  PlanCache<std::vector<Shape>, std::shared_ptr<Plan>> plans_{16};
+  std::shared_ptr<Recording> recording_;  // while a binding's first run is recorded
+  std::shared_ptr<Plan> serving_;         // while a run follows its plan
+  std::vector<Shape> binding_;
+  std::size_t next_ = 0;                  // the next block of the plan
+  std::shared_ptr<std::byte[]> arena_;
+  Stats stats_;
+};
+
+}  // namespace cpuinfer::engine
