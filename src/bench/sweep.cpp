@@ -2,6 +2,7 @@
 #include "bench/sweep.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <chrono>
 #include <numeric>
@@ -220,6 +221,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
       }
     }
     backend.reset();  // free its memory and thread pool before the next backend runs
+    malloc_trim(0);   // and give the heap it freed back, so the next backend's peak RSS starts low
   }
 }
 

@@ -71,6 +71,7 @@ class ConvKernel final : public Kernel {
     for (std::size_t k = 0; k < plan.operands.size(); ++k)
       args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(plan.operands[k].post_op)) | DNNL_ARG_SRC_1,
                    wrap(plan.operands[k].desc, epilogue_.operand(inputs, k, info_)));
+    args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad));
     plan.primitive.execute(dnnl_stream(), args);
     dnnl_stream().wait();
     if (!block_out_) y = epilogue_.apply(std::move(y), 0, 0, inputs, info_);
@@ -84,7 +85,7 @@ class ConvKernel final : public Kernel {
   };
   struct Plan {
     Shape out_shape;  // as stored (blocked or plain)
-    dnnl::memory::desc src, dst, weights;
+    dnnl::memory::desc src, dst, weights, scratchpad;
     dnnl::convolution_forward primitive;
     std::vector<Operand> operands;
   };
@@ -151,7 +152,7 @@ class ConvKernel final : public Kernel {
       plan.dst = bo ? blocked_desc(out, bo) : plain_desc(out);
       const auto any_weights = dnnl::memory::desc(dnnl_dims(logical_weights(w)), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
       const auto bias = b ? plain_desc(b->shape()) : dnnl::memory::desc();
-      dnnl::primitive_attr attr;
+      dnnl::primitive_attr attr = user_scratchpad();
       if (bo) attr.set_post_ops(post_ops(inputs, out, plan.dst, plan.operands));
       auto make = [&](dnnl::algorithm algorithm) {
         dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, plan.src, any_weights, bias,
@@ -169,6 +170,7 @@ class ConvKernel final : public Kernel {
       if (!pd) pd = make(dnnl::algorithm::convolution_direct);
       plan.primitive = dnnl::convolution_forward(*pd);
       plan.weights = pd->weights_desc();
+      plan.scratchpad = pd->scratchpad_desc();
       return plan;
     } catch (const dnnl::error& e) {
       info_.fail("oneDNN refused the convolution of {} with weights {}: {}", shape_string(xs), shape_string(w), e.what());

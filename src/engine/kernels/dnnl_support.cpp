@@ -1,6 +1,8 @@
 // oneDNN engine/stream and window arithmetic.
 #include "engine/kernels/dnnl_support.h"
 
+#include "core/aligned_storage.h"
+
 namespace cpuinfer::engine {
 
 dnnl::engine& dnnl_engine() {
@@ -38,6 +40,23 @@ Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, con
   if (blocked.rank() != 5 || blocked.dim(4) != block || blocked.dim(1) != (channels + block - 1) / block)
     info.fail("blocked input {} is not {} channels in blocks of {}", shape_string(blocked.shape()), channels, block);
   return {blocked.dim(0), channels, blocked.dim(2), blocked.dim(3)};
+}
+
+dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+dnnl::memory scratchpad_arg(const dnnl::memory::desc& scratchpad) {
+  thread_local std::shared_ptr<std::byte[]> storage;
+  thread_local std::size_t capacity = 0;
+  const std::size_t bytes = scratchpad.get_size();
+  if (bytes > capacity) {
+    storage.reset();
+    storage = allocate_storage(bytes);
+    capacity = bytes;
+  }
+  return dnnl::memory(scratchpad, dnnl_engine(), bytes ? storage.get() : nullptr);
 }
 
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {

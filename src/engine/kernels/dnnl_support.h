@@ -28,6 +28,13 @@ Shape blocked_shape(const Shape& logical, int block);
 // when the tensor is not [N, ceil(channels / block), H, W, block].
 Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, const NodeInfo& info);
 
+// Scratchpads. Primitives are made with user_scratchpad() and run with scratchpad_arg() added:
+// the calling thread's one scratchpad, grown to the largest any primitive asked for, in storage
+// of our own (core/aligned_storage.h). oneDNN's own (library mode) came from the C heap, where
+// what Winograd's batch-1 primitives used stayed in the RSS (118 MB on ResNet-101) after they ran.
+dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr = {});
+dnnl::memory scratchpad_arg(const dnnl::memory::desc& scratchpad);
+
 // A memory object over a tensor's storage (oneDNN does not write to source arguments).
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
 

@@ -31,12 +31,14 @@ class ReorderKernel final : public Kernel {
     if (y.numel() == 0) return one(std::move(y));
     Plan& plan = plans_.get(logical, [&] {
       const auto plain = plain_desc(logical), blocked = blocked_desc(logical, block_);
-      Plan p{to_blocked_ ? plain : blocked, to_blocked_ ? blocked : plain, {}};
-      p.reorder = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_engine(), p.src, dnnl_engine(), p.dst));
+      Plan p{to_blocked_ ? plain : blocked, to_blocked_ ? blocked : plain, {}, {}};
+      const dnnl::reorder::primitive_desc pd(dnnl_engine(), p.src, dnnl_engine(), p.dst, user_scratchpad());
+      p.scratchpad = pd.scratchpad_desc();
+      p.reorder = dnnl::reorder(pd);
       return p;
     });
     dnnl::memory src = wrap(plan.src, x), dst = wrap(plan.dst, y);
-    plan.reorder.execute(dnnl_stream(), src, dst);
+    plan.reorder.execute(dnnl_stream(), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}, {DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad)}});
     dnnl_stream().wait();
     return one(std::move(y));
   }
@@ -45,6 +47,7 @@ class ReorderKernel final : public Kernel {
   struct Plan {
     dnnl::memory::desc src, dst;
     dnnl::reorder reorder;
+    dnnl::memory::desc scratchpad;
   };
 
   NodeInfo info_;

@@ -12,16 +12,18 @@ namespace cpuinfer::engine {
 namespace {
 
 struct MatmulPlan {
-  dnnl::memory::desc a, b, bias, c;
+  dnnl::memory::desc a, b, bias, c, scratchpad;
   dnnl::matmul primitive;
 };
 
 // a: M x K (or batched), b: K x N; descriptors may carry strides (transposed operands).
 MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b, const dnnl::memory::desc& bias,
                        const dnnl::memory::desc& c, const dnnl::primitive_attr& attr) {
-  MatmulPlan plan{a, b, bias, c, {}};
+  MatmulPlan plan{a, b, bias, c, {}, {}};
   dnnl::matmul::desc desc = bias.is_zero() ? dnnl::matmul::desc(a, b, c) : dnnl::matmul::desc(a, b, bias, c);
-  plan.primitive = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, dnnl_engine()));
+  const dnnl::matmul::primitive_desc pd(desc, user_scratchpad(attr), dnnl_engine());
+  plan.scratchpad = pd.scratchpad_desc();
+  plan.primitive = dnnl::matmul(pd);
   return plan;
 }
 
@@ -29,6 +31,7 @@ void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* b
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, wrap(plan.b, b)},
                                              {DNNL_ARG_DST, wrap(plan.c, c)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad));
   plan.primitive.execute(dnnl_stream(), args);
   dnnl_stream().wait();
 }

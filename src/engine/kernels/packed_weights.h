@@ -10,6 +10,7 @@
 // convolution) rather than holding one transformed copy per batch size.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "engine/kernels/dnnl_support.h"
@@ -25,10 +26,16 @@ class PackedWeights {
   dnnl::memory get(const dnnl::memory::desc& desc);
 
  private:
-  Tensor plain_;         // while it may be the source of a reorder
-  dnnl::memory source_;  // over plain_, or the first blocked layout
+  // A layout in storage of our own (core/aligned_storage.h): freed, it leaves the RSS.
+  struct Layout {
+    std::shared_ptr<std::byte[]> storage;
+    dnnl::memory memory;
+  };
+
+  Tensor plain_;   // while it may be the source of a reorder
+  Layout source_;  // over plain_, or the first blocked layout
   bool winograd_;
-  std::vector<dnnl::memory> layouts_;
+  std::vector<Layout> layouts_;
 };
 
 }  // namespace cpuinfer::engine

@@ -30,7 +30,9 @@ class PoolKernel final : public Kernel {
     if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
     Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
     Tensor y = allocate_checked(DType::f32, plan.out_shape, info_);
-    plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)}, {DNNL_ARG_DST, wrap(plan.dst, y)}});
+    plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)},
+                                           {DNNL_ARG_DST, wrap(plan.dst, y)},
+                                           {DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad)}});
     dnnl_stream().wait();
     return {std::move(y)};
   }
@@ -38,7 +40,7 @@ class PoolKernel final : public Kernel {
  private:
   struct Plan {
     Shape out_shape;
-    dnnl::memory::desc src, dst;
+    dnnl::memory::desc src, dst, scratchpad;
     dnnl::pooling_v2_forward primitive;
   };
 
@@ -65,7 +67,9 @@ class PoolKernel final : public Kernel {
       plan.dst = block_ ? blocked_desc(out, block_) : plain_desc(out);
       dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, plan.src, plan.dst, strides,
                                           dnnl_dims(window_.kernel), dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
-      plan.primitive = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, dnnl_engine()));
+      const dnnl::pooling_v2_forward::primitive_desc pd(desc, user_scratchpad(), dnnl_engine());
+      plan.scratchpad = pd.scratchpad_desc();
+      plan.primitive = dnnl::pooling_v2_forward(pd);
     } catch (const dnnl::error& e) {
       info_.fail("oneDNN refused pooling over {}: {}", shape_string(shape), e.what());
     }

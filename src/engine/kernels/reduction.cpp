@@ -116,19 +116,21 @@ class SoftmaxKernel final : public Kernel {
     if (x.numel() == 0) return one(std::move(y));
     if (x.dtype() == DType::f32) {
       const Shape view{outer, n, inner};
-      auto& primitive = plans_.get(view, [&] {
+      auto& [primitive, scratchpad] = plans_.get(view, [&] {
         try {
           const auto md = plain_desc(view);
           dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference,
                                               log_ ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate,
                                               md, md, 1);
-          return dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(desc, dnnl_engine()));
+          const dnnl::softmax_v2_forward::primitive_desc pd(desc, user_scratchpad(), dnnl_engine());
+          return std::make_pair(dnnl::softmax_v2_forward(pd), pd.scratchpad_desc());
         } catch (const dnnl::error& e) {
           info_.fail("oneDNN refused softmax over {}: {}", shape_string(x.shape()), e.what());
         }
       });
       const auto md = plain_desc(view);
-      primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)}});
+      primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)},
+                                        {DNNL_ARG_SCRATCHPAD, scratchpad_arg(scratchpad)}});
       dnnl_stream().wait();
       return one(std::move(y));
     }
@@ -154,7 +156,7 @@ class SoftmaxKernel final : public Kernel {
   NodeInfo info_;
   std::int64_t opset_, axis_;
   bool log_;
-  PlanCache<Shape, dnnl::softmax_v2_forward> plans_{64};
+  PlanCache<Shape, std::pair<dnnl::softmax_v2_forward, dnnl::memory::desc>> plans_{64};  // with its scratchpad
 };
 
 }  // namespace
