@@ -1,4 +1,4 @@
-// aligned_storage: operator new below 1 MiB, anonymous mappings above.
+// aligned_storage: operator new below 64 KiB, anonymous mappings above.
 #include "core/aligned_storage.h"
 
 #include <sys/mman.h>
@@ -8,7 +8,7 @@
 namespace cpuinfer {
 
 namespace {
-constexpr std::size_t kMappedFrom = std::size_t{1} << 20;
+constexpr std::size_t kMappedFrom = std::size_t{1} << 16;
 }  // namespace
 
 std::byte* allocate_block(std::size_t bytes) {

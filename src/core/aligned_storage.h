@@ -1,7 +1,8 @@
-// Storage blocks for tensors, 64-byte aligned. Blocks of 1 MiB and more are pages mapped for them
+// Storage blocks for tensors, 64-byte aligned. Blocks of 64 KiB and more are pages mapped for them
 // alone, so that freeing one gives its memory back to the system at once: from glibc's heap it
 // would not come back once glibc's dynamic mmap threshold has grown (freeing ResNet-101's plain
-// weights after packing them made no difference to the process's RSS until this).
+// weights after packing them made no difference to the process's RSS until this; with a 1 MiB
+// threshold, a session that ran batch 1 before batch 8 still held 78 MB more than one that did not).
 #pragma once
 
 #include <cstddef>

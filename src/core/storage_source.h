@@ -11,7 +11,7 @@ namespace cpuinfer {
 class StorageSource {
  public:
   virtual ~StorageSource() = default;
-  // 64-byte-aligned storage of at least `bytes` (a multiple of 64).
+  // 64-byte-aligned storage of at least `bytes` (> 0), rounded up to a multiple of 64.
   virtual std::shared_ptr<std::byte[]> take(std::size_t bytes) = 0;
 
   // The source of the calling thread's current scope, or nullptr.

@@ -69,9 +69,8 @@ Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, st
 Tensor::Tensor(DType dtype, Shape shape, bool zero)
     : dtype_(dtype), shape_(std::move(shape)), numel_(checked_numel(shape_, dtype_size(dtype))) {
   std::size_t bytes = std::max<std::size_t>(nbytes(), 1);
-  bytes = (bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment;
   if (StorageSource* source = StorageSource::current()) data_ = source->take(bytes);
-  else data_ = allocate_storage(bytes);
+  else data_ = allocate_storage((bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment);
   if (zero) std::memset(data_.get(), 0, bytes);
 }
 

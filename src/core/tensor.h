@@ -48,6 +48,10 @@ class Tensor {
   // Flatten, Squeeze and the like. Throws cpuinfer::Error when the counts differ.
   Tensor reshaped(Shape shape) const;
 
+  // The storage block, shared by every view of it: for an engine session to hand a kernel's output
+  // the block of an input that dies there (engine/memory/run_memory.h).
+  const std::shared_ptr<std::byte[]>& storage() const { return data_; }
+
   void* data() { return data_.get(); }
   const void* data() const { return data_.get(); }
   template <typename T> std::span<T> values();

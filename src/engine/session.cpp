@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 #include <new>
 
 #include "core/error.h"
@@ -152,14 +154,21 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
   StorageSource::Scope scope(memory_);
   std::vector<Tensor> values(graph_.values.size());
   std::vector<bool> present(graph_.values.size(), false);
+  // Values holding each block the run made (views share one): an input is overwritten in place
+  // only when the value dying at the step is its block's only holder. Blocks of constants and of
+  // the run's inputs are never overwritten.
+  std::unordered_map<const void*, int> holders;
+  std::unordered_set<const void*> pinned;
   for (std::size_t v = 0; v < graph_.values.size(); ++v)
     if (graph_.values[v].constant) {
       values[v] = *graph_.values[v].constant;
       present[v] = true;
+      pinned.insert(values[v].data());
     }
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     values[static_cast<std::size_t>(graph_.inputs[i])] = inputs[i];
     present[static_cast<std::size_t>(graph_.inputs[i])] = true;
+    pinned.insert(inputs[i].data());
   }
   if (profile && !profile->nodes.empty() && profile->nodes.size() != graph_.nodes.size())
     fail("the profile passed in belongs to another session");
@@ -182,8 +191,9 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
         fail("node {}: input '{}' was not computed", node.label(), graph_.values[static_cast<std::size_t>(in)].name);
       args.push_back(&values[static_cast<std::size_t>(in)]);
     }
-    std::vector<const void*> overwritable;
-    for (std::size_t k : overwritable_[i]) overwritable.push_back(args[k] ? args[k]->data() : nullptr);
+    std::vector<const Tensor*> overwritable;
+    for (std::size_t k : overwritable_[i])
+      if (args[k] && !pinned.count(args[k]->data()) && holders[args[k]->data()] == 1) overwritable.push_back(args[k]);
     memory_.begin_step(i, std::move(overwritable));
     const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outs = run_kernel(*kernels_[i], node, args);
@@ -193,14 +203,18 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     }
     if (outs.size() < node.outputs.size())
       fail("node {}: produced {} outputs, the graph reads {}", node.label(), outs.size(), node.outputs.size());
-    memory_.end_step(outs.empty() ? nullptr : static_cast<const Tensor&>(outs[0]).data());
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
       const ValueId out = node.outputs[k];
       if (out == kNoValue) continue;
       values[static_cast<std::size_t>(out)] = std::move(outs[k]);
       present[static_cast<std::size_t>(out)] = true;
+      ++holders[values[static_cast<std::size_t>(out)].data()];
     }
-    for (ValueId v : release_after_[i]) values[static_cast<std::size_t>(v)] = Tensor();
+    for (ValueId v : release_after_[i]) {
+      auto it = holders.find(values[static_cast<std::size_t>(v)].data());
+      if (it != holders.end() && --it->second == 0) holders.erase(it);
+      values[static_cast<std::size_t>(v)] = Tensor();
+    }
   }
   if (profile) ++profile->runs;
   std::vector<Tensor> result;

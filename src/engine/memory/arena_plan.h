@@ -1,10 +1,9 @@
 // Where the storage blocks of one run live in one arena, from their lifetimes: blocks alive at the
-// same step never overlap, and a block allowed to overwrite a block that dies at the step that makes
-// it (an element-wise op's output over its input) takes that block's place.
+// same step never overlap.
 //
-// Placement is greedy by size, as in TensorFlow Lite's arena planner: blocks (or chains of blocks
-// sharing one place) from the largest down, each at the lowest offset where it fits between the
-// blocks already placed whose lifetimes overlap its own.
+// Placement is greedy by size, as in TensorFlow Lite's arena planner: blocks from the largest down,
+// each in the smallest gap that holds it between the blocks already placed whose lifetimes overlap
+// its own, else after them.
 #pragma once
 
 #include <cstddef>
@@ -21,14 +20,11 @@ struct BlockUse {
   std::size_t bytes = 0;
   std::size_t first = 0;              // the step that takes the block
   std::size_t last = kOutlivesRun;    // the step after which it is released; kOutlivesRun: kept by the caller
-  std::optional<std::size_t> overwrite;  // an earlier block whose place it may take, if that one dies at `first`
 };
 
 struct ArenaPlan {
   std::vector<std::optional<std::size_t>> offsets;  // per block; none for blocks that outlive the run
   std::size_t bytes = 0;                            // the arena's size
-  std::vector<bool> over_input;                     // per block: placed over the block it overwrites
-  std::size_t in_place = 0;                         // how many are
 };
 
 // Offsets are multiples of `alignment` (a power of two).

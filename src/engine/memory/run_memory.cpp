@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <mutex>
 
 #include "core/aligned_storage.h"
@@ -17,9 +16,6 @@ struct RunMemory::Recording {
   bool open = true;
   std::vector<BlockUse> blocks;
   std::size_t step = 0;
-  std::vector<const void*> overwritable;    // this step's, by storage
-  std::map<const void*, std::size_t> live;  // storage -> block, for blocks taken and not released
-  std::size_t step_begin = 0;               // the first block this step took
 };
 
 RunMemory::RunMemory(bool poison) : pool_(poison), poison_(poison) {}
@@ -29,6 +25,7 @@ void RunMemory::begin_run(const std::vector<Shape>& binding) {
   pool_.trim();  // blocks the previous run did not use go back to the heap
   binding_ = binding;
   next_ = 0;
+  in_place_ = 0;
   recording_.reset();
   serving_.reset();
   if (std::shared_ptr<Plan>* plan = plans_.find(binding)) {
@@ -40,7 +37,6 @@ void RunMemory::begin_run(const std::vector<Shape>& binding) {
       ++stats_.arena_allocations;
     }
     stats_.last_plan_bytes = serving_->arena.bytes;
-    stats_.last_in_place = serving_->arena.in_place;
     return;
   }
   // A recorded run takes its blocks from the pool: the arena is not held meanwhile (its views died
@@ -50,30 +46,16 @@ void RunMemory::begin_run(const std::vector<Shape>& binding) {
   recording_ = std::make_shared<Recording>();
 }
 
-void RunMemory::begin_step(std::size_t step, std::vector<const void*> overwritable) {
+void RunMemory::begin_step(std::size_t step, std::vector<const Tensor*> overwritable) {
+  overwritable_ = std::move(overwritable);
   if (!recording_) return;
   std::lock_guard lock(recording_->mutex);
   recording_->step = step;
-  recording_->overwritable = std::move(overwritable);
-  recording_->step_begin = recording_->blocks.size();
-}
-
-void RunMemory::end_step(const void* first_output) {
-  if (!recording_ || !first_output) return;
-  Recording& r = *recording_;
-  std::lock_guard lock(r.mutex);
-  auto out = r.live.find(first_output);
-  if (out == r.live.end() || out->second < r.step_begin) return;  // not made by this step
-  for (const void* in : r.overwritable) {
-    auto it = r.live.find(in);
-    if (it != r.live.end() && it->second < r.step_begin && r.blocks[it->second].bytes == r.blocks[out->second].bytes) {
-      r.blocks[out->second].overwrite = it->second;
-      return;
-    }
-  }
 }
 
 void RunMemory::end_run(std::vector<Tensor>& results) {
+  overwritable_.clear();
+  stats_.last_in_place = in_place_;
   if (recording_) {
     std::vector<BlockUse> blocks;
     {
@@ -106,14 +88,24 @@ void RunMemory::end_run(std::vector<Tensor>& results) {
   }
 }
 
-std::shared_ptr<std::byte[]> RunMemory::take(std::size_t bytes) {
+std::shared_ptr<std::byte[]> RunMemory::take(std::size_t exact) {
+  if (!overwritable_.empty()) {  // the step's first block: its first output
+    const std::vector<const Tensor*> inputs = std::move(overwritable_);
+    overwritable_.clear();
+    for (const Tensor* t : inputs)
+      if (std::max<std::size_t>(t->nbytes(), 1) == exact) {  // as many elements: no broadcasting
+        ++in_place_;
+        return t->storage();
+      }
+  }
+  const std::size_t bytes = (exact + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment;
   if (serving_) {
     const Plan& plan = *serving_;
     const std::size_t k = next_++;
     if (k < plan.bytes.size() && plan.bytes[k] == bytes) {
       if (const auto& offset = plan.arena.offsets[k]) {
         std::byte* data = arena_.get() + *offset;
-        if (poison_ && !plan.arena.over_input[k]) std::memset(data, 0xFF, bytes);
+        if (poison_) std::memset(data, 0xFF, bytes);
         return std::shared_ptr<std::byte[]>(arena_, data);  // keeps the arena alive
       }
       return pool_.take(bytes);
@@ -130,18 +122,14 @@ std::shared_ptr<std::byte[]> RunMemory::take(std::size_t bytes) {
   {
     std::lock_guard lock(recording_->mutex);
     index = recording_->blocks.size();
-    recording_->blocks.push_back({bytes, recording_->step, kOutlivesRun, std::nullopt});
-    recording_->live[block.get()] = index;
+    recording_->blocks.push_back({bytes, recording_->step, kOutlivesRun});
   }
   std::byte* data = block.get();
   std::weak_ptr<Recording> weak = recording_;
   return std::shared_ptr<std::byte[]>(data, [weak, index, block = std::move(block)](std::byte*) mutable {
     if (auto r = weak.lock()) {
       std::lock_guard lock(r->mutex);
-      if (r->open) {
-        r->blocks[index].last = r->step;
-        r->live.erase(block.get());
-      }
+      if (r->open) r->blocks[index].last = r->step;
     }
     block.reset();  // back to the pool
   });

@@ -3,9 +3,13 @@
 // The first run of a binding is recorded, as ONNX Runtime records its memory patterns: every block
 // a kernel takes, the step (node) that took it, and the step after which it was released. From
 // that trace plan_arena (memory/arena_plan.h) places every block that does not outlive the run in
-// one arena, a kernel's output over an input it may overwrite where that input dies. Later runs of
-// the binding take their blocks, in the same order, from their places in the arena: no allocation,
-// no page fault.
+// one arena. Later runs of the binding take their blocks, in the same order, from their places in
+// the arena: no allocation, no page fault.
+//
+// In place: a step's first block is the block of an input the step's kernel may overwrite
+// (Kernel::may_overwrite), when that input dies at the step, no other value shares its block, and
+// it has as many bytes as the block asked for (an operand the kernel broadcasts never has). The rule is the same in recorded and planned runs, so traces stay aligned, and
+// it also lowers the recorded run's peak.
 //
 // Blocks that outlive the run (the results) never come from the arena, so a result the caller holds
 // is never overwritten by the next run. A run that strays from its trace (a block of another size:
@@ -31,22 +35,21 @@ class RunMemory final : public StorageSource {
     std::uint64_t planned_runs = 0;   // runs served from a plan to their end
     std::uint64_t arena_allocations = 0;
     std::size_t arena_bytes = 0;      // the arena's size now
-    std::size_t last_plan_bytes = 0;  // the last run's plan
-    std::size_t last_in_place = 0;    // blocks the last run's plan placed over an input
+    std::size_t last_plan_bytes = 0;  // the last planned run's arena
+    std::size_t last_in_place = 0;    // outputs the last run wrote over an input
   };
 
   explicit RunMemory(bool poison);
   ~RunMemory() override;
 
   void begin_run(const std::vector<Shape>& binding);
-  // Before step `step` runs: the storage of the inputs its kernel may overwrite with its first output.
-  void begin_step(std::size_t step, std::vector<const void*> overwritable);
-  // After the step: the storage of its first output (nullptr when it has none).
-  void end_step(const void* first_output);
+  // Before step `step` runs: the inputs its kernel may overwrite with its first output, each dying
+  // at this step with no other value sharing its block.
+  void begin_step(std::size_t step, std::vector<const Tensor*> overwritable);
   // After the run, before its results leave the session: makes the plan of a recorded binding.
   void end_run(std::vector<Tensor>& results);
 
-  std::shared_ptr<std::byte[]> take(std::size_t bytes) override;
+  std::shared_ptr<std::byte[]> take(std::size_t exact) override;
   Stats stats() const;
 
  private:
@@ -63,6 +66,8 @@ class RunMemory final : public StorageSource {
   std::shared_ptr<Plan> serving_;         // while a run follows its plan
   std::vector<Shape> binding_;
   std::size_t next_ = 0;                  // the next block of the plan
+  std::vector<const Tensor*> overwritable_;  // this step's, until its first block
+  std::size_t in_place_ = 0;              // this run's
   std::shared_ptr<std::byte[]> arena_;
   Stats stats_;
 };
