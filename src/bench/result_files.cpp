@@ -17,8 +17,8 @@ const std::vector<std::string>& result_columns() {
       "workload",       "padding",        "mean_real_tokens", "padding_fraction",
       "samples",        "samples_per_s",  "latency_p50_ms", "latency_p90_ms",
       "latency_p99_ms", "top1_agreement", "max_abs_diff",   "max_rel_diff",   "reference",
-      "peak_rss_mb",    "threads",        "backend_version", "weights",       "dataset",
-      "status"};
+      "peak_rss_mb",    "peak_rss_scope", "load_ms",        "first_batch_ms", "threads",
+      "backend_version", "weights",       "dataset",        "status"};
   return kColumns;
 }
 

@@ -100,7 +100,15 @@ void measure(const Workload& w, Backend& backend, int batch_size, const std::str
   const std::vector<PlannedBatch> plan = w.plan(static_cast<std::size_t>(batch_size), variant);
   if (plan.empty()) fail("no full batch of {} in {} samples", batch_size, w.size());
   row.update(w.plan_stats(plan));
-  backend.warm_up(w.batch(plan.front()), o.warmup);
+  // Cold start at this batch size: the first call, where a runtime plans for the new shape (the
+  // first warm-up call, or the first timed one without warm-up).
+  if (o.warmup > 0) {
+    const std::vector<Tensor> first = w.batch(plan.front());
+    const auto start = Clock::now();
+    backend.run(first);
+    row["first_batch_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    backend.warm_up(first, o.warmup - 1);
+  }
 
   std::vector<double> latencies_ms;
   std::size_t correct = 0;
@@ -132,6 +140,7 @@ void measure(const Workload& w, Backend& backend, int batch_size, const std::str
     }
     progress.advance(batch_size);
   }
+  if (o.warmup == 0) row["first_batch_ms"] = latencies_ms.front();
   const double total_s = std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) / 1000.0;
   const auto n = static_cast<double>(samples);
   row["time_per_input"] = total_s / n;
@@ -150,11 +159,13 @@ void measure(const Workload& w, Backend& backend, int batch_size, const std::str
   progress.finish(fmt::format("{:.1f} ms/batch median", percentile(latencies_ms, 0.5)));
 }
 
-void finish_row(nlohmann::ordered_json& row, const ReferenceOutputs& ref, const std::string& status, bool rss_reset) {
+void finish_row(nlohmann::ordered_json& row, const ReferenceOutputs& ref, const std::string& status, bool rss_reset,
+                std::optional<double> load_ms) {
   row["reference"] = ref.backend.empty() ? nullptr : nlohmann::ordered_json(ref.backend);
   row["peak_rss_mb"] = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
   // "backend": the peak since this backend started loading; "process": the kernel refused the reset.
   row["peak_rss_scope"] = rss_reset ? "backend" : "process";
+  row["load_ms"] = optional_number(load_ms);
   row["status"] = status;
 }
 
@@ -182,6 +193,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
   for (auto& backend : backends) {
     const bool rss_reset = reset_peak_rss();
     std::string load_error;
+    std::optional<double> load_ms;  // model file to ready session
     const auto file = w.model().files.by_format.find(backend->format());
     if (file == w.model().files.by_format.end()) {
       const auto why = w.model().export_errors.find(backend->format());
@@ -192,7 +204,9 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
       load_error = fmt::format("failed: load: model file not found: {}", file->second.string());
     } else {
       try {
+        const auto start = Clock::now();
         backend->load(file->second);
+        load_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
         // The first backend that loads is the reference if the requested one could not.
         if (ref.backend.empty()) ref.backend = backend->name();
       } catch (const Unsupported& e) {
@@ -216,7 +230,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
             status = fmt::format("failed: run: {}", e.what());
           }
         }
-        finish_row(row, ref, status, rss_reset);
+        finish_row(row, ref, status, rss_reset, load_ms);
         results.append(std::move(row));
       }
     }

@@ -62,6 +62,8 @@ TEST_F(BenchCli, RunsTwoBackendsAndWritesEveryRow) {
     EXPECT_GT(row["total_time"].get<double>(), 0.0);
     EXPECT_NEAR(row["time_per_input"].get<double>() * 4, row["total_time"].get<double>(), 1e-9);
     EXPECT_GT(row["peak_rss_mb"].get<double>(), 0.0);
+    EXPECT_GT(row["load_ms"].get<double>(), 0.0);         // cold start
+    EXPECT_GT(row["first_batch_ms"].get<double>(), 0.0);
   }
   // libtorch's first row made the reference outputs; everything after is compared with them.
   EXPECT_TRUE(rows[0]["top1_agreement"].is_null());
@@ -71,6 +73,7 @@ TEST_F(BenchCli, RunsTwoBackendsAndWritesEveryRow) {
   }
   const std::string csv = testing::read_text(only_file_with_extension(out(), ".csv"));
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
+  EXPECT_NE(csv.find(",peak_rss_scope,load_ms,first_batch_ms,"), std::string::npos);
 }
 
 TEST_F(BenchCli, UnknownBackend) {
