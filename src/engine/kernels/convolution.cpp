@@ -82,15 +82,11 @@ class ConvKernel final : public Kernel {
   // stage's 7x7 outputs: Winograd there held 72 MB more RSS for 0.6 ms per image at batch 8.
   static constexpr std::int64_t kWinogradMinPositions = 64;
 
-  struct Operand {  // a fused Add as a binary post-op
-    std::size_t post_op, add_index;
-    dnnl::memory::desc desc;
-  };
   struct Plan {
     Shape out_shape;  // as stored (blocked or plain)
     dnnl::memory::desc src, dst, weights, scratchpad;
     dnnl::convolution_forward primitive;
-    std::vector<Operand> operands;
+    std::vector<Epilogue::BinaryOperand> operands;  // fused Adds as binary post-ops
   };
 
   bool sums_in_place() const {
@@ -103,7 +99,7 @@ class ConvKernel final : public Kernel {
                                                {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
     if (b) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(b->shape()), *b));
-    for (const Operand& o : plan.operands)
+    for (const Epilogue::BinaryOperand& o : plan.operands)
       args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
                    wrap(o.desc, epilogue_.operand(inputs, o.add_index, info_)));
     args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad));
@@ -121,33 +117,17 @@ class ConvKernel final : public Kernel {
 
   // Every step as a post-op (blocked layout): Adds of a tensor laid out as the output, or of one
   // value per output channel; `in_place`: the first step's Add is a sum into the output.
-  dnnl::post_ops post_ops(Inputs inputs, const Shape& out_logical, const dnnl::memory::desc& dst, bool in_place,
-                          std::vector<Operand>& operands) const {
-    dnnl::post_ops ops;
-    std::size_t add = 0;
+  Epilogue::PostOps post_ops(Inputs inputs, const Shape& out_logical, const dnnl::memory::desc& dst, bool in_place) const {
     const Shape out_blocked = blocked_shape(out_logical, static_cast<int>(block_out_));
-    const auto& steps = epilogue_.steps();
-    for (std::size_t i = 0; i < steps.size();) {
-      if (steps[i].kind != Epilogue::Kind::add) {
-        i = epilogue_.to_post_ops(i, ops);
-        continue;
-      }
-      if (i++ == 0 && in_place) {
-        ops.append_sum(1.0f);
-        ++add;
-        continue;
-      }
-      const std::size_t index = add++;
-      const Tensor& t = epilogue_.operand(inputs, index, info_);
-      if (t.dtype() != DType::f32) info_.fail("fused Add operand must be float32, got {}", dtype_name(t.dtype()));
-      dnnl::memory::desc desc;
-      if (t.shape() == out_blocked) desc = dst;
-      else if (per_channel_shape(t.shape(), out_logical[1])) desc = plain_desc({1, out_logical[1], 1, 1});
-      else info_.unsupported("a fused Add of {} to the blocked output {}", shape_string(t.shape()), shape_string(out_logical));
-      operands.push_back({static_cast<std::size_t>(ops.len()), index, desc});
-      ops.append_binary(dnnl::algorithm::binary_add, desc);
-    }
-    return ops;
+    Epilogue::PostOps p = epilogue_.post_ops(0, 0, inputs, info_, [&](const Tensor& t) -> std::optional<dnnl::memory::desc> {
+      if (t.shape() == out_blocked) return dst;
+      if (per_channel_shape(t.shape(), out_logical[1])) return plain_desc({1, out_logical[1], 1, 1});
+      return std::nullopt;
+    }, in_place);
+    if (p.next_step < epilogue_.steps().size())
+      info_.unsupported("a fused Add of {} to the blocked output {}",
+                        shape_string(epilogue_.operand(inputs, p.adds_used, info_).shape()), shape_string(out_logical));
+    return p;
   }
 
   // Winograd is tried for 2-D 3x3 convolutions of stride 1 without dilation or groups.
@@ -182,7 +162,11 @@ class ConvKernel final : public Kernel {
       const auto any_weights = dnnl::memory::desc(dnnl_dims(logical_weights(w)), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
       const auto bias = b ? plain_desc(b->shape()) : dnnl::memory::desc();
       dnnl::primitive_attr attr = user_scratchpad();
-      if (bo) attr.set_post_ops(post_ops(inputs, out, plan.dst, in_place, plan.operands));
+      if (bo) {
+        Epilogue::PostOps p = post_ops(inputs, out, plan.dst, in_place);
+        attr.set_post_ops(p.ops);
+        plan.operands = std::move(p.operands);
+      }
       auto make = [&](dnnl::algorithm algorithm) {
         dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, plan.src, any_weights, bias,
                                              plan.dst, strides, dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));

@@ -65,17 +65,32 @@ const Tensor& Epilogue::operand(Inputs inputs, std::size_t add_index, const Node
   return info.input(inputs, first_operand_ + add_index);
 }
 
-std::size_t Epilogue::to_post_ops(std::size_t from, dnnl::post_ops& ops) const {
-  std::size_t i = from;
-  for (; i < steps_.size() && steps_[i].kind != Kind::add; ++i) {
+Epilogue::PostOps Epilogue::post_ops(std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info,
+                                     const DescribeOperand& describe, bool sum_first) const {
+  PostOps p;
+  std::size_t i = from, add = adds_before;
+  for (; i < steps_.size(); ++i) {
     switch (steps_[i].kind) {
-      case Kind::relu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
-      case Kind::gelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
-      case Kind::scale: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, steps_[i].factor, 0.0f); break;
+      case Kind::relu: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); continue;
+      case Kind::gelu: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); continue;
+      case Kind::scale: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, steps_[i].factor, 0.0f); continue;
       case Kind::add: break;
     }
+    if (sum_first && i == from) {
+      p.ops.append_sum(1.0f);
+      ++add;
+      continue;
+    }
+    const Tensor& t = operand(inputs, add, info);
+    if (t.dtype() != DType::f32) info.fail("fused Add operand must be float32, got {}", dtype_name(t.dtype()));
+    const std::optional<dnnl::memory::desc> desc = describe(t);
+    if (!desc) break;
+    p.operands.push_back({static_cast<std::size_t>(p.ops.len()), add++, *desc});
+    p.ops.append_binary(dnnl::algorithm::binary_add, *desc);
   }
-  return i;
+  p.next_step = i;
+  p.adds_used = add;
+  return p;
 }
 
 Tensor Epilogue::apply(Tensor y, std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info) const {

@@ -5,6 +5,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,9 +31,22 @@ class Epilogue {
   // The operand of the k-th Add step.
   const Tensor& operand(Inputs inputs, std::size_t add_index, const NodeInfo& info) const;
 
-  // Appends the steps from `from` up to the next Add (activations, scales) to oneDNN post-ops and
-  // returns the index after them.
-  std::size_t to_post_ops(std::size_t from, dnnl::post_ops& ops) const;
+  // Steps as oneDNN post-ops. Activations and scales become eltwise post-ops; an Add becomes a
+  // binary post-op when `describe` gives its operand a descriptor, or, with `sum_first` when step
+  // `from` is an Add, a sum into the output for it (the output was placed over its operand).
+  // The steps stop at the first Add `describe` refuses; apply() does the rest.
+  using DescribeOperand = std::function<std::optional<dnnl::memory::desc>(const Tensor& operand)>;
+  struct BinaryOperand {
+    std::size_t post_op, add_index;
+    dnnl::memory::desc desc;
+  };
+  struct PostOps {
+    dnnl::post_ops ops;
+    std::vector<BinaryOperand> operands;
+    std::size_t next_step = 0, adds_used = 0;  // where apply() goes on
+  };
+  PostOps post_ops(std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info,
+                   const DescribeOperand& describe, bool sum_first) const;
   // Applies steps [from, end) to y (float32), returning the result (y itself, unless an Add
   // broadcasts it to a larger shape). `adds_before` Add operands were consumed by earlier steps.
   Tensor apply(Tensor y, std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info) const;

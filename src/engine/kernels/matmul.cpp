@@ -1,6 +1,8 @@
 // MatMul (numpy semantics, batch dimensions broadcast) and Gemm through oneDNN's matmul
 // primitive, cached per operand shapes. A MatMul whose second operand is a matrix runs as one 2-D
 // product over all rows of the first, the shape of every Linear layer.
+#include <cstring>
+#include <optional>
 #include <tuple>
 
 #include "engine/kernels/dnnl_support.h"
@@ -27,10 +29,14 @@ MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
   return plan;
 }
 
-void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* bias, Tensor& c) {
+// `post_op_args`: the binary post-ops' operands, by argument, described by `operands`.
+void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* bias, Tensor& c,
+             const std::vector<std::pair<int, const Tensor*>>& post_op_args = {},
+             const std::vector<Epilogue::BinaryOperand>& operands = {}) {
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, wrap(plan.b, b)},
                                              {DNNL_ARG_DST, wrap(plan.c, c)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
+  for (std::size_t k = 0; k < post_op_args.size(); ++k) args.emplace(post_op_args[k].first, wrap(operands[k].desc, *post_op_args[k].second));
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad));
   plan.primitive.execute(dnnl_stream(), args);
   dnnl_stream().wait();
@@ -39,7 +45,7 @@ void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* b
 class MatMulKernel final : public Kernel {
  public:
   // Fused steps (passes/fusion.h): see run() for what oneDNN takes; the rest runs after the product.
-  explicit MatMulKernel(const Node& node) : info_(node), epilogue_(node, 2) {}
+  explicit MatMulKernel(const Node& node) : info_(node), epilogue_(node, kFirstOperand) {}
 
   std::vector<Tensor> run(Inputs inputs) override {
     const Tensor& a = info_.input(inputs, 0);
@@ -77,39 +83,88 @@ class MatMulKernel final : public Kernel {
     if (a.rank() > 1) out.push_back(m);
     if (b.rank() > 1) out.push_back(n);
     Tensor y = allocate_checked(DType::f32, out, info_);
-    if (y.numel() == 0 || k == 0) {  // an empty sum: zeros
-      std::fill_n(y.values<float>().data(), y.numel(), 0.0f);
-      return {epilogue_.apply(std::move(y), 0, 0, inputs, info_)};
-    }
     // How much of the epilogue oneDNN takes: on the 2-D path a leading Add of N floats as the
-    // bias, then the activations and scales before the next Add as post-ops.
+    // bias; then activations, scales and Adds of an operand shaped as the output or of one value
+    // per column as post-ops, up to the first other Add. An Add whose operand the memory plan gave
+    // the output's place (Kernel::may_overwrite) is a sum into it when it comes first, else that
+    // operand is copied out before the product overwrites it.
     const auto& steps = epilogue_.steps();
+    const bool empty = y.numel() == 0 || k == 0;  // an empty sum: zeros, then the steps
     const Tensor* bias = nullptr;
-    if (da.size() == 2 && !steps.empty() && steps[0].kind == Epilogue::Kind::add) {
+    if (!empty && da.size() == 2 && !steps.empty() && steps[0].kind == Epilogue::Kind::add) {
       const Tensor& c = epilogue_.operand(inputs, 0, info_);
       if (c.dtype() == DType::f32 && c.rank() == 1 && c.dim(0) == n) bias = &c;
     }
     const std::size_t from = bias ? 1 : 0;
-    dnnl::post_ops ops;
-    const std::size_t rest = epilogue_.to_post_ops(from, ops);
-    MatmulPlan& plan = plans_.get(std::make_tuple(da, db, bias != nullptr), [&] {
+    std::optional<Tensor> saved;  // an Add's operand the output overwrites, unless that Add is a sum
+    std::vector<const Tensor*> args(inputs.begin(), inputs.end());
+    std::vector<Shape> key{da, db, out};  // with every Add's operand shape: they shape the post-ops
+    bool sum_first = false;
+    for (std::size_t step = 0, add = 0; step < steps.size(); ++step) {
+      if (steps[step].kind != Epilogue::Kind::add) continue;
+      const std::size_t index = add++;
+      const Tensor& t = epilogue_.operand(inputs, index, info_);
+      key.push_back(t.shape());
+      if (t.data() != y.data()) continue;
+      if (step == from && !empty) {
+        sum_first = true;
+      } else {
+        saved = copy_of(t);
+        args[kFirstOperand + index] = &*saved;
+      }
+    }
+    if (empty) {
+      std::fill_n(y.values<float>().data(), y.numel(), 0.0f);
+      return {epilogue_.apply(std::move(y), 0, 0, args, info_)};
+    }
+    key.push_back({bias ? 1 : 0, sum_first ? 1 : 0});
+    Plan& plan = plans_.get(key, [&] {
+      Plan p;
+      p.post_ops = epilogue_.post_ops(from, from /* Adds before: the bias */, args, info_, [&](const Tensor& t) -> std::optional<dnnl::memory::desc> {
+        if (t.shape() == y.shape()) return plain_desc(dc);  // laid out as the product
+        if (t.rank() >= 1 && t.numel() == static_cast<std::size_t>(n) && t.dim(t.rank() - 1) == n && t.rank() <= y.rank()) {
+          Shape per_column(dc.size(), 1);
+          per_column.back() = n;
+          return plain_desc(per_column);
+        }
+        return std::nullopt;
+      }, sum_first);
       dnnl::primitive_attr attr;
-      attr.set_post_ops(ops);
+      attr.set_post_ops(p.post_ops.ops);
       try {
-        return make_matmul(plain_desc(da), plain_desc(db), bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
+        p.matmul = make_matmul(plain_desc(da), plain_desc(db), bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
       } catch (const dnnl::error& e) {
         info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
       }
+      return p;
     });
-    execute(plan, a, b, bias, y);
-    y = epilogue_.apply(std::move(y), rest, from, inputs, info_);
+    std::vector<std::pair<int, const Tensor*>> extra;
+    for (const Epilogue::BinaryOperand& o : plan.post_ops.operands)
+      extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
+                         &epilogue_.operand(args, o.add_index, info_));
+    execute(plan.matmul, a, b, bias, y, extra, plan.post_ops.operands);
+    y = epilogue_.apply(std::move(y), plan.post_ops.next_step, plan.post_ops.adds_used, args, info_);
     return {std::move(y)};
   }
 
+  bool may_overwrite(std::size_t input) const override { return input >= kFirstOperand; }
+
  private:
+  static constexpr std::size_t kFirstOperand = 2;  // a, b, then the fused Adds' operands
+  struct Plan {
+    MatmulPlan matmul;
+    Epilogue::PostOps post_ops;
+  };
+
+  static Tensor copy_of(const Tensor& t) {
+    Tensor c = Tensor::uninitialized(t.dtype(), t.shape());
+    std::memcpy(c.data(), t.data(), t.nbytes());
+    return c;
+  }
+
   NodeInfo info_;
   Epilogue epilogue_;
-  PlanCache<std::tuple<Shape, Shape, bool>, MatmulPlan> plans_{64};
+  PlanCache<std::vector<Shape>, Plan> plans_{64};
 };
 
 // Y = alpha * A' B' + beta * C, A' = transA ? A^T : A. C (unidirectionally broadcast to M x N) is
