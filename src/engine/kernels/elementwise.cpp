@@ -3,9 +3,11 @@
 // by zero is an error, so that no input can cause undefined behaviour.
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <type_traits>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/kernels/vector/vector_loops.h"
 
 namespace cpuinfer::engine {
 
@@ -16,11 +18,21 @@ template <typename T> constexpr bool is_int = std::is_integral_v<T> && !std::is_
 
 // ---- unary ----
 
-template <typename F> void add_unary(KernelTable& t, const char* op, bool floats_only, F f) {
-  t[op] = [floats_only, f](const Node& node, std::int64_t) {
-    return make_function_kernel([info = NodeInfo(node), floats_only, f](Inputs inputs) {
+// `vector`: the float32 loop of kernels/vector (per ISA), if it has one.
+template <typename F>
+void add_unary(KernelTable& t, const char* op, bool floats_only, F f, std::optional<VectorOp> vector = std::nullopt) {
+  t[op] = [floats_only, f, vector](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node), floats_only, f, vector, &loops = vector_loops()](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+      if (vector && x.dtype() == DType::f32) {
+        const float* in = x.values<float>().data();
+        float* out = y.values<float>().data();
+        parallel_for(static_cast<std::int64_t>(x.numel()), 16384, [&](std::int64_t b, std::int64_t e) {
+          loops.map(*vector, in + b, out + b, e - b, 1.0f);
+        });
+        return std::vector<Tensor>{std::move(y)};
+      }
       visit_dtype(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
         if constexpr (std::is_same_v<T, bool>) {
@@ -253,7 +265,7 @@ void add_cast(KernelTable& t) {
 }  // namespace
 
 void add_elementwise_kernels(KernelTable& t) {
-  add_unary(t, "Relu", false, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); });
+  add_unary(t, "Relu", false, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); }, VectorOp::relu);
   add_unary(t, "Neg", false, [](auto x) {
     using T = decltype(x);
     if constexpr (is_int<T>) return wrap<T>(T(0), x, '-');
@@ -264,18 +276,18 @@ void add_elementwise_kernels(KernelTable& t) {
     if constexpr (is_int<T>) return x < T(0) ? wrap<T>(T(0), x, '-') : x;
     else return std::abs(x);
   });
-  add_unary(t, "Erf", true, [](auto x) { return static_cast<decltype(x)>(std::erf(x)); });
-  add_unary(t, "Tanh", true, [](auto x) { return static_cast<decltype(x)>(std::tanh(x)); });
-  add_unary(t, "Sqrt", true, [](auto x) { return static_cast<decltype(x)>(std::sqrt(x)); });
-  add_unary(t, "Exp", true, [](auto x) { return static_cast<decltype(x)>(std::exp(x)); });
-  add_unary(t, "Log", true, [](auto x) { return static_cast<decltype(x)>(std::log(x)); });
+  add_unary(t, "Erf", true, [](auto x) { return static_cast<decltype(x)>(std::erf(x)); }, VectorOp::erf);
+  add_unary(t, "Tanh", true, [](auto x) { return static_cast<decltype(x)>(std::tanh(x)); }, VectorOp::tanh);
+  add_unary(t, "Sqrt", true, [](auto x) { return static_cast<decltype(x)>(std::sqrt(x)); }, VectorOp::sqrt);
+  add_unary(t, "Exp", true, [](auto x) { return static_cast<decltype(x)>(std::exp(x)); }, VectorOp::exp);
+  add_unary(t, "Log", true, [](auto x) { return static_cast<decltype(x)>(std::log(x)); }, VectorOp::log);
   add_unary(t, "Floor", true, [](auto x) { return static_cast<decltype(x)>(std::floor(x)); });
   add_unary(t, "Ceil", true, [](auto x) { return static_cast<decltype(x)>(std::ceil(x)); });
   add_unary(t, "Reciprocal", true, [](auto x) { return static_cast<decltype(x)>(1 / x); });
   add_unary(t, "Sigmoid", true, [](auto x) {
     using T = decltype(x);
     return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
-  });
+  }, VectorOp::sigmoid);
   add_arithmetic(t, "Add", '+');
   add_arithmetic(t, "Sub", '-');
   add_arithmetic(t, "Mul", '*');

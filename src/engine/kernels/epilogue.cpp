@@ -1,8 +1,5 @@
-// Epilogue steps: parsing, oneDNN post-ops, and our own loops (one template instance per
-// activation, so that each loop vectorises).
+// Epilogue steps: parsing, oneDNN post-ops, and our own loops (kernels/vector: compiled per ISA).
 #include "engine/kernels/epilogue.h"
-
-#include <cmath>
 
 #include "engine/passes/fusion.h"
 
@@ -10,39 +7,37 @@ namespace cpuinfer::engine {
 
 namespace {
 
-constexpr float kInvSqrt2 = 0.70710678118654752f;
 using Kind = Epilogue::Kind;
 
-template <Kind K> float activate(float v, float factor) {
-  if constexpr (K == Kind::relu) return v > 0.0f ? v : 0.0f;
-  else if constexpr (K == Kind::gelu) return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2));
-  else if constexpr (K == Kind::scale) return v * factor;
-  else return v;
+VectorOp vector_op(Kind kind) {
+  switch (kind) {
+    case Kind::relu: return VectorOp::relu;
+    case Kind::gelu: return VectorOp::gelu;
+    case Kind::scale: return VectorOp::scale;
+    case Kind::add: break;
+  }
+  return VectorOp::identity;
 }
 
-// o = activate(a + b) with broadcasting.
-template <Kind K> void add_then(const Broadcast& plan, const float* a, const float* b, float* o, float factor) {
+// o = op(a + b) with broadcasting.
+void add_then(const VectorLoops& loops, VectorOp op, const Broadcast& plan, const float* a, const float* b, float* o,
+              float factor) {
   for_each_broadcast_row<2>(plan, [&](const auto& offsets, std::int64_t at, std::int64_t n, const auto& strides) {
     const float* pa = a + offsets[0];
     const float* pb = b + offsets[1];
     float* po = o + at;
     if (strides[0] == 1 && strides[1] == 1) {
-      for (std::int64_t k = 0; k < n; ++k) po[k] = activate<K>(pa[k] + pb[k], factor);
-    } else {
-      for (std::int64_t k = 0; k < n; ++k) po[k] = activate<K>(pa[k * strides[0]] + pb[k * strides[1]], factor);
+      loops.add_map(op, pa, pb, po, n, factor);
+      return;
     }
-  });
-}
-
-template <Kind K> void activate_all(float* v, std::int64_t count, float factor) {
-  parallel_for(count, 16384, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t k = b; k < e; ++k) v[k] = activate<K>(v[k], factor);
+    for (std::int64_t k = 0; k < n; ++k) po[k] = pa[k * strides[0]] + pb[k * strides[1]];
+    loops.map(op, po, po, n, factor);
   });
 }
 
 }  // namespace
 
-Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_(first_operand) {
+Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_(first_operand), loops_(vector_loops()) {
   if (!node.has(kStepsAttribute)) return;
   const auto kinds = node.get_ints(kStepsAttribute);
   const auto factors = node.get_floats(kFactorsAttribute);
@@ -107,23 +102,15 @@ Tensor Epilogue::apply(Tensor y, std::size_t from, std::size_t adds_before, Inpu
       const float* b = other.values<float>().data();
       float* o = out.values<float>().data();
       const Step next = i + 1 < steps_.size() ? steps_[i + 1] : Step{Kind::add};
-      switch (next.kind) {
-        case Kind::relu: add_then<Kind::relu>(plan, a, b, o, 1.0f); ++i; break;
-        case Kind::gelu: add_then<Kind::gelu>(plan, a, b, o, 1.0f); ++i; break;
-        case Kind::scale: add_then<Kind::scale>(plan, a, b, o, next.factor); ++i; break;
-        case Kind::add: add_then<Kind::add>(plan, a, b, o, 1.0f); break;
-      }
+      if (next.kind != Kind::add) ++i;
+      add_then(loops_, vector_op(next.kind), plan, a, b, o, next.factor);
       y = out;
       continue;
     }
     float* v = y.values<float>().data();
-    const auto count = static_cast<std::int64_t>(y.numel());
-    switch (step.kind) {
-      case Kind::relu: activate_all<Kind::relu>(v, count, 1.0f); break;
-      case Kind::gelu: activate_all<Kind::gelu>(v, count, 1.0f); break;
-      case Kind::scale: activate_all<Kind::scale>(v, count, step.factor); break;
-      case Kind::add: break;
-    }
+    parallel_for(static_cast<std::int64_t>(y.numel()), 16384, [&](std::int64_t begin, std::int64_t end) {
+      loops_.map(vector_op(step.kind), v + begin, v + begin, end - begin, step.factor);
+    });
   }
   return y;
 }

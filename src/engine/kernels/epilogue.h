@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/kernels/vector/vector_loops.h"
 #include "engine/passes/fusion.h"
 
 namespace cpuinfer::engine {
@@ -54,6 +55,7 @@ class Epilogue {
  private:
   std::vector<Step> steps_;
   std::size_t first_operand_;
+  const VectorLoops& loops_;  // of the engine's ISA, chosen when the kernel is made
 };
 
 }  // namespace cpuinfer::engine

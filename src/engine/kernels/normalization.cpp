@@ -1,8 +1,10 @@
 // Normalisation in inference form: BatchNormalization (running statistics) and
-// LayerNormalization (with its optional Mean and InvStdDev outputs).
+// LayerNormalization (with its optional Mean and InvStdDev outputs); their loops are per ISA
+// (kernels/vector).
 #include <cmath>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/kernels/vector/vector_loops.h"
 
 namespace cpuinfer::engine {
 
@@ -12,7 +14,7 @@ std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
   NodeInfo info(node);
   if (node.get_int("training_mode", 0) != 0) info.unsupported("training mode");
   const float epsilon = node.get_float("epsilon", 1e-5f);
-  return make_function_kernel([info, epsilon, outputs = node.outputs.size()](Inputs inputs) {
+  return make_function_kernel([info, epsilon, outputs = node.outputs.size(), &loops = vector_loops()](Inputs inputs) {
     if (outputs > 1) info.unsupported("the running statistics outputs of training mode");
     const Tensor& x = info.input(inputs, 0);
     if (x.rank() < 2) info.fail("input of shape {} has no channel dimension", shape_string(x.shape()));
@@ -39,7 +41,7 @@ std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
                  [&](std::int64_t begin, std::int64_t end) {
                    for (std::int64_t k = begin; k < end; ++k) {
                      const auto c = static_cast<std::size_t>(k % channels);
-                     for (std::int64_t i = k * spatial; i < (k + 1) * spatial; ++i) out[i] = in[i] * scale[c] + shift[c];
+                     loops.affine(in + k * spatial, out + k * spatial, spatial, scale[c], shift[c]);
                    }
                  });
     return std::vector<Tensor>{std::move(y)};
@@ -49,7 +51,8 @@ std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
 std::unique_ptr<Kernel> make_layer_norm(const Node& node, std::int64_t) {
   const std::int64_t axis_attr = node.get_int("axis", -1);
   const float epsilon = node.get_float("epsilon", 1e-5f);
-  return make_function_kernel([info = NodeInfo(node), axis_attr, epsilon, outputs = node.outputs.size()](Inputs inputs) {
+  return make_function_kernel([info = NodeInfo(node), axis_attr, epsilon, outputs = node.outputs.size(),
+                               &loops = vector_loops()](Inputs inputs) {
     const Tensor& x = info.input(inputs, 0);
     const Tensor& scale = info.input(inputs, 1);
     const Tensor* bias = info.optional_input(inputs, 2);
@@ -84,19 +87,8 @@ std::unique_ptr<Kernel> make_layer_norm(const Node& node, std::int64_t) {
     float* means = mean_out.values<float>().data();
     float* invs = inv_out.values<float>().data();
     parallel_for(rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)), [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t row = begin; row < end; ++row) {
-        const float* v = in + row * n;
-        float sum = 0;
-        for (std::int64_t i = 0; i < n; ++i) sum += v[i];
-        const float mean = n ? sum / static_cast<float>(n) : 0.0f;
-        float var = 0;
-        for (std::int64_t i = 0; i < n; ++i) var += (v[i] - mean) * (v[i] - mean);
-        const float inv = 1.0f / std::sqrt((n ? var / static_cast<float>(n) : 0.0f) + epsilon);
-        float* o = out + row * n;
-        for (std::int64_t i = 0; i < n; ++i) o[i] = (v[i] - mean) * inv * gamma[static_cast<std::size_t>(i)] + beta[static_cast<std::size_t>(i)];
-        means[row] = mean;
-        invs[row] = inv;
-      }
+      for (std::int64_t row = begin; row < end; ++row)
+        loops.layer_norm_row(in + row * n, gamma.data(), beta.data(), out + row * n, n, epsilon, means + row, invs + row);
     });
     std::vector<Tensor> result;
     result.push_back(std::move(y));

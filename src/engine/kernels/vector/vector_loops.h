@@ -1,0 +1,38 @@
+// Our own hot loops over float32, compiled once per ISA level and chosen once, when a kernel is
+// made, by the engine's ISA (engine/isa.h: the CPU's best level under CPUINFER_MAX_ISA), never
+// inside a run. Each level is its own translation unit (vector_loops_baseline/_avx2/_avx512.cpp,
+// built from vector_loops_impl.h with that level's -m flags), as ncnn builds its layers.
+#pragma once
+
+#include <cstdint>
+
+#include "core/cpu_features.h"
+
+namespace cpuinfer::engine {
+
+enum class VectorOp { identity, relu, scale, gelu, erf, tanh, exp, log, sqrt, sigmoid };
+
+struct VectorLoops {
+  Isa isa;
+  // out[i] = op(in[i]) (scale: in[i] * factor). `in` may be `out`.
+  void (*map)(VectorOp op, const float* in, float* out, std::int64_t n, float factor);
+  // out[i] = op(a[i] + b[i]). `a` or `b` may be `out`.
+  void (*add_map)(VectorOp op, const float* a, const float* b, float* out, std::int64_t n, float factor);
+  // One row of LayerNormalization: y = (x - mean) * inv * gamma + beta, inv = 1 / sqrt(var + eps).
+  void (*layer_norm_row)(const float* x, const float* gamma, const float* beta, float* y, std::int64_t n, float eps,
+                         float* mean, float* inv);
+  // y[i] = x[i] * scale + shift (BatchNormalization over one channel).
+  void (*affine)(const float* x, float* y, std::int64_t n, float scale, float shift);
+};
+
+// The loops of the engine's ISA.
+const VectorLoops& vector_loops();
+// The loops of a level this build has; the CPU must support it (tests compare the levels).
+const VectorLoops& vector_loops(Isa isa);
+
+// Each level's table, from its own translation unit.
+VectorLoops vector_loops_baseline();
+VectorLoops vector_loops_avx2();
+VectorLoops vector_loops_avx512();
+
+}  // namespace cpuinfer::engine

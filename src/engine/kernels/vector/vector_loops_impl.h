@@ -1,0 +1,86 @@
+// The loops of vector_loops.h, included once per ISA translation unit with VECTOR_LOOPS_ISA set
+// to that level. Everything here is in an anonymous namespace and uses no C++ library templates:
+// an inline function compiled with AVX-512 must not become the copy the linker gives other units.
+#include <math.h>
+
+#include "engine/kernels/vector/vector_loops.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+
+template <VectorOp Op> inline float apply(float v, float factor) {
+  if constexpr (Op == VectorOp::relu) return v > 0.0f ? v : 0.0f;
+  else if constexpr (Op == VectorOp::scale) return v * factor;
+  else if constexpr (Op == VectorOp::gelu) return 0.5f * v * (1.0f + erff(v * kInvSqrt2));
+  else if constexpr (Op == VectorOp::erf) return erff(v);
+  else if constexpr (Op == VectorOp::tanh) return tanhf(v);
+  else if constexpr (Op == VectorOp::exp) return expf(v);
+  else if constexpr (Op == VectorOp::log) return logf(v);
+  else if constexpr (Op == VectorOp::sqrt) return sqrtf(v);
+  else if constexpr (Op == VectorOp::sigmoid) return v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
+  else return v;
+}
+
+template <VectorOp Op> void map_loop(const float* in, float* out, std::int64_t n, float factor) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) out[i] = apply<Op>(in[i], factor);
+}
+
+template <VectorOp Op> void add_map_loop(const float* a, const float* b, float* out, std::int64_t n, float factor) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) out[i] = apply<Op>(a[i] + b[i], factor);
+}
+
+#define VECTOR_LOOPS_DISPATCH(loop, ...)                                   \
+  switch (op) {                                                            \
+    case VectorOp::identity: return loop<VectorOp::identity>(__VA_ARGS__); \
+    case VectorOp::relu: return loop<VectorOp::relu>(__VA_ARGS__);         \
+    case VectorOp::scale: return loop<VectorOp::scale>(__VA_ARGS__);       \
+    case VectorOp::gelu: return loop<VectorOp::gelu>(__VA_ARGS__);         \
+    case VectorOp::erf: return loop<VectorOp::erf>(__VA_ARGS__);           \
+    case VectorOp::tanh: return loop<VectorOp::tanh>(__VA_ARGS__);         \
+    case VectorOp::exp: return loop<VectorOp::exp>(__VA_ARGS__);           \
+    case VectorOp::log: return loop<VectorOp::log>(__VA_ARGS__);           \
+    case VectorOp::sqrt: return loop<VectorOp::sqrt>(__VA_ARGS__);         \
+    case VectorOp::sigmoid: return loop<VectorOp::sigmoid>(__VA_ARGS__);   \
+  }
+
+void map(VectorOp op, const float* in, float* out, std::int64_t n, float factor) {
+  VECTOR_LOOPS_DISPATCH(map_loop, in, out, n, factor)
+}
+
+void add_map(VectorOp op, const float* a, const float* b, float* out, std::int64_t n, float factor) {
+  VECTOR_LOOPS_DISPATCH(add_map_loop, a, b, out, n, factor)
+}
+
+#undef VECTOR_LOOPS_DISPATCH
+
+void layer_norm_row(const float* x, const float* gamma, const float* beta, float* y, std::int64_t n, float eps,
+                    float* mean_out, float* inv_out) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (std::int64_t i = 0; i < n; ++i) sum += x[i];
+  const float mean = n ? sum / static_cast<float>(n) : 0.0f;
+  float var = 0.0f;
+#pragma omp simd reduction(+ : var)
+  for (std::int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const float inv = 1.0f / sqrtf((n ? var / static_cast<float>(n) : 0.0f) + eps);
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
+  *mean_out = mean;
+  *inv_out = inv;
+}
+
+void affine(const float* x, float* y, std::int64_t n, float scale, float shift) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
+}
+
+}  // namespace
+
+VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine}; }
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,103 @@
+// kernels/vector: every ISA level this CPU has against plain formulas, on odd lengths (vector
+// bodies and remainders), with the output over the input where the loops allow it.
+#include "engine/kernels/vector/vector_loops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+
+namespace cpuinfer::engine {
+namespace {
+
+float reference(VectorOp op, float v, float factor) {
+  switch (op) {
+    case VectorOp::identity: return v;
+    case VectorOp::relu: return v > 0 ? v : 0;
+    case VectorOp::scale: return v * factor;
+    case VectorOp::gelu: return 0.5f * v * (1 + std::erf(v / std::sqrt(2.0f)));
+    case VectorOp::erf: return std::erf(v);
+    case VectorOp::tanh: return std::tanh(v);
+    case VectorOp::exp: return std::exp(v);
+    case VectorOp::log: return std::log(v);
+    case VectorOp::sqrt: return std::sqrt(v);
+    case VectorOp::sigmoid: return 1 / (1 + std::exp(-v));
+  }
+  return v;
+}
+
+std::vector<Isa> levels() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::baseline, Isa::avx2, Isa::avx512})
+    if (isa <= cpu_isa()) out.push_back(isa);
+  return out;
+}
+
+std::vector<float> random_values(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-3.0f, 3.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+TEST(VectorLoops, EveryLevelMapsAsThePlainFormulas) {
+  const VectorOp ops[] = {VectorOp::identity, VectorOp::relu, VectorOp::scale, VectorOp::gelu, VectorOp::erf,
+                          VectorOp::tanh, VectorOp::exp, VectorOp::log, VectorOp::sqrt, VectorOp::sigmoid};
+  for (Isa isa : levels()) {
+    const VectorLoops& loops = vector_loops(isa);
+    EXPECT_EQ(loops.isa, isa);
+    for (VectorOp op : ops)
+      for (std::size_t n : {0, 1, 7, 16, 33, 67, 1000}) {
+        SCOPED_TRACE(testing::Message() << isa_name(isa) << " op " << static_cast<int>(op) << " n " << n);
+        std::vector<float> a = random_values(n, 1), b = random_values(n, 2);
+        if (op == VectorOp::log || op == VectorOp::sqrt)  // positive arguments
+          for (std::size_t i = 0; i < n; ++i) a[i] = std::fabs(a[i]) + 0.5f, b[i] = std::fabs(b[i]);
+        auto expect = [&](float in) { return reference(op, in, 0.5f); };
+        std::vector<float> out(n, NAN);
+        loops.map(op, a.data(), out.data(), static_cast<std::int64_t>(n), 0.5f);
+        for (std::size_t i = 0; i < n; ++i) ASSERT_NEAR(out[i], expect(a[i]), 1e-6f * (1 + std::fabs(expect(a[i])))) << i;
+        std::vector<float> sum = a;  // in place, over the first operand
+        loops.add_map(op, sum.data(), b.data(), sum.data(), static_cast<std::int64_t>(n), 0.5f);
+        for (std::size_t i = 0; i < n; ++i) {
+          const float want = expect(a[i] + b[i]);
+          ASSERT_NEAR(sum[i], want, 1e-6f * (1 + std::fabs(want))) << i;
+        }
+      }
+  }
+}
+
+TEST(VectorLoops, EveryLevelNormalisesRowsAsThePlainFormula) {
+  for (Isa isa : levels()) {
+    const VectorLoops& loops = vector_loops(isa);
+    for (std::size_t n : {1, 5, 16, 31, 768}) {
+      SCOPED_TRACE(testing::Message() << isa_name(isa) << " n " << n);
+      const std::vector<float> x = random_values(n, 3), gamma = random_values(n, 4), beta = random_values(n, 5);
+      double mean = 0, var = 0;
+      for (float v : x) mean += v;
+      mean /= static_cast<double>(n);
+      for (float v : x) var += (v - mean) * (v - mean);
+      const double inv = 1 / std::sqrt(var / static_cast<double>(n) + 1e-5);
+      std::vector<float> y(n, NAN);
+      float got_mean = NAN, got_inv = NAN;
+      loops.layer_norm_row(x.data(), gamma.data(), beta.data(), y.data(), static_cast<std::int64_t>(n), 1e-5f, &got_mean, &got_inv);
+      EXPECT_NEAR(got_mean, mean, 1e-5);
+      EXPECT_NEAR(got_inv, inv, 1e-4 * inv);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_NEAR(y[i], (x[i] - mean) * inv * gamma[i] + beta[i], 1e-4) << i;
+      std::vector<float> z(n, NAN);
+      loops.affine(x.data(), z.data(), static_cast<std::int64_t>(n), 1.5f, -0.25f);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_FLOAT_EQ(z[i], x[i] * 1.5f - 0.25f) << i;
+    }
+  }
+}
+
+TEST(VectorLoops, ALevelTheCpuLacksIsRefused) {
+  if (cpu_isa() == Isa::avx512) GTEST_SKIP() << "this CPU has every level";
+  EXPECT_THROW(vector_loops(Isa::avx512), Error);
+}
+
+}  // namespace
+}  // namespace cpuinfer::engine
