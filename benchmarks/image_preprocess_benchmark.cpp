@@ -41,4 +41,3 @@ BENCHMARK(BM_Preprocess)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
-BENCHMARK_MAIN();
