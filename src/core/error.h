@@ -12,7 +12,18 @@ namespace cpuinfer {
 
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& message) : std::runtime_error(message), detail_(message) {}
+  // An error of one node of an engine graph: what() is "node <node>: <detail>".
+  Error(std::string node, const std::string& detail)
+      : std::runtime_error(fmt::format("node {}: {}", node, detail)), node_(std::move(node)), detail_(detail) {}
+
+  // The node ("'conv1' (Conv)"), or "" for errors of no node.
+  const std::string& node() const { return node_; }
+  // The message without the node.
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string node_, detail_;
 };
 
 // A well-formed input that a runtime cannot handle (an operator or shape it does not support), as

@@ -21,18 +21,18 @@ namespace cpuinfer::engine {
 
 namespace {
 
-// Runs a kernel, naming the node in any error that does not name it yet.
+// Runs a kernel; an error that names no node gets this one.
 std::vector<Tensor> run_kernel(Kernel& kernel, const Node& node, Inputs inputs) {
   try {
     return kernel.run(inputs);
   } catch (const Unsupported& e) {
-    if (std::string_view(e.what()).starts_with("node ")) throw;
-    throw Unsupported(fmt::format("node {}: {}", node.label(), e.what()));
+    if (!e.node().empty()) throw;
+    throw Unsupported(node.label(), e.what());
   } catch (const Error& e) {
-    if (std::string_view(e.what()).starts_with("node ")) throw;
-    throw Error(fmt::format("node {}: {}", node.label(), e.what()));
+    if (!e.node().empty()) throw;
+    throw Error(node.label(), e.what());
   } catch (const std::bad_alloc&) {
-    throw Error(fmt::format("node {}: out of memory", node.label()));
+    throw Error(node.label(), "out of memory");
   }
 }
 
@@ -47,13 +47,20 @@ Session::Session(Graph graph, SessionOptions options)
   report_.opset = graph_.opset;
   set_threads(options_.threads);
 
-  // Every operator must have a kernel before anything runs.
-  std::vector<const Node*> missing;
-  for (const Node& node : graph_.nodes)
-    if (!kernel_table().count(node.qualified_type())) missing.push_back(&node);
-  if (!missing.empty())
-    throw Unsupported(fmt::format("node '{}': operator {} is not supported{}", missing[0]->name, missing[0]->qualified_type(),
-                                  missing.size() > 1 ? fmt::format(" (nor are {} other nodes)", missing.size() - 1) : ""));
+  // Every node must have a kernel for its operator, opset and (where known) element type before
+  // anything runs; the first refusal is reported with how many others there are.
+  std::optional<Unsupported> first_missing;
+  std::size_t missing = 0;
+  for (const Node& node : graph_.nodes) {
+    try {
+      kernel_table().find(node, graph_.opset, first_input_type(node));
+    } catch (const Unsupported& e) {
+      if (!missing++) first_missing = e;
+    }
+  }
+  if (first_missing)
+    throw Unsupported(first_missing->node(), missing > 1 ? fmt::format("{} (nor are {} other nodes)", first_missing->detail(), missing - 1)
+                                                         : first_missing->detail());
 
   report_.folded_nodes = fold_constants(graph_, [this](const Node& node, Inputs inputs) {
     auto kernel = make_kernel(node, graph_.opset);
@@ -66,7 +73,7 @@ Session::Session(Graph graph, SessionOptions options)
     report_.blocked_nodes = layout.blocked_nodes;
     report_.reorders = layout.reorders;
   }
-  for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset));
+  for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset, first_input_type(node)));
   prepack_constants();
 
   // Value lifetimes: release each computed value after its last reader.
@@ -95,6 +102,12 @@ Session::Session(Graph graph, SessionOptions options)
 }
 
 Session::~Session() = default;
+
+std::optional<DType> Session::first_input_type(const Node& node) const {
+  if (node.inputs.empty() || node.inputs[0] == kNoValue) return std::nullopt;
+  const Value& v = graph_.values[static_cast<std::size_t>(node.inputs[0])];
+  return v.constant ? std::optional<DType>(v.constant->dtype()) : v.dtype;
+}
 
 void Session::prepack_constants() {
   std::vector<std::size_t> readers(graph_.values.size(), 0), takers(graph_.values.size(), 0);

@@ -62,6 +62,8 @@ class Session {
 
  private:
   void check_inputs(std::span<const Tensor> inputs) const;
+  // The element type of the node's input 0 where the graph knows it at load.
+  std::optional<DType> first_input_type(const Node& node) const;
   // Offers every kernel its constant inputs; frees the constants every reader took.
   void prepack_constants();
 

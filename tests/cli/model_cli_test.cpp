@@ -146,7 +146,7 @@ TEST_F(ModelCli, ProfilePrintsOpTypesAndTopNodes) {
   b.node("Hardmax", {"x"}, {"y"}, "odd");
   b.output("y");
   expect_one_error(testing::run_cpuinfer({"profile", "--model", write("odd.onnx", b).string()}),
-                   "node 'odd': operator Hardmax is not supported");
+                   "node 'odd' (Hardmax): operator Hardmax is not supported");
 }
 
 }  // namespace

@@ -111,8 +111,28 @@ TEST(OnnxImport, NamesTheNodeOfAnUnsupportedOperator) {
   b.node("Relu", {"x"}, {"a"}, "fine");
   b.node("Hardmax", {"a"}, {"y"}, "exotic");
   b.output("y");
-  EXPECT_THROW(engine::Session(import_onnx_bytes(b.bytes(), "m"), {1}), Unsupported);
-  EXPECT_THAT(error_of(b.bytes()), HasSubstr("node 'exotic': operator Hardmax is not supported"));
+  try {
+    engine::Session(import_onnx_bytes(b.bytes(), "m"), {1});
+    FAIL() << "no error";
+  } catch (const Unsupported& e) {
+    EXPECT_EQ(e.node(), "'exotic' (Hardmax)");  // a field, for programs
+    EXPECT_EQ(e.detail(), "operator Hardmax is not supported");
+    EXPECT_STREQ(e.what(), "node 'exotic' (Hardmax): operator Hardmax is not supported");
+  }
+}
+
+TEST(OnnxImport, RefusesAnOpsetOrElementTypeNoKernelFollows) {
+  OnnxBuilder newer(19);
+  newer.input("x", kFloat, {"4"});
+  newer.node("Relu", {"x"}, {"y"}, "act");
+  newer.output("y");
+  EXPECT_THAT(error_of(newer.bytes()), HasSubstr("node 'act' (Relu): Relu opset 19 is not supported (kernels for opsets 1 to 17)"));
+  OnnxBuilder ints;
+  ints.input("x", onnx::TensorProto::INT64, {"1", "1", "4", "4"});
+  ints.initializer("w", {1, 1, 1, 1}, {1.0f});
+  ints.node("Conv", {"x", "w"}, {"y"}, "conv");
+  ints.output("y");
+  EXPECT_THAT(error_of(ints.bytes()), HasSubstr("node 'conv' (Conv): Conv on int64 is not supported (kernels for float32)"));
 }
 
 TEST(OnnxImport, RefusesOperatorsOfOtherDomains) {

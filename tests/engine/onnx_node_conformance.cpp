@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
   // ONNX operators only: the engine's own (cpuinfer:FusedConv, ...) are what its passes make of them.
   std::vector<std::string> uncovered;
   std::size_t onnx_ops = 0;
-  for (const auto& [op, factory] : engine::kernel_table()) {
+  for (const std::string& op : engine::kernel_table().operators()) {
     if (op.starts_with(std::string(engine::kEngineDomain) + ":")) continue;
     ++onnx_ops;
     if (!covered.count(op)) uncovered.push_back(op);

@@ -215,8 +215,8 @@ class ConvKernel final : public Kernel {
 
 void add_convolution_kernels(KernelTable& t) {
   auto conv = [](const Node& node, std::int64_t) { return std::make_unique<ConvKernel>(node); };
-  t["Conv"] = conv;
-  t[std::string(kEngineDomain) + ":FusedConv"] = conv;
+  t.add("Conv", conv, {}, {DType::f32});
+  t.add(std::string(kEngineDomain) + ":FusedConv", conv, {}, {DType::f32});
 }
 
 }  // namespace cpuinfer::engine

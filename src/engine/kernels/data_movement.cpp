@@ -215,11 +215,11 @@ std::unique_ptr<Kernel> make_split(const Node& node, std::int64_t opset) {
 }  // namespace
 
 void add_data_movement_kernels(KernelTable& t) {
-  t["Transpose"] = make_transpose;
-  t["Slice"] = make_slice;
-  t["Concat"] = make_concat;
-  t["Gather"] = make_gather;
-  t["Split"] = make_split;
+  t.add("Transpose", make_transpose);
+  t.add("Slice", make_slice);
+  t.add("Concat", make_concat);
+  t.add("Gather", make_gather);
+  t.add("Split", make_split);
 }
 
 }  // namespace cpuinfer::engine

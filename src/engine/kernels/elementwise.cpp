@@ -21,7 +21,7 @@ template <typename T> constexpr bool is_int = std::is_integral_v<T> && !std::is_
 // `vector`: the float32 loop of kernels/vector (per ISA), if it has one.
 template <typename F>
 void add_unary(KernelTable& t, const char* op, bool floats_only, F f, std::optional<VectorOp> vector = std::nullopt) {
-  t[op] = [floats_only, f, vector](const Node& node, std::int64_t) {
+  t.add(op, [floats_only, f, vector](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), floats_only, f, vector, &loops = vector_loops()](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
@@ -48,7 +48,7 @@ void add_unary(KernelTable& t, const char* op, bool floats_only, F f, std::optio
       });
       return std::vector<Tensor>{std::move(y)};
     }, true);
-  };
+  }, {}, floats_only ? std::vector<DType>{DType::f32, DType::f64} : std::vector<DType>{DType::f32, DType::f64, DType::i32, DType::i64});
 }
 
 // ---- binary ----
@@ -92,7 +92,7 @@ void broadcast_apply(const Broadcast& plan, Tensor& out, F f, std::array<const T
 }
 
 void add_arithmetic(KernelTable& t, const char* op, char symbol) {
-  t[op] = [symbol](const Node& node, std::int64_t) {
+  t.add(op, [symbol](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), symbol](Inputs inputs) {
       const Tensor& a = info.input(inputs, 0);
       const Tensor& b = info.input(inputs, 1);
@@ -122,7 +122,7 @@ void add_arithmetic(KernelTable& t, const char* op, char symbol) {
       });
       return std::vector<Tensor>{std::move(y)};
     }, true);
-  };
+  }, {}, {DType::f32, DType::f64, DType::i32, DType::i64});
 }
 
 template <typename T> T power(T base, double exponent) {
@@ -139,7 +139,7 @@ template <typename T> T power(T base, double exponent) {
 }
 
 void add_pow(KernelTable& t) {
-  t["Pow"] = [](const Node& node, std::int64_t) {
+  t.add("Pow", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
       const Tensor& a = info.input(inputs, 0);
       const Tensor& b = info.input(inputs, 1);
@@ -160,11 +160,11 @@ void add_pow(KernelTable& t) {
       });
       return std::vector<Tensor>{std::move(y)};
     });
-  };
+  });
 }
 
 template <typename Compare> void add_comparison(KernelTable& t, const char* op, Compare compare) {
-  t[op] = [compare](const Node& node, std::int64_t) {
+  t.add(op, [compare](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), compare](Inputs inputs) {
       const Tensor& a = info.input(inputs, 0);
       const Tensor& b = info.input(inputs, 1);
@@ -178,11 +178,11 @@ template <typename Compare> void add_comparison(KernelTable& t, const char* op, 
       });
       return std::vector<Tensor>{std::move(y)};
     });
-  };
+  });
 }
 
 template <typename Logic> void add_logic(KernelTable& t, const char* op, Logic logic) {
-  t[op] = [logic](const Node& node, std::int64_t) {
+  t.add(op, [logic](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), logic](Inputs inputs) {
       const Tensor& a = info.input(inputs, 0);
       const Tensor& b = info.input(inputs, 1);
@@ -193,11 +193,11 @@ template <typename Logic> void add_logic(KernelTable& t, const char* op, Logic l
       broadcast_apply<bool, bool, bool>(plan, y, logic, {&a, &b});
       return std::vector<Tensor>{std::move(y)};
     });
-  };
+  });
 }
 
 void add_where(KernelTable& t) {
-  t["Where"] = [](const Node& node, std::int64_t) {
+  t.add("Where", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
       const Tensor& c = info.input(inputs, 0);
       const Tensor& x = info.input(inputs, 1);
@@ -213,7 +213,7 @@ void add_where(KernelTable& t) {
       });
       return std::vector<Tensor>{std::move(y)};
     });
-  };
+  });
 }
 
 // Float -> integer conversion without undefined behaviour: NaN gives 0, out-of-range saturates.
@@ -230,7 +230,7 @@ template <typename To, typename From> To convert(From v) {
 }
 
 void add_cast(KernelTable& t) {
-  t["Cast"] = [](const Node& node, std::int64_t) -> std::unique_ptr<Kernel> {
+  t.add("Cast", [](const Node& node, std::int64_t) -> std::unique_ptr<Kernel> {
     NodeInfo info(node);
     if (!node.has("to")) info.fail("attribute 'to' is required");
     const std::int64_t to = node.get_int("to", 0);
@@ -259,7 +259,7 @@ void add_cast(KernelTable& t) {
       });
       return std::vector<Tensor>{std::move(y)};
     });
-  };
+  });
 }
 
 }  // namespace
@@ -301,7 +301,7 @@ void add_elementwise_kernels(KernelTable& t) {
   add_logic(t, "And", [](bool a, bool b) { return a && b; });
   add_logic(t, "Or", [](bool a, bool b) { return a || b; });
   add_logic(t, "Xor", [](bool a, bool b) { return a != b; });
-  t["Not"] = [](const Node& node, std::int64_t) {
+  t.add("Not", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       info.expect_dtype(x, DType::boolean, "input");
@@ -311,7 +311,7 @@ void add_elementwise_kernels(KernelTable& t) {
       for (std::size_t i = 0; i < in.size(); ++i) out[i] = !in[i];
       return std::vector<Tensor>{std::move(y)};
     });
-  };
+  });
   add_where(t);
   add_cast(t);
 }

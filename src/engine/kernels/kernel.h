@@ -1,13 +1,19 @@
-// A kernel executes one node. It is made once at load time from the node (attributes checked
-// there), given the node's constant inputs to prepack, and run for every inference on the node's input tensors, whose shapes may change from
-// run to run (symbolic batch and sequence dimensions): shape-dependent state, such as a oneDNN
-// primitive, is cached by the kernel per shape.
+// A kernel executes one node, in three steps, as XNNPACK's operators and ONNX Runtime's kernels do:
+//  - made once at load time from the node (attributes checked there), and given the node's
+//    constant inputs to prepack (weights reordered once, the session's copy freed);
+//  - planned per input shapes (batch, sequence): shape-dependent state, such as a oneDNN
+//    primitive, is kept in the kernel's LRU PlanCache (kernels/plan_cache.h);
+//  - run, taking its outputs' storage from the session (engine/memory/run_memory.h: the memory
+//    plan of the shapes, in place where may_overwrite() allows).
+// Kernels are registered by operator, the opsets whose semantics they follow, and the element
+// types of their first input (KernelTable).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,7 +53,35 @@ class Kernel {
 // Made at load time; throws cpuinfer::Error for invalid attributes and cpuinfer::Unsupported for
 // attribute values the kernel does not implement.
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const Node& node, std::int64_t opset)>;
-using KernelTable = std::map<std::string, KernelFactory>;
+
+// The newest opset of ONNX's default domain whose operators the kernels follow: ONNX 1.12's
+// (Debian 12), whose node tests pin them (tests/engine/onnx_node_conformance.cpp).
+inline constexpr std::int64_t kNewestOpset = 17;
+struct OpsetRange {
+  std::int64_t first = 1, last = kNewestOpset;
+};
+
+struct KernelRegistration {
+  OpsetRange opsets;         // of the default domain; the engine's own domain has no versions
+  std::vector<DType> types;  // of input 0, checked at load where the graph knows it; empty: the kernel checks at run
+  KernelFactory make;
+};
+
+class KernelTable {
+ public:
+  // `qualified_op`: "Conv", or "cpuinfer:FusedConv" in the engine's domain.
+  void add(const std::string& qualified_op, KernelFactory make, OpsetRange opsets = {}, std::vector<DType> types = {});
+  bool contains(const std::string& qualified_op) const { return by_op_.count(qualified_op) > 0; }
+  // Every operator with a kernel, sorted.
+  std::vector<std::string> operators() const;
+  // The kernel for `node` in a model of default-domain `opset`, its input 0 of type `type` where
+  // known. Throws cpuinfer::Unsupported naming the node: no kernel for the operator, none for the
+  // opset ("Softmax opset 18: kernels for opsets 1 to 17"), or none for the element type.
+  const KernelRegistration& find(const Node& node, std::int64_t opset, std::optional<DType> type) const;
+
+ private:
+  std::map<std::string, std::vector<KernelRegistration>> by_op_;
+};
 
 // A kernel that is a plain function of the node and its inputs (most operators); `elementwise`:
 // its first output may overwrite any input of its size (Kernel::may_overwrite).
@@ -56,8 +90,8 @@ std::unique_ptr<Kernel> make_function_kernel(KernelFunction function, bool eleme
 
 // Every operator the engine runs, by Node::qualified_type(): "Conv", "cpuinfer:FusedConv".
 const KernelTable& kernel_table();
-// Throws cpuinfer::Unsupported naming the node and operator when there is no kernel for it.
-std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset);
+// The node's kernel (KernelTable::find, then its factory).
+std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset, std::optional<DType> type = std::nullopt);
 
 // The operator families, each in its own file, add their kernels to the table.
 void add_elementwise_kernels(KernelTable& table);

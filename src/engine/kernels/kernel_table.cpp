@@ -1,6 +1,8 @@
 // The kernel table: every operator family registers its operators here, explicitly.
 #include "engine/kernels/kernel.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace cpuinfer::engine {
@@ -39,11 +41,40 @@ const KernelTable& kernel_table() {
   return table;
 }
 
-std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset) {
-  auto it = kernel_table().find(node.qualified_type());
-  if (it == kernel_table().end())
-    throw Unsupported(fmt::format("node '{}': operator {} is not supported", node.name, node.qualified_type()));
-  return it->second(node, opset);
+void KernelTable::add(const std::string& qualified_op, KernelFactory make, OpsetRange opsets, std::vector<DType> types) {
+  by_op_[qualified_op].push_back({opsets, std::move(types), std::move(make)});
+}
+
+std::vector<std::string> KernelTable::operators() const {
+  std::vector<std::string> ops;
+  for (const auto& [op, registrations] : by_op_) ops.push_back(op);
+  return ops;
+}
+
+const KernelRegistration& KernelTable::find(const Node& node, std::int64_t opset, std::optional<DType> type) const {
+  const std::string op = node.qualified_type();
+  auto it = by_op_.find(op);
+  if (it == by_op_.end()) throw Unsupported(node.label(), fmt::format("operator {} is not supported", op));
+  const bool versioned = node.domain.empty();
+  std::vector<std::string> ranges, types;
+  for (const KernelRegistration& r : it->second) {
+    if (versioned && (opset < r.opsets.first || opset > r.opsets.last)) {
+      ranges.push_back(fmt::format("{} to {}", r.opsets.first, r.opsets.last));
+      continue;
+    }
+    if (type && !r.types.empty() && std::find(r.types.begin(), r.types.end(), *type) == r.types.end()) {
+      for (DType t : r.types) types.push_back(dtype_name(t));
+      continue;
+    }
+    return r;
+  }
+  if (!types.empty())
+    throw Unsupported(node.label(), fmt::format("{} on {} is not supported (kernels for {})", op, dtype_name(*type), fmt::join(types, ", ")));
+  throw Unsupported(node.label(), fmt::format("{} opset {} is not supported (kernels for opsets {})", op, opset, fmt::join(ranges, ", ")));
+}
+
+std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset, std::optional<DType> type) {
+  return kernel_table().find(node, opset, type).make(node, opset);
 }
 
 }  // namespace cpuinfer::engine

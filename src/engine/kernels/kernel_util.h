@@ -18,11 +18,11 @@ struct NodeInfo {
   explicit NodeInfo(const Node& node) : label(node.label()) {}
   template <typename... Args>
   [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) const {
-    throw Error(fmt::format("node {}: {}", label, fmt::format(format, std::forward<Args>(args)...)));
+    throw Error(label, fmt::format(format, std::forward<Args>(args)...));
   }
   template <typename... Args>
   [[noreturn]] void unsupported(fmt::format_string<Args...> format, Args&&... args) const {
-    throw Unsupported(fmt::format("node {}: {}", label, fmt::format(format, std::forward<Args>(args)...)));
+    throw Unsupported(label, fmt::format(format, std::forward<Args>(args)...));
   }
   const Tensor& input(Inputs inputs, std::size_t i) const {
     if (i >= inputs.size() || !inputs[i]) fail("input {} is required", i);

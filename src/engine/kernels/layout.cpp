@@ -61,8 +61,8 @@ class ReorderKernel final : public Kernel {
 
 void add_layout_kernels(KernelTable& t) {
   const std::string domain = std::string(kEngineDomain) + ":";
-  t[domain + "ToBlocked"] = [](const Node& node, std::int64_t) { return std::make_unique<ReorderKernel>(node, true); };
-  t[domain + "ToPlain"] = [](const Node& node, std::int64_t) { return std::make_unique<ReorderKernel>(node, false); };
+  t.add(domain + "ToBlocked", [](const Node& node, std::int64_t) { return std::make_unique<ReorderKernel>(node, true); });
+  t.add(domain + "ToPlain", [](const Node& node, std::int64_t) { return std::make_unique<ReorderKernel>(node, false); });
 }
 
 }  // namespace cpuinfer::engine

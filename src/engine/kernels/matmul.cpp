@@ -247,9 +247,9 @@ class GemmKernel final : public Kernel {
 
 void add_matmul_kernels(KernelTable& t) {
   auto matmul = [](const Node& node, std::int64_t) { return std::make_unique<MatMulKernel>(node); };
-  t["MatMul"] = matmul;
-  t[std::string(kEngineDomain) + ":FusedMatMul"] = matmul;
-  t["Gemm"] = [](const Node& node, std::int64_t) { return std::make_unique<GemmKernel>(node); };
+  t.add("MatMul", matmul, {}, {DType::f32});
+  t.add(std::string(kEngineDomain) + ":FusedMatMul", matmul, {}, {DType::f32});
+  t.add("Gemm", [](const Node& node, std::int64_t) { return std::make_unique<GemmKernel>(node); }, {}, {DType::f32});
 }
 
 }  // namespace cpuinfer::engine

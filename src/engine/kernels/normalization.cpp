@@ -101,8 +101,8 @@ std::unique_ptr<Kernel> make_layer_norm(const Node& node, std::int64_t) {
 }  // namespace
 
 void add_normalization_kernels(KernelTable& t) {
-  t["BatchNormalization"] = make_batch_norm;
-  t["LayerNormalization"] = make_layer_norm;
+  t.add("BatchNormalization", make_batch_norm, {}, {DType::f32});
+  t.add("LayerNormalization", make_layer_norm, {}, {DType::f32});
 }
 
 }  // namespace cpuinfer::engine

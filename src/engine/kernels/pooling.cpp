@@ -122,11 +122,11 @@ KernelFactory global_pool(bool max) {
 
 void add_pooling_kernels(KernelTable& t) {
   for (const std::string& prefix : {std::string(), std::string(kEngineDomain) + ":"}) {
-    t[prefix + "MaxPool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); };
-    t[prefix + "AveragePool"] = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); };
+    t.add(prefix + "MaxPool", [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); }, {}, {DType::f32});
+    t.add(prefix + "AveragePool", [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); }, {}, {DType::f32});
   }
-  t["GlobalAveragePool"] = global_pool(false);
-  t["GlobalMaxPool"] = global_pool(true);
+  t.add("GlobalAveragePool", global_pool(false), {}, {DType::f32});
+  t.add("GlobalMaxPool", global_pool(true), {}, {DType::f32});
 }
 
 }  // namespace cpuinfer::engine

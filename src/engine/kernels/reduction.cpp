@@ -162,12 +162,14 @@ class SoftmaxKernel final : public Kernel {
 }  // namespace
 
 void add_reduction_kernels(KernelTable& t) {
-  t["ReduceMean"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::mean); };
-  t["ReduceSum"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum); };
-  t["ReduceMax"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::max); };
-  t["ReduceMin"] = [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::min); };
-  t["Softmax"] = [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, false); };
-  t["LogSoftmax"] = [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, true); };
+  // The reductions also follow opset 18, where their axes became an input.
+  const OpsetRange through_18{1, 18};
+  t.add("ReduceMean", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::mean); }, through_18);
+  t.add("ReduceSum", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum); }, through_18);
+  t.add("ReduceMax", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::max); }, through_18);
+  t.add("ReduceMin", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::min); }, through_18);
+  t.add("Softmax", [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, false); }, {}, {DType::f32, DType::f64});
+  t.add("LogSoftmax", [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, true); }, {}, {DType::f32, DType::f64});
 }
 
 }  // namespace cpuinfer::engine

@@ -58,10 +58,10 @@ Shape reshape_target(const Shape& in, const std::vector<std::int64_t>& requested
 }  // namespace
 
 void add_shape_kernels(KernelTable& t) {
-  t["Identity"] = [](const Node& node, std::int64_t) {
+  t.add("Identity", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node)](Inputs inputs) { return one(info.input(inputs, 0)); });
-  };
-  t["Shape"] = [](const Node& node, std::int64_t) {
+  });
+  t.add("Shape", [](const Node& node, std::int64_t) {
     const std::int64_t start = node.get_int("start", 0);
     const bool has_end = node.has("end");
     const std::int64_t end = node.get_int("end", 0);
@@ -72,23 +72,23 @@ void add_shape_kernels(KernelTable& t) {
       const std::int64_t b = clamp(start), e = has_end ? clamp(end) : r;
       return one(int64_vector(std::vector<std::int64_t>(s.begin() + b, s.begin() + std::max(b, e))));
     });
-  };
-  t["Size"] = [](const Node& node, std::int64_t) {
+  });
+  t.add("Size", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
       Tensor out(DType::i64, {});
       out.values<std::int64_t>()[0] = static_cast<std::int64_t>(info.input(inputs, 0).numel());
       return one(std::move(out));
     });
-  };
-  t["Reshape"] = [](const Node& node, std::int64_t) {
+  });
+  t.add("Reshape", [](const Node& node, std::int64_t) {
     const bool allow_zero = node.get_int("allowzero", 0) != 0;
     return make_function_kernel([info = NodeInfo(node), allow_zero](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       const auto requested = info.ints(info.input(inputs, 1), "shape");
       return one(x.reshaped(reshape_target(x.shape(), requested, allow_zero, info)));
     });
-  };
-  t["Flatten"] = [](const Node& node, std::int64_t) {
+  });
+  t.add("Flatten", [](const Node& node, std::int64_t) {
     const std::int64_t axis = node.get_int("axis", 1);
     return make_function_kernel([info = NodeInfo(node), axis](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
@@ -97,8 +97,8 @@ void add_shape_kernels(KernelTable& t) {
       const auto a = static_cast<std::size_t>(axis < 0 ? axis + r : axis);
       return one(x.reshaped({product(x.shape(), 0, a), product(x.shape(), a, x.rank())}));
     });
-  };
-  t["Squeeze"] = [](const Node& node, std::int64_t opset) {
+  });
+  t.add("Squeeze", [](const Node& node, std::int64_t opset) {
     return make_function_kernel([info = NodeInfo(node), node, opset](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       const auto axes = axes_of(node, opset, 13, info, inputs);
@@ -116,8 +116,8 @@ void add_shape_kernels(KernelTable& t) {
       }
       return one(x.reshaped(out));
     });
-  };
-  t["Unsqueeze"] = [](const Node& node, std::int64_t opset) {
+  });
+  t.add("Unsqueeze", [](const Node& node, std::int64_t opset) {
     return make_function_kernel([info = NodeInfo(node), node, opset](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       const auto axes = axes_of(node, opset, 13, info, inputs);
@@ -131,8 +131,8 @@ void add_shape_kernels(KernelTable& t) {
       for (std::size_t i = 0; i < rank; ++i) out.push_back(inserted.count(static_cast<std::int64_t>(i)) ? 1 : x.dim(next++));
       return one(x.reshaped(out));
     });
-  };
-  t["Expand"] = [](const Node& node, std::int64_t) {
+  });
+  t.add("Expand", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       const auto requested = info.ints(info.input(inputs, 1), "shape");
@@ -152,8 +152,8 @@ void add_shape_kernels(KernelTable& t) {
       });
       return one(std::move(y));
     });
-  };
-  t["ConstantOfShape"] = [](const Node& node, std::int64_t) {
+  });
+  t.add("ConstantOfShape", [](const Node& node, std::int64_t) {
     Tensor value(DType::f32, {1});
     if (node.has("value")) {
       value = node.get_tensor("value");
@@ -169,8 +169,8 @@ void add_shape_kernels(KernelTable& t) {
       });
       return one(std::move(y));
     });
-  };
-  t["Constant"] = [](const Node& node, std::int64_t) {
+  });
+  t.add("Constant", [](const Node& node, std::int64_t) {
     NodeInfo info(node);
     if (node.attributes.size() != 1) info.fail("exactly one value attribute is required, got {}", node.attributes.size());
     Tensor value;
@@ -192,7 +192,7 @@ void add_shape_kernels(KernelTable& t) {
       info.unsupported("attribute '{}'", node.attributes.begin()->first);
     }
     return make_function_kernel([value](Inputs) { return one(value); });
-  };
+  });
 }
 
 }  // namespace cpuinfer::engine
