@@ -63,8 +63,14 @@ int run_profile(ProfileArgs& a) {
              a.model, r.imported_nodes, r.folded_nodes, r.fused_nodes, r.blocked_nodes, r.reorders, session->node_count(),
              load_ms, r.isa);
   fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: median {:.2f} ms per run, of which {:.2f} ms "
-             "in nodes (mean)\n\n",
+             "in nodes (mean)\n",
              shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, s.node_ms_per_run);
+  const engine::RunMemory::Stats memory = session->memory_stats();
+  if (memory.planned_runs > 0)
+    fmt::print("memory plan: {:.1f} MB arena, {} outputs in place per run\n\n",
+               static_cast<double>(memory.last_plan_bytes) / (1 << 20), memory.last_in_place);
+  else
+    fmt::print("memory plan: recorded by the first run, used from the second\n\n");
   fmt::print("{:<24} {:>6} {:>12} {:>7}\n", "op type", "nodes", "ms per run", "share");
   for (const auto& t : s.op_types)
     fmt::print("{:<24} {:>6} {:>12.3f} {:>6.1f}%\n", t.op_type, t.nodes, t.ms_per_run, 100 * t.share);
@@ -87,6 +93,8 @@ int run_profile(ProfileArgs& a) {
     j["run_ms"] = wall_ms;
     j["median_run_ms"] = median;
     j["node_ms_per_run"] = s.node_ms_per_run;
+    j["arena_mb"] = static_cast<double>(memory.last_plan_bytes) / (1 << 20);
+    j["outputs_in_place"] = memory.last_in_place;
     for (const auto& t : s.op_types)
       j["op_types"].push_back({{"op_type", t.op_type}, {"nodes", t.nodes}, {"ms_per_run", t.ms_per_run}, {"share", t.share}});
     for (const auto& n : s.nodes)
