@@ -284,6 +284,27 @@ TEST(Session, BlockedLayoutAgreesWithThePlainReference) {
   }
 }
 
+TEST(Session, WinogradAfterADirectShapeRepacksFromTheBlockedWeights) {
+  // 6x6 runs direct (below Winograd's 8x8): the blocked weights become the only copy; 12x12 then
+  // needs Winograd's layout, which oneDNN makes from plain weights only, and 6x6 again the blocked.
+  OnnxBuilder b;
+  b.input("x", kFloat, {"N", "16", "H", "W"});
+  std::vector<float> w(16 * 16 * 9);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i) * 0.37f) / 12.0f;
+  b.initializer("w", {16, 16, 3, 3}, w);
+  OnnxBuilder::attribute(b.node("Conv", {"x", "w"}, {"c"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Relu", {"c"}, {"y"});
+  b.output("y");
+  engine::Session optimized(engine::import_onnx_bytes(b.bytes(), "m"), {.threads = 1, .poison_storage = true});
+  engine::Session plain(engine::import_onnx_bytes(b.bytes(), "m"), kReference);
+  for (std::int64_t hw : {6, 12, 6, 12}) {
+    SCOPED_TRACE(hw);
+    const std::vector<Tensor> in{waves({2, 16, hw, hw}, 0)};
+    const auto got = optimized.run(in), want = plain.run(in);
+    EXPECT_LE(testing::max_abs_difference(got[0].values<float>(), want[0].values<float>()), 1e-4);
+  }
+}
+
 TEST(Session, RunsOfASeenBindingTakeTheirIntermediatesFromTheArena) {
   const OnnxBuilder b = small_resnet();
   engine::Session s(engine::import_onnx_bytes(b.bytes(), "m"), {.threads = 1, .poison_storage = true});

@@ -37,7 +37,7 @@ class ConvKernel final : public Kernel {
   bool prepack(std::size_t input, const Tensor& constant) override {
     if (input != 1 || constant.dtype() != DType::f32 || constant.rank() < 3) return false;
     weights_shape_ = constant.shape();
-    weights_.emplace(constant, logical_weights(constant.shape()), may_run_winograd(constant.shape()));
+    weights_.emplace(constant, logical_weights(constant.shape()));
     return true;
   }
 
@@ -94,7 +94,7 @@ class ConvKernel final : public Kernel {
   }
 
   std::vector<Tensor> execute(Plan& plan, const Tensor& x, const Tensor* w, const Shape& ws, const Tensor* b, Inputs inputs, Tensor y) {
-    const dnnl::memory weights = w ? PackedWeights(*w, logical_weights(ws), false).get(plan.weights) : weights_->get(plan.weights);
+    const dnnl::memory weights = w ? PackedWeights(*w, logical_weights(ws)).get(plan.weights) : weights_->get(plan.weights);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
                                                {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
@@ -102,7 +102,8 @@ class ConvKernel final : public Kernel {
     for (const Epilogue::BinaryOperand& o : plan.operands)
       args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
                    wrap(o.desc, epilogue_.operand(inputs, o.add_index, info_)));
-    args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad));
+    const Scratchpad scratchpad(plan.scratchpad);
+    args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
     plan.primitive.execute(dnnl_stream(), args);
     dnnl_stream().wait();
     if (!block_out_) y = epilogue_.apply(std::move(y), 0, 0, inputs, info_);

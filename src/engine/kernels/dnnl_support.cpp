@@ -2,6 +2,7 @@
 #include "engine/kernels/dnnl_support.h"
 
 #include "core/aligned_storage.h"
+#include "core/storage_source.h"
 
 namespace cpuinfer::engine {
 
@@ -47,16 +48,14 @@ dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr) {
   return attr;
 }
 
-dnnl::memory scratchpad_arg(const dnnl::memory::desc& scratchpad) {
-  thread_local std::shared_ptr<std::byte[]> storage;
-  thread_local std::size_t capacity = 0;
-  const std::size_t bytes = scratchpad.get_size();
-  if (bytes > capacity) {
-    storage.reset();
-    storage = allocate_storage(bytes);
-    capacity = bytes;
+Scratchpad::Scratchpad(const dnnl::memory::desc& desc) {
+  const std::size_t bytes = desc.get_size();
+  if (bytes > 0) {
+    StorageSource* source = StorageSource::current();
+    storage_ = source ? source->take(bytes)
+                      : allocate_storage((bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment);
   }
-  return dnnl::memory(scratchpad, dnnl_engine(), bytes ? storage.get() : nullptr);
+  memory_ = dnnl::memory(desc, dnnl_engine(), storage_.get());
 }
 
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {

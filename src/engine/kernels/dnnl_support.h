@@ -5,6 +5,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,12 +29,22 @@ Shape blocked_shape(const Shape& logical, int block);
 // when the tensor is not [N, ceil(channels / block), H, W, block].
 Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, const NodeInfo& info);
 
-// Scratchpads. Primitives are made with user_scratchpad() and run with scratchpad_arg() added:
-// the calling thread's one scratchpad, grown to the largest any primitive asked for, in storage
-// of our own (core/aligned_storage.h). oneDNN's own (library mode) came from the C heap, where
-// what Winograd's batch-1 primitives used stayed in the RSS (118 MB on ResNet-101) after they ran.
+// Scratchpads. Primitives are made with user_scratchpad() and run with a Scratchpad, which takes
+// its storage as a tensor does: in a run, from the session's memory plan (a block that lives for
+// one node, placed among the dead activations), else from the heap. oneDNN's own (library mode)
+// came from the C heap, where what Winograd's batch-1 primitives used stayed in the RSS (118 MB on
+// ResNet-101) after they ran. The storage is taken after the node's outputs (the memory plan's
+// in-place rule reads a node's first block as its first output).
 dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr = {});
-dnnl::memory scratchpad_arg(const dnnl::memory::desc& scratchpad);
+class Scratchpad {
+ public:
+  explicit Scratchpad(const dnnl::memory::desc& desc);
+  const dnnl::memory& memory() const { return memory_; }
+
+ private:
+  std::shared_ptr<std::byte[]> storage_;
+  dnnl::memory memory_;
+};
 
 // A memory object over a tensor's storage (oneDNN does not write to source arguments).
 dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& tensor);

@@ -38,7 +38,8 @@ class ReorderKernel final : public Kernel {
       return p;
     });
     dnnl::memory src = wrap(plan.src, x), dst = wrap(plan.dst, y);
-    plan.reorder.execute(dnnl_stream(), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}, {DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad)}});
+    const Scratchpad scratchpad(plan.scratchpad);
+    plan.reorder.execute(dnnl_stream(), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}, {DNNL_ARG_SCRATCHPAD, scratchpad.memory()}});
     dnnl_stream().wait();
     return one(std::move(y));
   }

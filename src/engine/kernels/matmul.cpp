@@ -37,7 +37,8 @@ void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* b
                                              {DNNL_ARG_DST, wrap(plan.c, c)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
   for (std::size_t k = 0; k < post_op_args.size(); ++k) args.emplace(post_op_args[k].first, wrap(operands[k].desc, *post_op_args[k].second));
-  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad));
+  const Scratchpad scratchpad(plan.scratchpad);
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
   plan.primitive.execute(dnnl_stream(), args);
   dnnl_stream().wait();
 }

@@ -1,4 +1,4 @@
-// PackedWeights: one reorder per layout, the plain copy freed once no layout needs it.
+// PackedWeights: one reorder per layout, from one source copy.
 #include "engine/kernels/packed_weights.h"
 
 #include <algorithm>
@@ -9,24 +9,41 @@ namespace cpuinfer::engine {
 
 namespace {
 bool is_winograd(const dnnl::memory::desc& desc) { return desc.data.format_kind == dnnl_format_kind_wino; }
+
+void reorder(dnnl::memory from, dnnl::memory to) {
+  dnnl::reorder(from, to).execute(dnnl_stream(), from, to);
+  dnnl_stream().wait();
+}
 }  // namespace
 
-PackedWeights::PackedWeights(const Tensor& plain, const Shape& logical, bool winograd)
-    : plain_(plain), source_{nullptr, wrap(plain_desc(logical), plain)}, winograd_(winograd) {}
+PackedWeights::PackedWeights(const Tensor& plain, const Shape& logical)
+    : plain_(plain), logical_(logical), source_{nullptr, wrap(plain_desc(logical), plain)} {}
+
+PackedWeights::Layout PackedWeights::allocate(const dnnl::memory::desc& desc) {
+  Layout l;
+  l.storage = allocate_storage(std::max<std::size_t>(desc.get_size(), 1));
+  l.memory = dnnl::memory(desc, dnnl_engine(), l.storage.get());
+  return l;
+}
+
+void PackedWeights::reorder_into(const dnnl::memory& to) const {
+  if (!is_winograd(to.get_desc()) || plain_source_) return reorder(source_.memory, to);
+  const Layout plain = allocate(plain_desc(logical_));  // Winograd from a blocked source: through plain
+  reorder(source_.memory, plain.memory);
+  reorder(plain.memory, to);
+}
 
 dnnl::memory PackedWeights::get(const dnnl::memory::desc& desc) {
   if (source_.memory.get_desc() == desc) return source_.memory;
   for (const Layout& l : layouts_)
     if (l.memory.get_desc() == desc) return l.memory;
   if (is_winograd(desc)) std::erase_if(layouts_, [](const Layout& l) { return is_winograd(l.memory.get_desc()); });
-  Layout packed;
-  packed.storage = allocate_storage(std::max<std::size_t>(desc.get_size(), 1));
-  packed.memory = dnnl::memory(desc, dnnl_engine(), packed.storage.get());
-  dnnl::reorder(source_.memory, packed.memory).execute(dnnl_stream(), source_.memory, packed.memory);
-  dnnl_stream().wait();
-  if (!winograd_ && plain_.nbytes() > 0) {
-    source_ = packed;  // reorders between blocked layouts need no plain copy
+  Layout packed = allocate(desc);
+  reorder_into(packed.memory);
+  if (!is_winograd(desc) && plain_source_) {
+    source_ = packed;  // the first blocked layout: the source from now on
     plain_ = Tensor();
+    plain_source_ = false;
     return source_.memory;
   }
   layouts_.push_back(packed);

@@ -30,9 +30,10 @@ class PoolKernel final : public Kernel {
     if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
     Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
     Tensor y = allocate_checked(DType::f32, plan.out_shape, info_);
+    const Scratchpad scratchpad(plan.scratchpad);
     plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)},
                                            {DNNL_ARG_DST, wrap(plan.dst, y)},
-                                           {DNNL_ARG_SCRATCHPAD, scratchpad_arg(plan.scratchpad)}});
+                                           {DNNL_ARG_SCRATCHPAD, scratchpad.memory()}});
     dnnl_stream().wait();
     return {std::move(y)};
   }

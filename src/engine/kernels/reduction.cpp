@@ -129,8 +129,9 @@ class SoftmaxKernel final : public Kernel {
         }
       });
       const auto md = plain_desc(view);
+      const Scratchpad pad(scratchpad);
       primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)},
-                                        {DNNL_ARG_SCRATCHPAD, scratchpad_arg(scratchpad)}});
+                                        {DNNL_ARG_SCRATCHPAD, pad.memory()}});
       dnnl_stream().wait();
       return one(std::move(y));
     }
