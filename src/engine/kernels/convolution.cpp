@@ -94,7 +94,9 @@ class ConvKernel final : public Kernel {
   }
 
   std::vector<Tensor> execute(Plan& plan, const Tensor& x, const Tensor* w, const Shape& ws, const Tensor* b, Inputs inputs, Tensor y) {
-    const dnnl::memory weights = w ? PackedWeights(*w, logical_weights(ws)).get(plan.weights) : weights_->get(plan.weights);
+    std::optional<PackedWeights> given;  // weights that are an input of the run: alive until the primitive ran
+    if (w) given.emplace(*w, logical_weights(ws));
+    const dnnl::memory weights = (w ? *given : *weights_).get(plan.weights);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
                                                {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};

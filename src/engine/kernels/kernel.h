@@ -40,7 +40,8 @@ class Kernel {
   }
   // Whether the first output may be placed over input `input` when that input dies here and is
   // as large: the kernel reads each element of it before writing the output element at the same
-  // place (element-wise operators). The session's memory plan decides (engine/memory/).
+  // place (element-wise operators), and allocates its first output before any other tensor. The
+  // session's memory plan decides (engine/memory/run_memory.h).
   virtual bool may_overwrite(std::size_t input) const {
     (void)input;
     return false;
@@ -71,12 +72,11 @@ class KernelTable {
  public:
   // `qualified_op`: "Conv", or "cpuinfer:FusedConv" in the engine's domain.
   void add(const std::string& qualified_op, KernelFactory make, OpsetRange opsets = {}, std::vector<DType> types = {});
-  bool contains(const std::string& qualified_op) const { return by_op_.count(qualified_op) > 0; }
   // Every operator with a kernel, sorted.
   std::vector<std::string> operators() const;
   // The kernel for `node` in a model of default-domain `opset`, its input 0 of type `type` where
   // known. Throws cpuinfer::Unsupported naming the node: no kernel for the operator, none for the
-  // opset ("Softmax opset 18: kernels for opsets 1 to 17"), or none for the element type.
+  // opset ("Relu opset 19 is not supported (kernels for opsets 1 to 17)"), or none for the type.
   const KernelRegistration& find(const Node& node, std::int64_t opset, std::optional<DType> type) const;
 
  private:
