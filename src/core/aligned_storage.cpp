@@ -8,7 +8,19 @@
 namespace cpuinfer {
 
 namespace {
+#if defined(__SANITIZE_ADDRESS__)
+#define CPUINFER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CPUINFER_ASAN 1
+#endif
+#endif
+#ifdef CPUINFER_ASAN
+// Under AddressSanitizer every block comes from operator new, where it checks every access.
+constexpr std::size_t kMappedFrom = static_cast<std::size_t>(-1);
+#else
 constexpr std::size_t kMappedFrom = std::size_t{1} << 16;
+#endif
 }  // namespace
 
 std::byte* allocate_block(std::size_t bytes) {
