@@ -1,20 +1,17 @@
 // Element-wise operators: unary math, binary arithmetic and comparisons with broadcasting, Where,
-// Cast. Integer arithmetic wraps (two's complement) instead of overflowing, and integer division
+// Cast (activations with attributes: activation.cpp; Min/Max/Sum/Mean: variadic.cpp). Integer arithmetic wraps (two's complement) instead of overflowing, and integer division
 // by zero is an error, so that no input can cause undefined behaviour.
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <type_traits>
 
-#include "engine/kernels/kernel_util.h"
+#include "engine/kernels/elementwise_util.h"
 #include "engine/kernels/vector/vector_loops.h"
 
 namespace cpuinfer::engine {
 
 namespace {
-
-template <typename T> constexpr bool is_float = std::is_floating_point_v<T>;
-template <typename T> constexpr bool is_int = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 
 // ---- unary ----
 
@@ -78,19 +75,6 @@ template <typename T> T arithmetic(T a, T b, char op) {
   }
 }
 
-// Runs out[i] = f(a[i], b[i], ...) over broadcast operands.
-template <typename Out, typename... In, typename F>
-void broadcast_apply(const Broadcast& plan, Tensor& out, F f, std::array<const Tensor*, sizeof...(In)> in) {
-  Out* o = out.values<Out>().data();
-  [&]<std::size_t... K>(std::index_sequence<K...>) {
-    const auto ptrs = std::make_tuple(in[K]->template values<In>().data()...);
-    for_each_broadcast_row<sizeof...(In)>(plan, [&](const auto& offsets, std::int64_t out_offset, std::int64_t n,
-                                                    const auto& strides) {
-      for (std::int64_t i = 0; i < n; ++i) o[out_offset + i] = f(std::get<K>(ptrs)[offsets[K] + i * strides[K]]...);
-    });
-  }(std::index_sequence_for<In...>{});
-}
-
 void add_arithmetic(KernelTable& t, const char* op, char symbol) {
   t.add(op, [symbol](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), symbol](Inputs inputs) {
@@ -136,6 +120,39 @@ template <typename T> T power(T base, double exponent) {
     if (!(r >= lo && r < hi)) return std::numeric_limits<T>::min();
     return static_cast<T>(r);
   }
+}
+
+// Mod: with fmod = 0 the remainder takes the divisor's sign (integers only), with fmod = 1 the
+// dividend's (C's fmod). An integer divisor of zero is an error.
+void add_mod(KernelTable& t) {
+  t.add("Mod", [](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node), fmod = node.get_int("fmod", 0) != 0](Inputs inputs) {
+      const Tensor& a = info.input(inputs, 0);
+      const Tensor& b = info.input(inputs, 1);
+      if (a.dtype() != b.dtype())
+        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
+      const Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      Tensor y = allocate_checked(a.dtype(), plan.shape, info);
+      visit_dtype(a.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        if constexpr (std::is_same_v<T, bool>) {
+          info.unsupported("element type bool");
+        } else if constexpr (is_float<T>) {
+          if (!fmod) info.fail("fmod must be 1 for floating-point operands");
+          broadcast_apply<T, T, T>(plan, y, [](T x, T d) { return std::fmod(x, d); }, {&a, &b});
+        } else {
+          for (T d : b.values<T>())
+            if (d == 0) info.fail("integer division by zero");
+          broadcast_apply<T, T, T>(plan, y, [fmod](T x, T d) {
+            if (d == T(-1)) return T(0);  // INT_MIN % -1 overflows
+            const T r = static_cast<T>(x % d);
+            return !fmod && r != 0 && ((r < 0) != (d < 0)) ? static_cast<T>(r + d) : r;
+          }, {&a, &b});
+        }
+      });
+      return std::vector<Tensor>{std::move(y)};
+    });
+  });
 }
 
 void add_pow(KernelTable& t) {
@@ -288,11 +305,33 @@ void add_elementwise_kernels(KernelTable& t) {
     using T = decltype(x);
     return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
   }, VectorOp::sigmoid);
+  add_unary(t, "Sign", false, [](auto x) {
+    using T = decltype(x);
+    return static_cast<T>((x > T(0)) - (x < T(0)));
+  });
+  add_unary(t, "Round", true, [](auto x) { return std::nearbyint(x); });  // halves to even
+  add_unary(t, "Softplus", true, [](auto x) {
+    using T = decltype(x);
+    return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+  });
+  add_unary(t, "Softsign", true, [](auto x) { return x / (decltype(x)(1) + std::abs(x)); });
+  add_unary(t, "Sin", true, [](auto x) { return std::sin(x); });
+  add_unary(t, "Cos", true, [](auto x) { return std::cos(x); });
+  add_unary(t, "Tan", true, [](auto x) { return std::tan(x); });
+  add_unary(t, "Asin", true, [](auto x) { return std::asin(x); });
+  add_unary(t, "Acos", true, [](auto x) { return std::acos(x); });
+  add_unary(t, "Atan", true, [](auto x) { return std::atan(x); });
+  add_unary(t, "Sinh", true, [](auto x) { return std::sinh(x); });
+  add_unary(t, "Cosh", true, [](auto x) { return std::cosh(x); });
+  add_unary(t, "Asinh", true, [](auto x) { return std::asinh(x); });
+  add_unary(t, "Acosh", true, [](auto x) { return std::acosh(x); });
+  add_unary(t, "Atanh", true, [](auto x) { return std::atanh(x); });
   add_arithmetic(t, "Add", '+');
   add_arithmetic(t, "Sub", '-');
   add_arithmetic(t, "Mul", '*');
   add_arithmetic(t, "Div", '/');
   add_pow(t);
+  add_mod(t);
   add_comparison(t, "Equal", [](auto a, auto b) { return a == b; });
   add_comparison(t, "Less", [](auto a, auto b) { return a < b; });
   add_comparison(t, "Greater", [](auto a, auto b) { return a > b; });

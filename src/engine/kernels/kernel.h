@@ -95,6 +95,8 @@ std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset, std::o
 
 // The operator families, each in its own file, add their kernels to the table.
 void add_elementwise_kernels(KernelTable& table);
+void add_activation_kernels(KernelTable& table);
+void add_variadic_kernels(KernelTable& table);
 void add_shape_kernels(KernelTable& table);
 void add_data_movement_kernels(KernelTable& table);
 void add_reduction_kernels(KernelTable& table);

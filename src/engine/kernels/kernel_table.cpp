@@ -28,6 +28,8 @@ const KernelTable& kernel_table() {
   static const KernelTable table = [] {
     KernelTable t;
     add_elementwise_kernels(t);
+    add_activation_kernels(t);
+    add_variadic_kernels(t);
     add_shape_kernels(t);
     add_data_movement_kernels(t);
     add_reduction_kernels(t);
