@@ -1,5 +1,5 @@
-// Reductions over axes (ReduceMean, ReduceSum, ReduceMax, ReduceMin; floats accumulate in double)
-// and the softmax family.
+// Reductions over axes (ReduceMean, Sum, Max, Min, Prod, L1, L2, LogSum, LogSumExp, SumSquare;
+// floats accumulate in double), ArgMax/ArgMin, and the softmax family.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,7 +12,7 @@ namespace cpuinfer::engine {
 
 namespace {
 
-enum class Reduce { mean, sum, max, min };
+enum class Reduce { mean, sum, max, min, prod, l1, l2, log_sum, log_sum_exp, sum_square };
 
 std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce kind) {
   const bool keep = node.get_int("keepdims", 1) != 0;
@@ -50,9 +50,10 @@ std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce
         using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
         if ((kind == Reduce::max || kind == Reduce::min) && group == 0 && y.numel() > 0)
           info.fail("cannot take the {} of an empty set", kind == Reduce::max ? "max" : "min");
-        std::vector<Acc> acc(y.numel(), kind == Reduce::max   ? std::numeric_limits<Acc>::lowest()
-                                        : kind == Reduce::min ? std::numeric_limits<Acc>::max()
-                                                              : Acc(0));
+        std::vector<Acc> acc(y.numel(), kind == Reduce::max    ? std::numeric_limits<Acc>::lowest()
+                                        : kind == Reduce::min  ? std::numeric_limits<Acc>::max()
+                                        : kind == Reduce::prod ? Acc(1)
+                                                               : Acc(0));
         if constexpr (std::is_floating_point_v<T>) {
           if (kind == Reduce::max) std::fill(acc.begin(), acc.end(), -std::numeric_limits<Acc>::infinity());
           if (kind == Reduce::min) std::fill(acc.begin(), acc.end(), std::numeric_limits<Acc>::infinity());
@@ -72,6 +73,15 @@ std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce
               break;
             case Reduce::max: a = std::isnan(static_cast<double>(v)) || v > a ? v : a; break;
             case Reduce::min: a = std::isnan(static_cast<double>(v)) || v < a ? v : a; break;
+            case Reduce::prod:
+              if constexpr (std::is_integral_v<Acc>) a = static_cast<Acc>(static_cast<std::make_unsigned_t<Acc>>(a) * static_cast<std::make_unsigned_t<Acc>>(v));
+              else a *= v;
+              break;
+            case Reduce::l1: a += v < Acc(0) ? Acc(0) - v : v; break;
+            case Reduce::l2:
+            case Reduce::sum_square: a += v * v; break;
+            case Reduce::log_sum: a += v; break;
+            case Reduce::log_sum_exp: a += static_cast<Acc>(std::exp(static_cast<double>(v))); break;
           }
           for (std::size_t d = r; d-- > 0;) {  // odometer
             out_at += map_strides[d];
@@ -85,11 +95,49 @@ std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce
           if (kind == Reduce::mean) {
             if constexpr (std::is_floating_point_v<T>) out[i] = static_cast<T>(acc[i] / static_cast<Acc>(group));
             else out[i] = group ? static_cast<T>(acc[i] / static_cast<Acc>(group)) : T(0);
+          } else if (kind == Reduce::l2) {
+            out[i] = static_cast<T>(std::sqrt(static_cast<double>(acc[i])));
+          } else if (kind == Reduce::log_sum || kind == Reduce::log_sum_exp) {
+            out[i] = static_cast<T>(std::log(static_cast<double>(acc[i])));
           } else {
             out[i] = static_cast<T>(acc[i]);
           }
         }
       }
+    });
+    return std::vector<Tensor>{std::move(y)};
+  });
+}
+
+// ArgMax and ArgMin along one axis: int64 indices, the first extreme unless select_last_index.
+std::unique_ptr<Kernel> make_arg(const Node& node, bool max) {
+  const std::int64_t axis_attr = node.get_int("axis", 0);
+  const bool keep = node.get_int("keepdims", 1) != 0, last = node.get_int("select_last_index", 0) != 0;
+  return make_function_kernel([info = NodeInfo(node), axis_attr, keep, last, max](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, std::max<std::size_t>(x.rank(), 1)));
+    if (x.rank() == 0) info.fail("input is a scalar");
+    const std::int64_t n = x.dim(axis), outer = product(x.shape(), 0, axis), inner = product(x.shape(), axis + 1, x.rank());
+    if (n == 0) info.fail("axis {} is empty", axis_attr);
+    Shape out = x.shape();
+    if (keep) out[axis] = 1;
+    else out.erase(out.begin() + static_cast<std::ptrdiff_t>(axis));
+    Tensor y = Tensor::uninitialized(DType::i64, out);
+    std::int64_t* o = y.values<std::int64_t>().data();
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* in = x.values<T>().data();
+      for (std::int64_t a = 0; a < outer; ++a)
+        for (std::int64_t b = 0; b < inner; ++b) {
+          const T* v = in + a * n * inner + b;
+          std::int64_t best = 0;
+          for (std::int64_t k = 1; k < n; ++k) {
+            const T c = v[k * inner], m = v[best * inner];
+            const bool better = max ? (last ? c >= m : c > m) : (last ? c <= m : c < m);
+            if (better) best = k;
+          }
+          o[a * inner + b] = best;
+        }
     });
     return std::vector<Tensor>{std::move(y)};
   });
@@ -169,6 +217,14 @@ void add_reduction_kernels(KernelTable& t) {
   t.add("ReduceSum", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum); }, through_18);
   t.add("ReduceMax", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::max); }, through_18);
   t.add("ReduceMin", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::min); }, through_18);
+  t.add("ReduceProd", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::prod); }, through_18);
+  t.add("ReduceL1", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::l1); }, through_18);
+  t.add("ReduceL2", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::l2); }, through_18);
+  t.add("ReduceLogSum", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::log_sum); }, through_18);
+  t.add("ReduceLogSumExp", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::log_sum_exp); }, through_18);
+  t.add("ReduceSumSquare", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum_square); }, through_18);
+  t.add("ArgMax", [](const Node& n, std::int64_t) { return make_arg(n, true); });
+  t.add("ArgMin", [](const Node& n, std::int64_t) { return make_arg(n, false); });
   t.add("Softmax", [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, false); }, {}, {DType::f32, DType::f64});
   t.add("LogSoftmax", [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, true); }, {}, {DType::f32, DType::f64});
 }
