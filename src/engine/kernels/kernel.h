@@ -97,6 +97,9 @@ std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset, std::o
 void add_elementwise_kernels(KernelTable& table);
 void add_activation_kernels(KernelTable& table);
 void add_variadic_kernels(KernelTable& table);
+void add_indexing_kernels(KernelTable& table);
+void add_generator_kernels(KernelTable& table);
+void add_sorting_kernels(KernelTable& table);
 void add_shape_kernels(KernelTable& table);
 void add_data_movement_kernels(KernelTable& table);
 void add_reduction_kernels(KernelTable& table);

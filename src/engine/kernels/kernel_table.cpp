@@ -30,6 +30,9 @@ const KernelTable& kernel_table() {
     add_elementwise_kernels(t);
     add_activation_kernels(t);
     add_variadic_kernels(t);
+    add_indexing_kernels(t);
+    add_generator_kernels(t);
+    add_sorting_kernels(t);
     add_shape_kernels(t);
     add_data_movement_kernels(t);
     add_reduction_kernels(t);

@@ -1,0 +1,74 @@
+// Tensors made from scalars and shapes: Range and EyeLike.
+#include <cmath>
+
+#include "engine/kernels/elementwise_util.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+// Range(start, limit, delta): max(ceil((limit - start) / delta), 0) values.
+std::unique_ptr<Kernel> make_range(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
+    const Tensor& start = info.input(inputs, 0);
+    const Tensor& limit = info.input(inputs, 1);
+    const Tensor& delta = info.input(inputs, 2);
+    for (const Tensor* s : {&start, &limit, &delta}) {
+      if (s->numel() != 1) info.fail("start, limit and delta must be scalars, got {}", shape_string(s->shape()));
+      if (s->dtype() != start.dtype()) info.fail("start, limit and delta must have one type");
+    }
+    Tensor y;
+    visit_dtype(start.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, bool>) {
+        info.unsupported("element type bool");
+      } else {
+        const T s = start.values<T>()[0], l = limit.values<T>()[0], d = delta.values<T>()[0];
+        if (d == T(0)) info.fail("delta is zero");
+        const double count = std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
+        const auto n = static_cast<std::int64_t>(std::max(count, 0.0));
+        y = allocate_checked(start.dtype(), {n}, info);
+        T* o = y.values<T>().data();
+        for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
+      }
+    });
+    return one(std::move(y));
+  });
+}
+
+// EyeLike(x): x's 2-D shape, ones on the diagonal shifted by k, of type `dtype` (default x's).
+std::unique_ptr<Kernel> make_eye_like(const Node& node, std::int64_t) {
+  NodeInfo info(node);
+  std::optional<DType> dtype;
+  if (node.has("dtype")) {
+    switch (node.get_int("dtype", 1)) {
+      case 1: dtype = DType::f32; break;
+      case 6: dtype = DType::i32; break;
+      case 7: dtype = DType::i64; break;
+      case 9: dtype = DType::boolean; break;
+      case 11: dtype = DType::f64; break;
+      default: info.unsupported("dtype {}", node.get_int("dtype", 1));
+    }
+  }
+  return make_function_kernel([info, dtype, k = node.get_int("k", 0)](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    if (x.rank() != 2) info.fail("input must be 2-D, got {}", shape_string(x.shape()));
+    Tensor y(dtype.value_or(x.dtype()), x.shape());
+    visit_dtype(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* o = y.values<T>().data();
+      for (std::int64_t i = 0; i < x.dim(0); ++i)
+        if (const std::int64_t j = i + k; j >= 0 && j < x.dim(1)) o[i * x.dim(1) + j] = T(1);
+    });
+    return one(std::move(y));
+  });
+}
+
+}  // namespace
+
+void add_generator_kernels(KernelTable& t) {
+  t.add("Range", make_range);
+  t.add("EyeLike", make_eye_like);
+}
+
+}  // namespace cpuinfer::engine

@@ -1,0 +1,160 @@
+// Operators driven by index tensors: GatherElements, ScatterElements (with its reductions) and
+// OneHot. Every index is checked against its dimension (negative ones count from the end) before
+// any element moves; an index out of range is an error naming the node.
+#include <cstring>
+
+#include "engine/kernels/elementwise_util.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+// Calls f(index, offset of index in `shape` with `strides` except along `axis`) for every index of
+// `shape`, in row-major order.
+template <typename F> void for_each_index(const Shape& shape, F&& f) {
+  const std::size_t r = shape.size();
+  std::size_t count = 1;
+  for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
+  std::vector<std::int64_t> index(r, 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    f(i, index);
+    for (std::size_t d = r; d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+// The checked indices along `axis` of a dimension of `size`.
+std::vector<std::int64_t> checked_indices(const Tensor& indices, std::int64_t size, const NodeInfo& info) {
+  std::vector<std::int64_t> v = info.ints(indices, "indices");
+  for (std::int64_t& k : v) {
+    if (k < -size || k >= size) info.fail("index {} is out of range for a dimension of {}", k, size);
+    if (k < 0) k += size;
+  }
+  return v;
+}
+
+std::unique_ptr<Kernel> make_gather_elements(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), axis_attr = node.get_int("axis", 0)](Inputs inputs) {
+    const Tensor& data = info.input(inputs, 0);
+    const Tensor& indices = info.input(inputs, 1);
+    if (indices.rank() != data.rank()) info.fail("indices {} and data {} differ in rank", shape_string(indices.shape()), shape_string(data.shape()));
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, std::max<std::size_t>(data.rank(), 1)));
+    for (std::size_t d = 0; d < data.rank(); ++d)
+      if (d != axis && indices.dim(d) > data.dim(d))
+        info.fail("indices {} exceed data {} along axis {}", shape_string(indices.shape()), shape_string(data.shape()), d);
+    const std::vector<std::int64_t> at = checked_indices(indices, data.rank() ? data.dim(axis) : 0, info);
+    const auto strides = contiguous_strides(data.shape());
+    Tensor y = Tensor::uninitialized(data.dtype(), indices.shape());
+    const std::size_t size = dtype_size(data.dtype());
+    const auto* in = static_cast<const std::byte*>(data.data());
+    auto* out = static_cast<std::byte*>(y.data());
+    for_each_index(indices.shape(), [&](std::size_t i, const std::vector<std::int64_t>& index) {
+      std::int64_t offset = 0;
+      for (std::size_t d = 0; d < index.size(); ++d) offset += (d == axis ? at[i] : index[d]) * strides[d];
+      std::memcpy(out + i * size, in + static_cast<std::size_t>(offset) * size, size);
+    });
+    return one(std::move(y));
+  });
+}
+
+std::unique_ptr<Kernel> make_scatter_elements(const Node& node, std::int64_t) {
+  const std::string reduction = node.get_string("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
+    NodeInfo(node).fail("unknown reduction '{}'", reduction);
+  return make_function_kernel([info = NodeInfo(node), axis_attr = node.get_int("axis", 0), reduction](Inputs inputs) {
+    const Tensor& data = info.input(inputs, 0);
+    const Tensor& indices = info.input(inputs, 1);
+    const Tensor& updates = info.input(inputs, 2);
+    if (updates.shape() != indices.shape()) info.fail("updates {} and indices {} differ", shape_string(updates.shape()), shape_string(indices.shape()));
+    if (updates.dtype() != data.dtype()) info.fail("updates are {}, data {}", dtype_name(updates.dtype()), dtype_name(data.dtype()));
+    if (indices.rank() != data.rank()) info.fail("indices {} and data {} differ in rank", shape_string(indices.shape()), shape_string(data.shape()));
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, std::max<std::size_t>(data.rank(), 1)));
+    for (std::size_t d = 0; d < data.rank(); ++d)
+      if (d != axis && indices.dim(d) > data.dim(d))
+        info.fail("indices {} exceed data {} along axis {}", shape_string(indices.shape()), shape_string(data.shape()), d);
+    const std::vector<std::int64_t> at = checked_indices(indices, data.rank() ? data.dim(axis) : 0, info);
+    const auto strides = contiguous_strides(data.shape());
+    Tensor y = Tensor::uninitialized(data.dtype(), data.shape());
+    std::memcpy(y.data(), data.data(), data.nbytes());
+    visit_dtype(data.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* out = y.values<T>().data();
+      const T* up = updates.values<T>().data();
+      for_each_index(indices.shape(), [&](std::size_t i, const std::vector<std::int64_t>& index) {
+        std::int64_t offset = 0;
+        for (std::size_t d = 0; d < index.size(); ++d) offset += (d == axis ? at[i] : index[d]) * strides[d];
+        T& o = out[offset];
+        if constexpr (std::is_same_v<T, bool>) {
+          if (reduction != "none") info.unsupported("reduction '{}' of bool", reduction);
+          o = up[i];
+        } else if (reduction == "add") {
+          o = static_cast<T>(o + up[i]);
+        } else if (reduction == "mul") {
+          o = static_cast<T>(o * up[i]);
+        } else if (reduction == "max") {
+          o = up[i] > o ? up[i] : o;
+        } else if (reduction == "min") {
+          o = up[i] < o ? up[i] : o;
+        } else {
+          o = up[i];
+        }
+      });
+    });
+    return one(std::move(y));
+  });
+}
+
+// OneHot(indices, depth, values = [off, on]): a new axis of `depth` at `axis`; negative indices
+// count from the end of depth, and indices outside [-depth, depth) give an all-off row.
+std::unique_ptr<Kernel> make_one_hot(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), axis_attr = node.get_int("axis", -1)](Inputs inputs) {
+    const Tensor& indices = info.input(inputs, 0);
+    const Tensor& depth_t = info.input(inputs, 1);
+    const Tensor& values = info.input(inputs, 2);
+    if (depth_t.numel() != 1) info.fail("depth must be one value");
+    if (values.numel() != 2) info.fail("values must be [off, on], got {}", shape_string(values.shape()));
+    std::int64_t depth = 0;
+    visit_dtype(depth_t.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      depth = static_cast<std::int64_t>(depth_t.values<T>()[0]);
+    });
+    if (depth <= 0) info.fail("depth {} is not positive", depth);
+    std::vector<std::int64_t> at;
+    visit_dtype(indices.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, bool>) info.fail("indices must be numbers");
+      else for (T v : indices.values<T>()) at.push_back(static_cast<std::int64_t>(v));
+    });
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, indices.rank() + 1));
+    Shape out = indices.shape();
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(axis), depth);
+    Tensor y = allocate_checked(values.dtype(), out, info);
+    const std::int64_t outer = product(indices.shape(), 0, axis), inner = product(indices.shape(), axis, indices.rank());
+    visit_dtype(values.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T off = values.values<T>()[0], on = values.values<T>()[1];
+      T* o = y.values<T>().data();
+      std::fill_n(o, y.numel(), off);
+      for (std::int64_t a = 0; a < outer; ++a)
+        for (std::int64_t b = 0; b < inner; ++b) {
+          std::int64_t k = at[static_cast<std::size_t>(a * inner + b)];
+          if (k < -depth || k >= depth) continue;
+          if (k < 0) k += depth;
+          o[(a * depth + k) * inner + b] = on;
+        }
+    });
+    return one(std::move(y));
+  });
+}
+
+}  // namespace
+
+void add_indexing_kernels(KernelTable& t) {
+  t.add("GatherElements", make_gather_elements);
+  t.add("ScatterElements", make_scatter_elements);
+  t.add("OneHot", make_one_hot);
+}
+
+}  // namespace cpuinfer::engine
