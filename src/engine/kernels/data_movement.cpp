@@ -1,4 +1,5 @@
-// Operators that move data: Transpose, Slice (strided views copied out), Concat, Gather, Split.
+// Operators that move data: Transpose, Slice (strided views copied out), Concat, Gather, Split,
+// DepthToSpace and SpaceToDepth (transposes of 6-D views), Trilu.
 // Indices from data are checked before any copy.
 #include <algorithm>
 #include <cstring>
@@ -214,12 +215,81 @@ std::unique_ptr<Kernel> make_split(const Node& node, std::int64_t opset) {
 
 }  // namespace
 
+// DepthToSpace (modes DCR and CRD) and SpaceToDepth: x [N, C, H, W] seen as 6-D and transposed.
+std::unique_ptr<Kernel> make_space_depth(const Node& node, bool to_space) {
+  NodeInfo info(node);
+  const std::int64_t b = node.get_int("blocksize", 0);
+  if (b <= 0) info.fail("blocksize {} is not positive", b);
+  const std::string mode = node.get_string("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD") info.fail("unknown mode '{}'", mode);
+  return make_function_kernel([info, b, to_space, crd = mode == "CRD"](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    if (x.rank() != 4) info.fail("input must be 4-D, got {}", shape_string(x.shape()));
+    const std::int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+    Shape view, out6, out;
+    std::vector<std::size_t> perm;
+    if (to_space) {
+      if (c % (b * b)) info.fail("{} channels do not divide into blocks of {}x{}", c, b, b);
+      const std::int64_t cc = c / (b * b);
+      view = crd ? Shape{n, cc, b, b, h, w} : Shape{n, b, b, cc, h, w};
+      perm = crd ? std::vector<std::size_t>{0, 1, 4, 2, 5, 3} : std::vector<std::size_t>{0, 3, 4, 1, 5, 2};
+      out = {n, cc, h * b, w * b};
+    } else {
+      if (h % b || w % b) info.fail("{}x{} does not divide into blocks of {}x{}", h, w, b, b);
+      view = {n, c, h / b, b, w / b, b};
+      perm = {0, 3, 5, 1, 2, 4};
+      out = {n, c * b * b, h / b, w / b};
+    }
+    const auto strides = contiguous_strides(view);
+    std::vector<std::int64_t> in_strides;
+    for (std::size_t d : perm) {
+      out6.push_back(view[d]);
+      in_strides.push_back(strides[d]);
+    }
+    Tensor y = Tensor::uninitialized(x.dtype(), out6);
+    strided_copy(x, 0, in_strides, y);
+    return one(y.reshaped(out));
+  });
+}
+
+// Trilu: the upper (j - i >= k) or lower (j - i <= k) triangle of the last two dimensions, the
+// rest zero.
+std::unique_ptr<Kernel> make_trilu(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), upper = node.get_int("upper", 1) != 0](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    std::int64_t k = 0;
+    if (const Tensor* kt = info.optional_input(inputs, 1)) {
+      const auto ks = info.ints(*kt, "k");
+      if (ks.size() != 1) info.fail("k must be one value");
+      k = ks[0];
+    }
+    if (x.rank() < 2) info.fail("input must have at least 2 dimensions, got {}", shape_string(x.shape()));
+    const std::int64_t rows = x.dim(x.rank() - 2), cols = x.dim(x.rank() - 1);
+    const std::int64_t mats = product(x.shape(), 0, x.rank() - 2);
+    Tensor y(x.dtype(), x.shape());  // zeros
+    const std::size_t size = dtype_size(x.dtype());
+    const auto* in = static_cast<const std::byte*>(x.data());
+    auto* out = static_cast<std::byte*>(y.data());
+    for (std::int64_t m = 0; m < mats; ++m)
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j)
+          if (upper ? j - i >= k : j - i <= k) {
+            const auto at = static_cast<std::size_t>((m * rows + i) * cols + j) * size;
+            std::memcpy(out + at, in + at, size);
+          }
+    return one(std::move(y));
+  });
+}
+
 void add_data_movement_kernels(KernelTable& t) {
   t.add("Transpose", make_transpose);
   t.add("Slice", make_slice);
   t.add("Concat", make_concat);
   t.add("Gather", make_gather);
   t.add("Split", make_split);
+  t.add("DepthToSpace", [](const Node& n, std::int64_t) { return make_space_depth(n, true); });
+  t.add("SpaceToDepth", [](const Node& n, std::int64_t) { return make_space_depth(n, false); });
+  t.add("Trilu", make_trilu);
 }
 
 }  // namespace cpuinfer::engine

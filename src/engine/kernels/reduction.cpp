@@ -1,5 +1,5 @@
 // Reductions over axes (ReduceMean, Sum, Max, Min, Prod, L1, L2, LogSum, LogSumExp, SumSquare;
-// floats accumulate in double), ArgMax/ArgMin, and the softmax family.
+// floats accumulate in double), CumSum, ArgMax/ArgMin, and the softmax family.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -106,6 +106,45 @@ std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce
       }
     });
     return std::vector<Tensor>{std::move(y)};
+  });
+}
+
+// CumSum along the axis given as input 1: inclusive or `exclusive`, forward or `reverse`.
+std::unique_ptr<Kernel> make_cum_sum(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), exclusive = node.get_int("exclusive", 0) != 0,
+                               reverse = node.get_int("reverse", 0) != 0](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const auto axes = info.ints(info.input(inputs, 1), "axis");
+    if (axes.size() != 1) info.fail("axis must be one value");
+    if (x.rank() == 0) info.fail("input is a scalar");
+    const auto axis = static_cast<std::size_t>(info.axis(axes[0], x.rank()));
+    const std::int64_t n = x.dim(axis), outer = product(x.shape(), 0, axis), inner = product(x.shape(), axis + 1, x.rank());
+    Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, bool>) {
+        info.unsupported("element type bool");
+      } else {
+        const T* in = x.values<T>().data();
+        T* out = y.values<T>().data();
+        for (std::int64_t a = 0; a < outer; ++a)
+          for (std::int64_t b = 0; b < inner; ++b) {
+            T sum = T(0);
+            for (std::int64_t s = 0; s < n; ++s) {
+              const std::int64_t j = reverse ? n - 1 - s : s;
+              const std::int64_t at = (a * n + j) * inner + b;
+              if (exclusive) {
+                out[at] = sum;
+                sum = static_cast<T>(sum + in[at]);
+              } else {
+                sum = static_cast<T>(sum + in[at]);
+                out[at] = sum;
+              }
+            }
+          }
+      }
+    });
+    return one(std::move(y));
   });
 }
 
@@ -223,6 +262,7 @@ void add_reduction_kernels(KernelTable& t) {
   t.add("ReduceLogSum", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::log_sum); }, through_18);
   t.add("ReduceLogSumExp", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::log_sum_exp); }, through_18);
   t.add("ReduceSumSquare", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum_square); }, through_18);
+  t.add("CumSum", make_cum_sum);
   t.add("ArgMax", [](const Node& n, std::int64_t) { return make_arg(n, true); });
   t.add("ArgMin", [](const Node& n, std::int64_t) { return make_arg(n, false); });
   t.add("Softmax", [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, false); }, {}, {DType::f32, DType::f64});
