@@ -166,6 +166,11 @@ void add_activation_kernels(KernelTable& t) {
       return std::max(0.0, x) + std::min(0.0, alpha * std::expm1(x / alpha));
     };
   });
+  add_float_activation(t, "Shrink", [](const Node& n) {
+    return [lambd = double(n.get_float("lambd", 0.5f)), bias = double(n.get_float("bias", 0.0f))](double x) {
+      return x < -lambd ? x + bias : (x > lambd ? x - bias : 0.0);
+    };
+  });
   add_float_predicate(t, "IsNaN", [](const Node&) { return [](double x) { return std::isnan(x); }; });
   add_float_predicate(t, "IsInf", [](const Node& n) {
     return [negative = n.get_int("detect_negative", 1) != 0, positive = n.get_int("detect_positive", 1) != 0](double x) {

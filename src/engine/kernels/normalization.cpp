@@ -98,11 +98,43 @@ std::unique_ptr<Kernel> make_layer_norm(const Node& node, std::int64_t) {
   });
 }
 
+// InstanceNormalization: each (n, c) plane normalised by its own mean and variance, then scaled
+// and shifted per channel.
+std::unique_ptr<Kernel> make_instance_norm(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), epsilon = node.get_float("epsilon", 1e-5f)](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const Tensor& scale = info.input(inputs, 1);
+    const Tensor& bias = info.input(inputs, 2);
+    if (x.dtype() != DType::f32) info.unsupported("element type {}", dtype_name(x.dtype()));
+    if (x.rank() < 3) info.fail("input {} has no spatial dimension", shape_string(x.shape()));
+    const std::int64_t channels = x.dim(1), planes = x.dim(0) * channels, size = product(x.shape(), 2, x.rank());
+    for (const Tensor* t : {&scale, &bias})
+      if (t->dtype() != DType::f32 || t->numel() != static_cast<std::size_t>(channels))
+        info.fail("scale and B must be {} float32 values", channels);
+    Tensor y = Tensor::uninitialized(DType::f32, x.shape());
+    const float* in = x.values<float>().data();
+    float* out = y.values<float>().data();
+    for (std::int64_t p = 0; p < planes; ++p) {
+      const float* v = in + p * size;
+      double mean = 0, var = 0;
+      for (std::int64_t i = 0; i < size; ++i) mean += v[i];
+      mean /= static_cast<double>(std::max<std::int64_t>(size, 1));
+      for (std::int64_t i = 0; i < size; ++i) var += (v[i] - mean) * (v[i] - mean);
+      var /= static_cast<double>(std::max<std::int64_t>(size, 1));
+      const auto c = static_cast<std::size_t>(p % channels);
+      const double k = scale.values<float>()[c] / std::sqrt(var + epsilon);
+      for (std::int64_t i = 0; i < size; ++i) out[p * size + i] = static_cast<float>((v[i] - mean) * k + bias.values<float>()[c]);
+    }
+    return std::vector<Tensor>{std::move(y)};
+  });
+}
+
 }  // namespace
 
 void add_normalization_kernels(KernelTable& t) {
   t.add("BatchNormalization", make_batch_norm, {}, {DType::f32});
   t.add("LayerNormalization", make_layer_norm, {}, {DType::f32});
+  t.add("InstanceNormalization", make_instance_norm, {}, {DType::f32});
 }
 
 }  // namespace cpuinfer::engine

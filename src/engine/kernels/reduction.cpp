@@ -148,6 +148,36 @@ std::unique_ptr<Kernel> make_cum_sum(const Node& node, std::int64_t) {
   });
 }
 
+// Hardmax: 1 at the first maximum along the axis (before opset 13, of the input coerced to 2-D at
+// the axis, as Softmax), 0 elsewhere.
+std::unique_ptr<Kernel> make_hardmax(const Node& node, std::int64_t opset) {
+  return make_function_kernel([info = NodeInfo(node), opset, axis_attr = node.get_int("axis", opset < 13 ? 1 : -1)](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, std::max<std::size_t>(x.rank(), 1)));
+    const std::int64_t outer = product(x.shape(), 0, axis);
+    const std::int64_t n = opset < 13 ? product(x.shape(), axis, x.rank()) : (x.rank() ? x.dim(axis) : 1);
+    const std::int64_t inner = opset < 13 ? 1 : product(x.shape(), axis + 1, x.rank());
+    Tensor y(x.dtype(), x.shape());  // zeros
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, bool>) {
+        info.unsupported("element type bool");
+      } else {
+        const T* in = x.values<T>().data();
+        T* out = y.values<T>().data();
+        for (std::int64_t a = 0; a < outer && n > 0; ++a)
+          for (std::int64_t b = 0; b < inner; ++b) {
+            std::int64_t best = 0;
+            for (std::int64_t k = 1; k < n; ++k)
+              if (in[(a * n + k) * inner + b] > in[(a * n + best) * inner + b]) best = k;
+            out[(a * n + best) * inner + b] = T(1);
+          }
+      }
+    });
+    return one(std::move(y));
+  });
+}
+
 // ArgMax and ArgMin along one axis: int64 indices, the first extreme unless select_last_index.
 std::unique_ptr<Kernel> make_arg(const Node& node, bool max) {
   const std::int64_t axis_attr = node.get_int("axis", 0);
@@ -263,6 +293,7 @@ void add_reduction_kernels(KernelTable& t) {
   t.add("ReduceLogSumExp", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::log_sum_exp); }, through_18);
   t.add("ReduceSumSquare", [](const Node& n, std::int64_t o) { return make_reduce(n, o, Reduce::sum_square); }, through_18);
   t.add("CumSum", make_cum_sum);
+  t.add("Hardmax", make_hardmax);
   t.add("ArgMax", [](const Node& n, std::int64_t) { return make_arg(n, true); });
   t.add("ArgMin", [](const Node& n, std::int64_t) { return make_arg(n, false); });
   t.add("Softmax", [](const Node& n, std::int64_t o) { return std::make_unique<SoftmaxKernel>(n, o, false); }, {}, {DType::f32, DType::f64});
