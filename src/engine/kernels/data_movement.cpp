@@ -1,5 +1,5 @@
 // Operators that move data: Transpose, Slice (strided views copied out), Concat, Gather, Split,
-// DepthToSpace and SpaceToDepth (transposes of 6-D views), Trilu.
+// DepthToSpace and SpaceToDepth (transposes of 6-D views), Trilu, Tile, Pad, Compress.
 // Indices from data are checked before any copy.
 #include <algorithm>
 #include <cstring>
@@ -281,6 +281,137 @@ std::unique_ptr<Kernel> make_trilu(const Node& node, std::int64_t) {
   });
 }
 
+// Calls f(i, index) for every index of `shape` in row-major order.
+template <typename F> void for_each_index(const Shape& shape, F&& f) {
+  std::size_t count = 1;
+  for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
+  std::vector<std::int64_t> index(shape.size(), 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    f(i, index);
+    for (std::size_t d = shape.size(); d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+// Tile: the input repeated along each axis.
+std::unique_ptr<Kernel> make_tile(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const auto repeats = info.ints(info.input(inputs, 1), "repeats");
+    if (repeats.size() != x.rank()) info.fail("repeats has {} values for a rank-{} input", repeats.size(), x.rank());
+    Shape out = x.shape();
+    for (std::size_t d = 0; d < out.size(); ++d) {
+      if (repeats[d] < 0) info.fail("repeats {} is negative", repeats[d]);
+      out[d] *= repeats[d];
+    }
+    Tensor y = allocate_checked(x.dtype(), out, info);
+    const auto strides = contiguous_strides(x.shape());
+    const std::size_t size = dtype_size(x.dtype());
+    const auto* in = static_cast<const std::byte*>(x.data());
+    auto* o = static_cast<std::byte*>(y.data());
+    for_each_index(out, [&](std::size_t i, const std::vector<std::int64_t>& index) {
+      std::int64_t at = 0;
+      for (std::size_t d = 0; d < index.size(); ++d) at += index[d] % x.dim(d) * strides[d];
+      std::memcpy(o + i * size, in + static_cast<std::size_t>(at) * size, size);
+    });
+    return one(std::move(y));
+  });
+}
+
+// Pad: constant (a value), reflect or edge, pads [begins..., ends...] (negative ones crop); from
+// opset 11 pads and the value are inputs, from 18 an optional axes input chooses the axes.
+std::unique_ptr<Kernel> make_pad(const Node& node, std::int64_t opset) {
+  const std::string mode = node.get_string("mode", "constant");
+  if (mode != "constant" && mode != "reflect" && mode != "edge") NodeInfo(node).unsupported("mode '{}'", mode);
+  return make_function_kernel([info = NodeInfo(node), node, opset, mode](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const std::size_t r = x.rank();
+    std::vector<std::int64_t> pads = opset < 11 ? node.get_ints("pads") : info.ints(info.input(inputs, 1), "pads");
+    std::vector<std::int64_t> axes(r);
+    for (std::size_t d = 0; d < r; ++d) axes[d] = static_cast<std::int64_t>(d);
+    if (const Tensor* a = opset >= 18 ? info.optional_input(inputs, 3) : nullptr) {
+      axes = info.ints(*a, "axes");
+      for (std::int64_t& v : axes) v = info.axis(v, r);
+    }
+    if (pads.size() != 2 * axes.size()) info.fail("pads has {} values for {} axes", pads.size(), axes.size());
+    std::vector<std::int64_t> begin(r, 0), end(r, 0);
+    for (std::size_t k = 0; k < axes.size(); ++k) {
+      begin[static_cast<std::size_t>(axes[k])] = pads[k];
+      end[static_cast<std::size_t>(axes[k])] = pads[k + axes.size()];
+    }
+    Shape out(r);
+    for (std::size_t d = 0; d < r; ++d) {
+      out[d] = x.dim(d) + begin[d] + end[d];
+      if (out[d] < 0) info.fail("pads {} remove more than axis {} holds", fmt::join(pads, ","), d);
+      if (mode != "constant" && x.dim(d) == 0 && out[d] > 0) info.fail("cannot {}-pad an empty axis {}", mode, d);
+    }
+    Tensor y = allocate_checked(x.dtype(), out, info);
+    const auto strides = contiguous_strides(x.shape());
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T value{};
+      if (opset < 11) value = static_cast<T>(node.get_float("value", 0.0f));
+      else if (const Tensor* v = info.optional_input(inputs, 2); v && v->numel() > 0) {
+        if (v->dtype() != x.dtype()) info.fail("constant_value is {}, data {}", dtype_name(v->dtype()), dtype_name(x.dtype()));
+        value = v->values<T>()[0];
+      }
+      const T* in = x.values<T>().data();
+      T* o = y.values<T>().data();
+      for_each_index(out, [&](std::size_t i, const std::vector<std::int64_t>& index) {
+        std::int64_t at = 0;
+        for (std::size_t d = 0; d < r; ++d) {
+          std::int64_t s = index[d] - begin[d];
+          const std::int64_t n = x.dim(d);
+          if (s < 0 || s >= n) {
+            if (mode == "constant") {
+              at = -1;
+              break;
+            }
+            if (mode == "edge") s = s < 0 ? 0 : n - 1;
+            else {  // reflect, without repeating the edge
+              const std::int64_t period = std::max<std::int64_t>(2 * (n - 1), 1);
+              s = ((s % period) + period) % period;
+              if (s >= n) s = period - s;
+            }
+          }
+          at += s * strides[d];
+        }
+        o[i] = at < 0 ? value : in[at];
+      });
+    });
+    return one(std::move(y));
+  });
+}
+
+// Compress: the slices along `axis` (or the elements of the flattened input) whose condition is true.
+std::unique_ptr<Kernel> make_compress(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), has_axis = node.has("axis"), axis_attr = node.get_int("axis", 0)](Inputs inputs) {
+    const Tensor& x0 = info.input(inputs, 0);
+    const Tensor& condition = info.input(inputs, 1);
+    info.expect_dtype(condition, DType::boolean, "condition");
+    if (condition.rank() != 1) info.fail("condition must be 1-D, got {}", shape_string(condition.shape()));
+    const Tensor x = has_axis ? x0 : x0.reshaped({static_cast<std::int64_t>(x0.numel())});
+    const auto axis = has_axis ? static_cast<std::size_t>(info.axis(axis_attr, x.rank())) : 0;
+    const std::int64_t n = x.dim(axis);
+    std::vector<std::int64_t> kept;
+    for (std::int64_t k = 0; k < std::min<std::int64_t>(n, condition.dim(0)); ++k)
+      if (condition.values<bool>()[static_cast<std::size_t>(k)]) kept.push_back(k);
+    Shape out = x.shape();
+    out[axis] = static_cast<std::int64_t>(kept.size());
+    Tensor y = allocate_checked(x.dtype(), out, info);
+    const std::int64_t outer = product(x.shape(), 0, axis);
+    const std::size_t inner = static_cast<std::size_t>(product(x.shape(), axis + 1, x.rank())) * dtype_size(x.dtype());
+    const auto* in = static_cast<const std::byte*>(x.data());
+    auto* o = static_cast<std::byte*>(y.data());
+    for (std::int64_t a = 0; a < outer; ++a)
+      for (std::size_t j = 0; j < kept.size(); ++j)
+        std::memcpy(o + (static_cast<std::size_t>(a) * kept.size() + j) * inner, in + static_cast<std::size_t>(a * n + kept[j]) * inner, inner);
+    return one(std::move(y));
+  });
+}
+
 void add_data_movement_kernels(KernelTable& t) {
   t.add("Transpose", make_transpose);
   t.add("Slice", make_slice);
@@ -290,6 +421,9 @@ void add_data_movement_kernels(KernelTable& t) {
   t.add("DepthToSpace", [](const Node& n, std::int64_t) { return make_space_depth(n, true); });
   t.add("SpaceToDepth", [](const Node& n, std::int64_t) { return make_space_depth(n, false); });
   t.add("Trilu", make_trilu);
+  t.add("Tile", make_tile);
+  t.add("Pad", make_pad, {1, 18});
+  t.add("Compress", make_compress);
 }
 
 }  // namespace cpuinfer::engine
