@@ -1,5 +1,5 @@
-// Operators driven by index tensors: GatherElements, ScatterElements (with its reductions) and
-// OneHot. Every index is checked against its dimension (negative ones count from the end) before
+// Operators driven by index tensors: GatherElements, ScatterElements, GatherND, ScatterND (the
+// scatters with their reductions) and OneHot. Every index is checked against its dimension (negative ones count from the end) before
 // any element moves; an index out of range is an error naming the node.
 #include <cstring>
 
@@ -149,12 +149,116 @@ std::unique_ptr<Kernel> make_one_hot(const Node& node, std::int64_t) {
   });
 }
 
+// GatherND / ScatterND: the last dimension of `indices` addresses the leading dimensions of data
+// after `batch_dims` shared ones; each address names a slice of the remaining dimensions.
+struct NdAddressing {
+  std::int64_t batches = 1, addresses = 0, depth = 0;  // batch count, addresses per batch, index length
+  std::size_t slice = 0;                                // bytes per addressed slice
+  std::vector<std::int64_t> offsets;                    // per address, in slices from its batch's start
+  std::int64_t batch_slices = 0;                        // slices per batch of data
+};
+
+NdAddressing address_nd(const Tensor& data, const Tensor& indices, std::int64_t batch_dims, const NodeInfo& info) {
+  NdAddressing a;
+  if (indices.rank() < 1) info.fail("indices must have a last dimension");
+  a.depth = indices.dim(indices.rank() - 1);
+  const auto b = static_cast<std::size_t>(batch_dims);
+  if (batch_dims < 0 || b >= indices.rank() || b > data.rank() || a.depth > static_cast<std::int64_t>(data.rank() - b))
+    info.fail("indices {} with batch_dims {} do not address data {}", shape_string(indices.shape()), batch_dims, shape_string(data.shape()));
+  for (std::size_t d = 0; d < b; ++d) {
+    if (indices.dim(d) != data.dim(d)) info.fail("batch dimension {} differs: {} and {}", d, indices.dim(d), data.dim(d));
+    a.batches *= data.dim(d);
+  }
+  a.addresses = product(indices.shape(), b, indices.rank() - 1);
+  const auto end = b + static_cast<std::size_t>(a.depth);
+  a.slice = static_cast<std::size_t>(product(data.shape(), end, data.rank())) * dtype_size(data.dtype());
+  a.batch_slices = product(data.shape(), b, end);
+  const std::vector<std::int64_t> v = info.ints(indices, "indices");
+  for (std::size_t k = 0; k < v.size(); k += static_cast<std::size_t>(std::max<std::int64_t>(a.depth, 1))) {
+    std::int64_t offset = 0;
+    for (std::int64_t j = 0; j < a.depth; ++j) {
+      const std::int64_t n = data.dim(b + static_cast<std::size_t>(j));
+      std::int64_t i = v[k + static_cast<std::size_t>(j)];
+      if (i < -n || i >= n) info.fail("index {} is out of range for a dimension of {}", i, n);
+      offset = offset * n + (i < 0 ? i + n : i);
+    }
+    a.offsets.push_back(offset);
+  }
+  if (a.depth == 0) a.offsets.assign(static_cast<std::size_t>(a.batches * a.addresses), 0);
+  return a;
+}
+
+std::unique_ptr<Kernel> make_gather_nd(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), batch_dims = node.get_int("batch_dims", 0)](Inputs inputs) {
+    const Tensor& data = info.input(inputs, 0);
+    const Tensor& indices = info.input(inputs, 1);
+    const NdAddressing a = address_nd(data, indices, batch_dims, info);
+    Shape out(indices.shape().begin(), indices.shape().end() - 1);
+    out.insert(out.end(), data.shape().begin() + batch_dims + a.depth, data.shape().end());
+    Tensor y = allocate_checked(data.dtype(), out, info);
+    const auto* in = static_cast<const std::byte*>(data.data());
+    auto* o = static_cast<std::byte*>(y.data());
+    for (std::int64_t b = 0; b < a.batches; ++b)
+      for (std::int64_t k = 0; k < a.addresses; ++k) {
+        const auto at = static_cast<std::size_t>(b * a.addresses + k);
+        std::memcpy(o + at * a.slice, in + static_cast<std::size_t>(b * a.batch_slices + a.offsets[at]) * a.slice, a.slice);
+      }
+    return one(std::move(y));
+  });
+}
+
+std::unique_ptr<Kernel> make_scatter_nd(const Node& node, std::int64_t) {
+  const std::string reduction = node.get_string("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
+    NodeInfo(node).fail("unknown reduction '{}'", reduction);
+  return make_function_kernel([info = NodeInfo(node), reduction](Inputs inputs) {
+    const Tensor& data = info.input(inputs, 0);
+    const Tensor& indices = info.input(inputs, 1);
+    const Tensor& updates = info.input(inputs, 2);
+    if (updates.dtype() != data.dtype()) info.fail("updates are {}, data {}", dtype_name(updates.dtype()), dtype_name(data.dtype()));
+    const NdAddressing a = address_nd(data, indices, 0, info);
+    Shape expected(indices.shape().begin(), indices.shape().end() - 1);
+    expected.insert(expected.end(), data.shape().begin() + a.depth, data.shape().end());
+    if (updates.shape() != expected) info.fail("updates {} must be {}", shape_string(updates.shape()), shape_string(expected));
+    Tensor y = Tensor::uninitialized(data.dtype(), data.shape());
+    std::memcpy(y.data(), data.data(), data.nbytes());
+    visit_dtype(data.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* o = y.values<T>().data();
+      const T* up = updates.values<T>().data();
+      const std::size_t per = a.slice / sizeof(T);
+      for (std::size_t k = 0; k < a.offsets.size(); ++k)
+        for (std::size_t e = 0; e < per; ++e) {
+          T& dst = o[static_cast<std::size_t>(a.offsets[k]) * per + e];
+          const T u = up[k * per + e];
+          if constexpr (std::is_same_v<T, bool>) {
+            if (reduction != "none") info.unsupported("reduction '{}' of bool", reduction);
+            dst = u;
+          } else if (reduction == "add") {
+            dst = static_cast<T>(dst + u);
+          } else if (reduction == "mul") {
+            dst = static_cast<T>(dst * u);
+          } else if (reduction == "max") {
+            dst = u > dst ? u : dst;
+          } else if (reduction == "min") {
+            dst = u < dst ? u : dst;
+          } else {
+            dst = u;
+          }
+        }
+    });
+    return one(std::move(y));
+  });
+}
+
 }  // namespace
 
 void add_indexing_kernels(KernelTable& t) {
   t.add("GatherElements", make_gather_elements);
   t.add("ScatterElements", make_scatter_elements);
   t.add("OneHot", make_one_hot);
+  t.add("GatherND", make_gather_nd);
+  t.add("ScatterND", make_scatter_nd);
 }
 
 }  // namespace cpuinfer::engine
