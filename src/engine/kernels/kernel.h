@@ -105,6 +105,7 @@ void add_data_movement_kernels(KernelTable& table);
 void add_reduction_kernels(KernelTable& table);
 void add_normalization_kernels(KernelTable& table);
 void add_convolution_kernels(KernelTable& table);
+void add_conv_transpose_kernels(KernelTable& table);
 void add_pooling_kernels(KernelTable& table);
 void add_matmul_kernels(KernelTable& table);
 void add_layout_kernels(KernelTable& table);

@@ -38,6 +38,7 @@ const KernelTable& kernel_table() {
     add_reduction_kernels(t);
     add_normalization_kernels(t);
     add_convolution_kernels(t);
+    add_conv_transpose_kernels(t);
     add_pooling_kernels(t);
     add_matmul_kernels(t);
     add_layout_kernels(t);
