@@ -246,6 +246,21 @@ template <typename To, typename From> To convert(From v) {
   }
 }
 
+Tensor cast(const Tensor& x, DType target) {
+  if (x.dtype() == target) return x;
+  Tensor y = Tensor::uninitialized(target, x.shape());
+  visit_dtype(x.dtype(), [&](auto from_tag) {
+    using From = decltype(from_tag);
+    visit_dtype(target, [&](auto to_tag) {
+      using To = decltype(to_tag);
+      const From* in = x.values<From>().data();
+      To* out = y.values<To>().data();
+      for (std::size_t i = 0; i < x.numel(); ++i) out[i] = convert<To>(in[i]);
+    });
+  });
+  return y;
+}
+
 void add_cast(KernelTable& t) {
   t.add("Cast", [](const Node& node, std::int64_t) -> std::unique_ptr<Kernel> {
     NodeInfo info(node);
@@ -261,20 +276,12 @@ void add_cast(KernelTable& t) {
       case 11: target = DType::f64; break;
       default: info.unsupported("cast to ONNX element type {}", to);
     }
-    return make_function_kernel([info, target](Inputs inputs) {
-      const Tensor& x = info.input(inputs, 0);
-      if (x.dtype() == target) return std::vector<Tensor>{x};
-      Tensor y = Tensor::uninitialized(target, x.shape());
-      visit_dtype(x.dtype(), [&](auto from_tag) {
-        using From = decltype(from_tag);
-        visit_dtype(target, [&](auto to_tag) {
-          using To = decltype(to_tag);
-          const From* in = x.values<From>().data();
-          To* out = y.values<To>().data();
-          for (std::size_t i = 0; i < x.numel(); ++i) out[i] = convert<To>(in[i]);
-        });
-      });
-      return std::vector<Tensor>{std::move(y)};
+    return make_function_kernel([info, target](Inputs inputs) { return one(cast(info.input(inputs, 0), target)); });
+  });
+  // CastLike: to the type of input 1.
+  t.add("CastLike", [](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
+      return one(cast(info.input(inputs, 0), info.input(inputs, 1).dtype()));
     });
   });
 }

@@ -1,5 +1,6 @@
-// Tensors made from scalars and shapes: Range and EyeLike.
+// Tensors made from scalars and shapes: Range, EyeLike, and the Hann, Hamming and Blackman windows.
 #include <cmath>
+#include <numbers>
 
 #include "engine/kernels/elementwise_util.h"
 
@@ -64,9 +65,37 @@ std::unique_ptr<Kernel> make_eye_like(const Node& node, std::int64_t) {
   });
 }
 
+// A window of `size` values (periodic: of size + 1, the last dropped), as float32 unless
+// output_datatype says float64: a0 - a1 cos(2 pi k / N) + a2 cos(4 pi k / N).
+std::unique_ptr<Kernel> make_window(const Node& node, double a0, double a1, double a2) {
+  NodeInfo info(node);
+  const std::int64_t type = node.get_int("output_datatype", 1);
+  if (type != 1 && type != 11) info.unsupported("output_datatype {}", type);
+  return make_function_kernel([info, a0, a1, a2, f64 = type == 11, periodic = node.get_int("periodic", 1) != 0](Inputs inputs) {
+    const auto size = info.ints(info.input(inputs, 0), "size");
+    if (size.size() != 1 || size[0] < 0) info.fail("size must be one non-negative value");
+    Tensor y = allocate_checked(f64 ? DType::f64 : DType::f32, {size[0]}, info);
+    const double n = static_cast<double>(periodic ? size[0] : size[0] - 1);
+    visit_dtype(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (is_float<T>) {
+        T* o = y.values<T>().data();
+        for (std::int64_t k = 0; k < size[0]; ++k) {
+          const double t = n > 0 ? 2 * std::numbers::pi * static_cast<double>(k) / n : 0.0;
+          o[k] = static_cast<T>(a0 - a1 * std::cos(t) + a2 * std::cos(2 * t));
+        }
+      }
+    });
+    return one(std::move(y));
+  });
+}
+
 }  // namespace
 
 void add_generator_kernels(KernelTable& t) {
+  t.add("HannWindow", [](const Node& n, std::int64_t) { return make_window(n, 0.5, 0.5, 0.0); });
+  t.add("HammingWindow", [](const Node& n, std::int64_t) { return make_window(n, 25.0 / 46.0, 21.0 / 46.0, 0.0); });
+  t.add("BlackmanWindow", [](const Node& n, std::int64_t) { return make_window(n, 0.42, 0.5, 0.08); });
   t.add("Range", make_range);
   t.add("EyeLike", make_eye_like);
 }
