@@ -1,5 +1,6 @@
 // Operators that move data: Transpose, Slice (strided views copied out), Concat, Gather, Split,
-// DepthToSpace and SpaceToDepth (transposes of 6-D views), Trilu, Tile, Pad, Compress.
+// DepthToSpace and SpaceToDepth (transposes of 6-D views), Trilu, Tile, Pad, Compress,
+// ReverseSequence.
 // Indices from data are checked before any copy.
 #include <algorithm>
 #include <cstring>
@@ -412,6 +413,32 @@ std::unique_ptr<Kernel> make_compress(const Node& node, std::int64_t) {
   });
 }
 
+// ReverseSequence: the first sequence_lens[b] steps of each batch entry reversed along time_axis.
+std::unique_ptr<Kernel> make_reverse_sequence(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node), batch_axis = node.get_int("batch_axis", 1),
+                               time_axis = node.get_int("time_axis", 0)](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const auto lens = info.ints(info.input(inputs, 1), "sequence_lens");
+    if (x.rank() < 2) info.fail("input {} needs batch and time axes", shape_string(x.shape()));
+    const auto ba = static_cast<std::size_t>(info.axis(batch_axis, x.rank())), ta = static_cast<std::size_t>(info.axis(time_axis, x.rank()));
+    if (ba == ta || ba > 1 || ta > 1) info.fail("batch_axis and time_axis must be 0 and 1");
+    if (lens.size() != static_cast<std::size_t>(x.dim(ba))) info.fail("{} sequence_lens for a batch of {}", lens.size(), x.dim(ba));
+    for (std::int64_t l : lens)
+      if (l < 0 || l > x.dim(ta)) info.fail("sequence length {} is outside [0, {}]", l, x.dim(ta));
+    Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+    const std::size_t row = static_cast<std::size_t>(product(x.shape(), 2, x.rank())) * dtype_size(x.dtype());
+    const auto* in = static_cast<const std::byte*>(x.data());
+    auto* o = static_cast<std::byte*>(y.data());
+    for (std::int64_t b = 0; b < x.dim(ba); ++b)
+      for (std::int64_t s = 0; s < x.dim(ta); ++s) {
+        const std::int64_t from = s < lens[static_cast<std::size_t>(b)] ? lens[static_cast<std::size_t>(b)] - 1 - s : s;
+        auto at = [&](std::int64_t time) { return static_cast<std::size_t>(ba == 0 ? b * x.dim(1) + time : time * x.dim(1) + b) * row; };
+        std::memcpy(o + at(s), in + at(from), row);
+      }
+    return one(std::move(y));
+  });
+}
+
 void add_data_movement_kernels(KernelTable& t) {
   t.add("Transpose", make_transpose);
   t.add("Slice", make_slice);
@@ -424,6 +451,7 @@ void add_data_movement_kernels(KernelTable& t) {
   t.add("Tile", make_tile);
   t.add("Pad", make_pad, {1, 18});
   t.add("Compress", make_compress);
+  t.add("ReverseSequence", make_reverse_sequence);
 }
 
 }  // namespace cpuinfer::engine

@@ -1,6 +1,6 @@
 // Normalisation in inference form: BatchNormalization (running statistics) and
-// LayerNormalization (with its optional Mean and InvStdDev outputs); their loops are per ISA
-// (kernels/vector).
+// LayerNormalization (with its optional Mean and InvStdDev outputs), whose loops are per ISA
+// (kernels/vector); InstanceNormalization and LRN.
 #include <cmath>
 
 #include "engine/kernels/kernel_util.h"
@@ -129,12 +129,43 @@ std::unique_ptr<Kernel> make_instance_norm(const Node& node, std::int64_t) {
   });
 }
 
+// LRN: x / (bias + alpha / size * sum of squares over `size` neighbouring channels) ^ beta.
+std::unique_ptr<Kernel> make_lrn(const Node& node, std::int64_t) {
+  NodeInfo info(node);
+  const std::int64_t size = node.get_int("size", 0);
+  if (size <= 0) info.fail("size {} is not positive", size);
+  return make_function_kernel([info, size, alpha = node.get_float("alpha", 1e-4f), beta = node.get_float("beta", 0.75f),
+                               bias = node.get_float("bias", 1.0f)](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    if (x.dtype() != DType::f32) info.unsupported("element type {}", dtype_name(x.dtype()));
+    if (x.rank() < 3) info.fail("input {} has no spatial dimension", shape_string(x.shape()));
+    const std::int64_t channels = x.dim(1), spatial = product(x.shape(), 2, x.rank());
+    Tensor y = Tensor::uninitialized(DType::f32, x.shape());
+    const float* in = x.values<float>().data();
+    float* out = y.values<float>().data();
+    const std::int64_t before = (size - 1) / 2, after = size - 1 - before;
+    for (std::int64_t n = 0; n < x.dim(0); ++n)
+      for (std::int64_t c = 0; c < channels; ++c)
+        for (std::int64_t p = 0; p < spatial; ++p) {
+          double sum = 0;
+          for (std::int64_t k = std::max<std::int64_t>(0, c - before); k <= std::min(channels - 1, c + after); ++k) {
+            const double v = in[(n * channels + k) * spatial + p];
+            sum += v * v;
+          }
+          const std::int64_t at = (n * channels + c) * spatial + p;
+          out[at] = static_cast<float>(in[at] / std::pow(bias + alpha / static_cast<double>(size) * sum, beta));
+        }
+    return std::vector<Tensor>{std::move(y)};
+  });
+}
+
 }  // namespace
 
 void add_normalization_kernels(KernelTable& t) {
   t.add("BatchNormalization", make_batch_norm, {}, {DType::f32});
   t.add("LayerNormalization", make_layer_norm, {}, {DType::f32});
   t.add("InstanceNormalization", make_instance_norm, {}, {DType::f32});
+  t.add("LRN", make_lrn, {}, {DType::f32});
 }
 
 }  // namespace cpuinfer::engine
