@@ -1,6 +1,7 @@
 // ONNX's own per-operator tests (Debian's libonnx-testdata) run on the engine.
 //
 //   onnx_node_conformance [--data DIR] [--filter TEXT] [--verbose] [--require-coverage]
+//                         [--expect FILE] [--write-expect FILE]
 //
 // DIR is one of libonnx-testdata's suites: node (per-operator tests, the default), or the models
 // of other exporters and older opsets: pytorch-converted, pytorch-operator, simple.
@@ -10,11 +11,17 @@
 // |got - want| <= 1e-7 + 1e-3 * |want| (ONNX's backend-test defaults, NaN equals NaN), integers
 // and booleans exactly, shapes and types exactly. Prints "N passed, M failed, K skipped" and the
 // operators of the engine that no passing test covers; exits 1 on any failure, and with
-// --require-coverage also when an operator of the engine has no passing test.
+// --require-coverage also when an operator of the engine has no passing test. A test that
+// mismatches in one data set and is refused in a later one fails.
+//
+// --expect FILE pins each test's outcome: one line per test, "<test> pass" or "<test> skip
+// <reason>" (the reason without the node's name); any test whose outcome differs, a pass turned
+// into a skip or a skip with another reason, fails. --write-expect FILE writes today's outcomes.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -84,14 +91,18 @@ int main(int argc, char** argv) {
   fs::path data = "/usr/share/libonnx-testdata/data/node";
   std::string filter;
   bool verbose = false, require_coverage = false;
+  fs::path expect_file, write_expect_file;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--data" && i + 1 < argc) data = argv[++i];
+    else if (arg == "--expect" && i + 1 < argc) expect_file = argv[++i];
+    else if (arg == "--write-expect" && i + 1 < argc) write_expect_file = argv[++i];
     else if (arg == "--filter" && i + 1 < argc) filter = argv[++i];
     else if (arg == "--verbose") verbose = true;
     else if (arg == "--require-coverage") require_coverage = true;
     else {
-      std::cerr << "usage: onnx_node_conformance [--data DIR] [--filter TEXT] [--verbose] [--require-coverage]\n";
+      std::cerr << "usage: onnx_node_conformance [--data DIR] [--filter TEXT] [--verbose] [--require-coverage] "
+                   "[--expect FILE] [--write-expect FILE]\n";
       return 2;
     }
   }
@@ -104,6 +115,23 @@ int main(int argc, char** argv) {
     if (entry.is_directory() && entry.path().filename().string().find(filter) != std::string::npos) tests.push_back(entry.path());
   std::sort(tests.begin(), tests.end());
 
+  std::map<std::string, std::string> expected_outcomes, outcomes;  // test -> "pass" or "skip <reason>"
+  if (!expect_file.empty()) {
+    std::ifstream in(expect_file);
+    if (!in) {
+      std::cerr << "error: cannot read " << expect_file << "\n";
+      return 2;
+    }
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto space = line.find(' ');
+      if (space == std::string::npos) {
+        std::cerr << "error: " << expect_file << ": malformed line: " << line << "\n";
+        return 2;
+      }
+      expected_outcomes[line.substr(0, space)] = line.substr(space + 1);
+    }
+  }
   std::size_t passed = 0, failed = 0, skipped = 0;
   std::map<std::string, std::size_t> skip_reasons;
   std::map<std::string, std::size_t> covered;  // op -> passing tests
@@ -134,8 +162,8 @@ int main(int argc, char** argv) {
       if (outcome.empty())
         for (const auto& op : ops) ++covered[op];
     } catch (const Unsupported& e) {
-      skip = true;
-      outcome = e.what();
+      skip = outcome.empty();  // refused after a mismatch in an earlier data set: a failure
+      outcome = outcome.empty() ? std::string(e.what()) : fmt::format("{}; then refused: {}", outcome, e.what());
     } catch (const std::exception& e) {
       outcome = e.what();
     }
@@ -146,13 +174,44 @@ int main(int argc, char** argv) {
       if (auto p = reason.find("): "); p != std::string::npos) reason = reason.substr(p + 3);
       else if (auto q = reason.find("operator "); q != std::string::npos) reason = reason.substr(q);
       ++skip_reasons[reason];
+      outcomes[name] = "skip " + reason;
       if (verbose) fmt::print("SKIP {}: {}\n", name, outcome);
     } else if (outcome.empty()) {
       ++passed;
+      outcomes[name] = "pass";
       if (verbose) fmt::print("PASS {}\n", name);
     } else {
+      outcomes[name] = "fail";
       ++failed;
       fmt::print("FAIL {}: {}\n", name, outcome);
+    }
+  }
+
+  std::size_t changed = 0;
+  if (!expect_file.empty()) {
+    for (const auto& [name, outcome] : outcomes) {
+      if (outcome == "fail") continue;  // already counted
+      const auto it = expected_outcomes.find(name);
+      const std::string want = it == expected_outcomes.end() ? "(not listed)" : it->second;
+      if (want != outcome) {
+        ++changed;
+        fmt::print("CHANGED {}: expected {}, got {}\n", name, want, outcome);
+      }
+    }
+    for (const auto& [name, want] : expected_outcomes)
+      if (!outcomes.count(name) && filter.empty()) {
+        ++changed;
+        fmt::print("CHANGED {}: expected {}, but the test is gone\n", name, want);
+      }
+  }
+  if (!write_expect_file.empty()) {
+    std::ofstream out(write_expect_file);
+    out << "# Expected outcome of each ONNX node test (onnx_node_conformance --write-expect); see the tool's header.\n";
+    for (const auto& [name, outcome] : outcomes)
+      if (outcome != "fail") out << name << " " << outcome << "\n";
+    if (!out) {
+      std::cerr << "error: cannot write " << write_expect_file << "\n";
+      return 2;
     }
   }
 
@@ -174,6 +233,7 @@ int main(int argc, char** argv) {
   fmt::print("\nOperators covered by passing tests: {} of {}\n", onnx_ops - uncovered.size(), onnx_ops);
   if (!uncovered.empty() && filter.empty()) fmt::print("Not covered by any passing test: {}\n", fmt::join(uncovered, ", "));
   fmt::print("Tolerance: |got - want| <= {} + {} * |want| for floats; exact for integers and booleans\n", kAtol, kRtol);
+  if (!expect_file.empty()) fmt::print("{} outcomes differ from {}\n", changed, expect_file.string());
   fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
-  return failed > 0 || (require_coverage && !uncovered.empty()) ? 1 : 0;
+  return failed > 0 || changed > 0 || (require_coverage && !uncovered.empty()) ? 1 : 0;
 }
