@@ -100,6 +100,7 @@ void add_variadic_kernels(KernelTable& table);
 void add_indexing_kernels(KernelTable& table);
 void add_generator_kernels(KernelTable& table);
 void add_sorting_kernels(KernelTable& table);
+void add_detection_kernels(KernelTable& table);
 void add_shape_kernels(KernelTable& table);
 void add_data_movement_kernels(KernelTable& table);
 void add_reduction_kernels(KernelTable& table);

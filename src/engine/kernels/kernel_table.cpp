@@ -33,6 +33,7 @@ const KernelTable& kernel_table() {
     add_indexing_kernels(t);
     add_generator_kernels(t);
     add_sorting_kernels(t);
+    add_detection_kernels(t);
     add_shape_kernels(t);
     add_data_movement_kernels(t);
     add_reduction_kernels(t);
