@@ -101,6 +101,7 @@ void add_indexing_kernels(KernelTable& table);
 void add_generator_kernels(KernelTable& table);
 void add_sorting_kernels(KernelTable& table);
 void add_detection_kernels(KernelTable& table);
+void add_resize_kernels(KernelTable& table);
 void add_shape_kernels(KernelTable& table);
 void add_data_movement_kernels(KernelTable& table);
 void add_reduction_kernels(KernelTable& table);

@@ -34,6 +34,7 @@ const KernelTable& kernel_table() {
     add_generator_kernels(t);
     add_sorting_kernels(t);
     add_detection_kernels(t);
+    add_resize_kernels(t);
     add_shape_kernels(t);
     add_data_movement_kernels(t);
     add_reduction_kernels(t);
