@@ -143,10 +143,10 @@ TEST_F(ModelCli, ProfilePrintsOpTypesAndTopNodes) {
 
   OnnxBuilder b;
   b.input("x", kFloat, {"4"});
-  b.node("Hardmax", {"x"}, {"y"}, "odd");
+  b.node("NoSuchOperator", {"x"}, {"y"}, "odd");
   b.output("y");
   expect_one_error(testing::run_cpuinfer({"profile", "--model", write("odd.onnx", b).string()}),
-                   "node 'odd' (Hardmax): operator Hardmax is not supported");
+                   "node 'odd' (NoSuchOperator): operator NoSuchOperator is not supported");
 }
 
 }  // namespace

@@ -109,15 +109,15 @@ TEST(OnnxImport, NamesTheNodeOfAnUnsupportedOperator) {
   OnnxBuilder b;
   b.input("x", kFloat, {"4"});
   b.node("Relu", {"x"}, {"a"}, "fine");
-  b.node("Hardmax", {"a"}, {"y"}, "exotic");
+  b.node("NoSuchOperator", {"a"}, {"y"}, "exotic");
   b.output("y");
   try {
     engine::Session(import_onnx_bytes(b.bytes(), "m"), {1});
     FAIL() << "no error";
   } catch (const Unsupported& e) {
-    EXPECT_EQ(e.node(), "'exotic' (Hardmax)");  // a field, for programs
-    EXPECT_EQ(e.detail(), "operator Hardmax is not supported");
-    EXPECT_STREQ(e.what(), "node 'exotic' (Hardmax): operator Hardmax is not supported");
+    EXPECT_EQ(e.node(), "'exotic' (NoSuchOperator)");  // a field, for programs
+    EXPECT_EQ(e.detail(), "operator NoSuchOperator is not supported");
+    EXPECT_STREQ(e.what(), "node 'exotic' (NoSuchOperator): operator NoSuchOperator is not supported");
   }
 }
 
