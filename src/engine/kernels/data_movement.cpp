@@ -282,20 +282,6 @@ std::unique_ptr<Kernel> make_trilu(const Node& node, std::int64_t) {
   });
 }
 
-// Calls f(i, index) for every index of `shape` in row-major order.
-template <typename F> void for_each_index(const Shape& shape, F&& f) {
-  std::size_t count = 1;
-  for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
-  std::vector<std::int64_t> index(shape.size(), 0);
-  for (std::size_t i = 0; i < count; ++i) {
-    f(i, index);
-    for (std::size_t d = shape.size(); d-- > 0;) {
-      if (++index[d] < shape[d]) break;
-      index[d] = 0;
-    }
-  }
-}
-
 // Tile: the input repeated along each axis.
 std::unique_ptr<Kernel> make_tile(const Node& node, std::int64_t) {
   return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {

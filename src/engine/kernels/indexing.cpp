@@ -9,22 +9,6 @@ namespace cpuinfer::engine {
 
 namespace {
 
-// Calls f(index, offset of index in `shape` with `strides` except along `axis`) for every index of
-// `shape`, in row-major order.
-template <typename F> void for_each_index(const Shape& shape, F&& f) {
-  const std::size_t r = shape.size();
-  std::size_t count = 1;
-  for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
-  std::vector<std::int64_t> index(r, 0);
-  for (std::size_t i = 0; i < count; ++i) {
-    f(i, index);
-    for (std::size_t d = r; d-- > 0;) {
-      if (++index[d] < shape[d]) break;
-      index[d] = 0;
-    }
-  }
-}
-
 // The checked indices along `axis` of a dimension of `size`.
 std::vector<std::int64_t> checked_indices(const Tensor& indices, std::int64_t size, const NodeInfo& info) {
   std::vector<std::int64_t> v = info.ints(indices, "indices");
@@ -35,25 +19,43 @@ std::vector<std::int64_t> checked_indices(const Tensor& indices, std::int64_t si
   return v;
 }
 
+// GatherElements / ScatterElements: element i of `indices` (at `index`) addresses data at the same
+// index, except along `axis`, where its value stands.
+class ElementAddressing {
+ public:
+  ElementAddressing(const Tensor& data, const Tensor& indices, std::int64_t axis_attr, const NodeInfo& info)
+      : strides_(contiguous_strides(data.shape())) {
+    if (indices.rank() != data.rank())
+      info.fail("indices {} and data {} differ in rank", shape_string(indices.shape()), shape_string(data.shape()));
+    axis_ = static_cast<std::size_t>(info.axis(axis_attr, std::max<std::size_t>(data.rank(), 1)));
+    for (std::size_t d = 0; d < data.rank(); ++d)
+      if (d != axis_ && indices.dim(d) > data.dim(d))
+        info.fail("indices {} exceed data {} along axis {}", shape_string(indices.shape()), shape_string(data.shape()), d);
+    at_ = checked_indices(indices, data.rank() ? data.dim(axis_) : 0, info);
+  }
+  // The data element (in elements from its start) of indices' element i.
+  std::int64_t offset(std::size_t i, const std::vector<std::int64_t>& index) const {
+    std::int64_t offset = 0;
+    for (std::size_t d = 0; d < index.size(); ++d) offset += (d == axis_ ? at_[i] : index[d]) * strides_[d];
+    return offset;
+  }
+
+ private:
+  std::vector<std::int64_t> strides_, at_;
+  std::size_t axis_ = 0;
+};
+
 std::unique_ptr<Kernel> make_gather_elements(const Node& node, std::int64_t) {
   return make_function_kernel([info = NodeInfo(node), axis_attr = node.get_int("axis", 0)](Inputs inputs) {
     const Tensor& data = info.input(inputs, 0);
     const Tensor& indices = info.input(inputs, 1);
-    if (indices.rank() != data.rank()) info.fail("indices {} and data {} differ in rank", shape_string(indices.shape()), shape_string(data.shape()));
-    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, std::max<std::size_t>(data.rank(), 1)));
-    for (std::size_t d = 0; d < data.rank(); ++d)
-      if (d != axis && indices.dim(d) > data.dim(d))
-        info.fail("indices {} exceed data {} along axis {}", shape_string(indices.shape()), shape_string(data.shape()), d);
-    const std::vector<std::int64_t> at = checked_indices(indices, data.rank() ? data.dim(axis) : 0, info);
-    const auto strides = contiguous_strides(data.shape());
+    const ElementAddressing address(data, indices, axis_attr, info);
     Tensor y = Tensor::uninitialized(data.dtype(), indices.shape());
     const std::size_t size = dtype_size(data.dtype());
     const auto* in = static_cast<const std::byte*>(data.data());
     auto* out = static_cast<std::byte*>(y.data());
     for_each_index(indices.shape(), [&](std::size_t i, const std::vector<std::int64_t>& index) {
-      std::int64_t offset = 0;
-      for (std::size_t d = 0; d < index.size(); ++d) offset += (d == axis ? at[i] : index[d]) * strides[d];
-      std::memcpy(out + i * size, in + static_cast<std::size_t>(offset) * size, size);
+      std::memcpy(out + i * size, in + static_cast<std::size_t>(address.offset(i, index)) * size, size);
     });
     return one(std::move(y));
   });
@@ -69,13 +71,7 @@ std::unique_ptr<Kernel> make_scatter_elements(const Node& node, std::int64_t) {
     const Tensor& updates = info.input(inputs, 2);
     if (updates.shape() != indices.shape()) info.fail("updates {} and indices {} differ", shape_string(updates.shape()), shape_string(indices.shape()));
     if (updates.dtype() != data.dtype()) info.fail("updates are {}, data {}", dtype_name(updates.dtype()), dtype_name(data.dtype()));
-    if (indices.rank() != data.rank()) info.fail("indices {} and data {} differ in rank", shape_string(indices.shape()), shape_string(data.shape()));
-    const auto axis = static_cast<std::size_t>(info.axis(axis_attr, std::max<std::size_t>(data.rank(), 1)));
-    for (std::size_t d = 0; d < data.rank(); ++d)
-      if (d != axis && indices.dim(d) > data.dim(d))
-        info.fail("indices {} exceed data {} along axis {}", shape_string(indices.shape()), shape_string(data.shape()), d);
-    const std::vector<std::int64_t> at = checked_indices(indices, data.rank() ? data.dim(axis) : 0, info);
-    const auto strides = contiguous_strides(data.shape());
+    const ElementAddressing address(data, indices, axis_attr, info);
     Tensor y = Tensor::uninitialized(data.dtype(), data.shape());
     std::memcpy(y.data(), data.data(), data.nbytes());
     visit_dtype(data.dtype(), [&](auto tag) {
@@ -83,9 +79,7 @@ std::unique_ptr<Kernel> make_scatter_elements(const Node& node, std::int64_t) {
       T* out = y.values<T>().data();
       const T* up = updates.values<T>().data();
       for_each_index(indices.shape(), [&](std::size_t i, const std::vector<std::int64_t>& index) {
-        std::int64_t offset = 0;
-        for (std::size_t d = 0; d < index.size(); ++d) offset += (d == axis ? at[i] : index[d]) * strides[d];
-        T& o = out[offset];
+        T& o = out[address.offset(i, index)];
         if constexpr (std::is_same_v<T, bool>) {
           if (reduction != "none") info.unsupported("reduction '{}' of bool", reduction);
           o = up[i];

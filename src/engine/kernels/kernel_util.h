@@ -115,6 +115,20 @@ template <std::size_t N, typename F> void for_each_broadcast_row(const Broadcast
                });
 }
 
+// Calls f(i, index) for every index of `shape` in row-major order, i counting from 0.
+template <typename F> void for_each_index(const Shape& shape, F&& f) {
+  std::size_t count = 1;
+  for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
+  std::vector<std::int64_t> index(shape.size(), 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    f(i, index);
+    for (std::size_t d = shape.size(); d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
 // Row-major strides of a shape, in elements.
 std::vector<std::int64_t> contiguous_strides(const Shape& shape);
 std::int64_t product(const Shape& shape, std::size_t begin, std::size_t end);

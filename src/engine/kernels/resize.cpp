@@ -182,18 +182,13 @@ std::unique_ptr<Kernel> make_resize(const Node& node, std::int64_t opset) {
     }
     if (a.transform == "tf_crop_and_resize") {  // elements outside the input along any axis
       float* o = y.values<float>().data();
-      std::vector<std::int64_t> index(r, 0);
-      for (std::size_t i = 0; i < y.numel(); ++i) {
+      for_each_index(out, [&](std::size_t i, const std::vector<std::int64_t>& index) {
         for (std::size_t d = 0; d < r; ++d)
           if (!outside[d].empty() && outside[d][static_cast<std::size_t>(index[d])]) {
             o[i] = static_cast<float>(a.extrapolation);
-            break;
+            return;
           }
-        for (std::size_t d = r; d-- > 0;) {
-          if (++index[d] < out[d]) break;
-          index[d] = 0;
-        }
-      }
+      });
     }
     return one(std::move(y));
   });
