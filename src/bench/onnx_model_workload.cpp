@@ -24,29 +24,19 @@ struct InputPlan {
   std::string source;           // for the description
 };
 
+// Random values every model accepts: floats uniform in [-1, 1), uint8 (an image) uniform over its
+// range, other integers 0 or 1 (valid as an index, a token id or a flag).
 void fill_random(Tensor& t, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  switch (t.dtype()) {
-    case DType::f32: {
-      std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-      for (float& v : t.values<float>()) v = d(rng);
-      break;
+  visit_dtype<AllTypes>(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    for (T& v : t.values<T>()) {
+      if constexpr (std::is_floating_point_v<T> || is_half<T>) v = convert<T>(uniform(rng));
+      else if constexpr (std::is_same_v<T, std::uint8_t>) v = static_cast<T>(rng() & 0xff);
+      else v = convert<T>(rng() & 1);
     }
-    case DType::f64: {
-      std::uniform_real_distribution<double> d(-1.0, 1.0);
-      for (double& v : t.values<double>()) v = d(rng);
-      break;
-    }
-    case DType::i32:
-      for (auto& v : t.values<std::int32_t>()) v = static_cast<std::int32_t>(rng() & 1);
-      break;
-    case DType::i64:
-      for (auto& v : t.values<std::int64_t>()) v = static_cast<std::int64_t>(rng() & 1);
-      break;
-    case DType::boolean:
-      for (bool& v : t.values<bool>()) v = (rng() & 1) != 0;
-      break;
-  }
+  });
 }
 
 class OnnxModelWorkload final : public Workload {

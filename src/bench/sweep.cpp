@@ -55,17 +55,9 @@ PerSample split_per_sample(const std::vector<Tensor>& outputs, std::size_t batch
       fail("output {} has shape {}: expected the batch size {} as its first dimension", k, shape_string(out.shape()), batch_size);
     const std::size_t per = out.numel() / batch_size;
     if (k == 0) s.first_output_size = per;
-    auto split = [&](auto values) {
-      for (std::size_t i = 0; i < batch_size; ++i)
-        for (std::size_t j = i * per; j < (i + 1) * per; ++j) s.values[i].push_back(static_cast<float>(values[j]));
-    };
-    switch (out.dtype()) {
-      case DType::f32: split(out.values<float>()); break;
-      case DType::f64: split(out.values<double>()); break;
-      case DType::i32: split(out.values<std::int32_t>()); break;
-      case DType::i64: split(out.values<std::int64_t>()); break;
-      case DType::boolean: split(out.values<bool>()); break;
-    }
+    const Tensor values = cast(out, DType::f32);
+    const float* v = values.values<float>().data();
+    for (std::size_t i = 0; i < batch_size; ++i) s.values[i].insert(s.values[i].end(), v + i * per, v + (i + 1) * per);
   }
   return s;
 }

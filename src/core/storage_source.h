@@ -16,6 +16,9 @@ class StorageSource {
 
   // The source of the calling thread's current scope, or nullptr.
   static StorageSource* current();
+  // The heap (core/aligned_storage.h): what Tensors use outside any scope, and what a Scope over
+  // it gives temporaries that must stay out of an engine session's memory plan.
+  static StorageSource& heap();
   class Scope {
    public:
     explicit Scope(StorageSource& source);

@@ -5,36 +5,9 @@
 #include <new>
 
 #include "core/error.h"
-#include "core/aligned_storage.h"
 #include "core/storage_source.h"
 
 namespace cpuinfer {
-
-namespace {
-
-}  // namespace
-
-std::size_t dtype_size(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return 4;
-    case DType::f64: return 8;
-    case DType::i32: return 4;
-    case DType::i64: return 8;
-    case DType::boolean: return 1;
-  }
-  return 0;
-}
-
-std::string dtype_name(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return "float32";
-    case DType::f64: return "float64";
-    case DType::i32: return "int32";
-    case DType::i64: return "int64";
-    case DType::boolean: return "bool";
-  }
-  return "?";
-}
 
 std::string shape_string(const Shape& shape) {
   std::string s;
@@ -69,9 +42,24 @@ Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, st
 Tensor::Tensor(DType dtype, Shape shape, bool zero)
     : dtype_(dtype), shape_(std::move(shape)), numel_(checked_numel(shape_, dtype_size(dtype))) {
   std::size_t bytes = std::max<std::size_t>(nbytes(), 1);
-  if (StorageSource* source = StorageSource::current()) data_ = source->take(bytes);
-  else data_ = allocate_storage((bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment);
+  StorageSource* source = StorageSource::current();
+  data_ = (source ? *source : StorageSource::heap()).take(bytes);
   if (zero) std::memset(data_.get(), 0, bytes);
+}
+
+Tensor cast(const Tensor& x, DType to) {
+  if (x.dtype() == to) return x;
+  Tensor y = Tensor::uninitialized(to, x.shape());
+  visit_dtype<AllTypes>(x.dtype(), [&](auto from_tag) {
+    using From = decltype(from_tag);
+    visit_dtype<AllTypes>(to, [&](auto to_tag) {
+      using To = decltype(to_tag);
+      const From* in = x.values<From>().data();
+      To* out = y.values<To>().data();
+      for (std::size_t i = 0; i < x.numel(); ++i) out[i] = convert<To>(in[i]);
+    });
+  });
+  return y;
 }
 
 Tensor Tensor::reshaped(Shape shape) const {

@@ -8,13 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace cpuinfer {
-
-// bool is stored one byte per element, 0 or 1, as in ONNX and numpy.
-enum class DType { f32, f64, i32, i64, boolean };
-
-std::size_t dtype_size(DType dtype);
-std::string dtype_name(DType dtype);
 
 using Shape = std::vector<std::int64_t>;
 std::string shape_string(const Shape& shape);  // "1x3x224x224"
@@ -67,12 +63,9 @@ class Tensor {
   std::shared_ptr<std::byte[]> data_;
 };
 
-template <typename T> constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::f32; }
-template <> constexpr DType dtype_of<double>() { return DType::f64; }
-template <> constexpr DType dtype_of<std::int32_t>() { return DType::i32; }
-template <> constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
-template <> constexpr DType dtype_of<bool>() { return DType::boolean; }
+// x converted element by element to `to` as ONNX's Cast does (core/dtype.h convert); x itself
+// when it is of that type already.
+Tensor cast(const Tensor& x, DType to);
 
 template <typename T> std::span<T> Tensor::values() {
   check_type(dtype_of<T>());

@@ -18,8 +18,9 @@ struct Descr {
   const char* code;
   DType dtype;
 };
-constexpr Descr kDescrs[] = {{"<f4", DType::f32}, {"<f8", DType::f64}, {"<i4", DType::i32},
-                             {"<i8", DType::i64}, {"|b1", DType::boolean}};
+constexpr Descr kDescrs[] = {{"<f4", DType::f32}, {"<f8", DType::f64}, {"<i4", DType::i32}, {"<i8", DType::i64},
+                             {"|b1", DType::boolean}, {"|u1", DType::u8}, {"|i1", DType::i8}, {"<u2", DType::u16},
+                             {"<i2", DType::i16}, {"<u4", DType::u32}, {"<u8", DType::u64}, {"<f2", DType::f16}};
 
 // The raw text of a value in the header's dict literal: {'descr': '<f4', 'fortran_order': False,
 // 'shape': (2, 3), }. A hand-written scan: headers are untrusted and may be long.

@@ -45,7 +45,7 @@ TEST(NpyFile, RefusesWhatIsNotASupportedArray) {
     return out + h + data;
   };
   refuses("hello", "not a .npy file");
-  refuses(npy("{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", "ab"), "element type '<f2'");
+  refuses(npy("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", "abcdefgh"), "element type '<c8'");
   refuses(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", "abcd"), "only C-order");
   refuses(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", "abcd"), "holds 4 data bytes");
   refuses(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2), }", ""), "absurd");

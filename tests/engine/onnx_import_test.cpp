@@ -78,7 +78,7 @@ TEST(OnnxImport, RefusesAValueProducedTwice) {
 TEST(OnnxImport, RefusesInitializersWhoseDataDoesNotMatchTheirShape) {
   OnnxBuilder b = relu_model();
   b.initializer("w", {3, 4}, {1, 2, 3});
-  EXPECT_THAT(error_of(b.bytes()), HasSubstr("tensor 'w' holds 3 values, its shape 3x4 needs 12"));
+  EXPECT_THAT(error_of(b.bytes()), HasSubstr("tensor 'w': float_data holds 3 values, its shape 3x4 needs 12"));
 
   OnnxBuilder raw = relu_model();
   onnx::TensorProto& t = raw.initializer("r", {100000, 1000}, {});

@@ -225,6 +225,46 @@ TEST(Session, FusesConvAddReluAsResNetDoes) {
   expect_fusion_agrees(b, {waves({2, 3, 6, 6}, 0), waves({2, 4, 6, 6}, 5)}, 3);
 }
 
+// The graph of `build` with float16 inputs, weights and outputs runs in float32 at each operator
+// (kernels/half_as_float.h): it agrees with the float32 graph on the same (half-rounded) values
+// to half precision, and the weights are widened once, at load.
+TEST(Session, Float16ModelsComputeInFloat32AtEachOperator) {
+  constexpr int kHalf = onnx::TensorProto::FLOAT16;
+  auto build = [](int type) {
+    OnnxBuilder b;
+    b.input("x", type, {"N", "3", "6", "6"});
+    b.input("residual", type, {"N", "4", "6", "6"});
+    std::vector<float> w(4 * 3 * 3 * 3);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(Float16(std::cos(static_cast<float>(i)) * 0.3f));
+    onnx::TensorProto& weights = b.initializer("w", {4, 3, 3, 3}, w);
+    if (type == onnx::TensorProto::FLOAT16) {  // float16 initializers keep their bits in int32_data
+      weights.set_data_type(type);
+      weights.clear_float_data();
+      for (float v : w) weights.add_int32_data(Float16(v).bits);
+    }
+    OnnxBuilder::attribute(b.node("Conv", {"x", "w"}, {"c"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+    b.node("Add", {"c", "residual"}, {"sum"});
+    b.node("Relu", {"sum"}, {"r"});
+    auto& pool = b.node("MaxPool", {"r"}, {"y"});
+    OnnxBuilder::attribute(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
+    b.output("y", type);
+    return b;
+  };
+  const std::vector<Tensor> wide{cast(cast(waves({2, 3, 6, 6}, 0), DType::f16), DType::f32),
+                                 cast(cast(waves({2, 4, 6, 6}, 5), DType::f16), DType::f32)};
+  engine::Session f32 = session_of(build(kFloat));
+  engine::Session f16 = session_of(build(kHalf));
+  const Tensor want = f32.run(wide)[0];
+  const std::vector<Tensor> halves{cast(wide[0], DType::f16), cast(wide[1], DType::f16)};
+  const Tensor got = f16.run(halves)[0];
+  ASSERT_EQ(got.dtype(), DType::f16);
+  ASSERT_EQ(got.shape(), want.shape());
+  const Tensor got32 = cast(got, DType::f32);
+  // Each intermediate rounded to half once: a few half ulps of the operands' magnitude (about 4).
+  for (std::size_t i = 0; i < want.numel(); ++i)
+    EXPECT_NEAR(got32.values<float>()[i], want.values<float>()[i], 3 * 0x1p-11f * (std::abs(want.values<float>()[i]) + 8)) << i;
+}
+
 // A small ResNet: an image's 3 channels read plain, channel counts that fill no whole block (20),
 // a 3x3 stride-1 convolution (Winograd where offered), max pooling, a residual Add + Relu, a
 // per-channel constant Add, a plain value with many channels entering the blocked region, a

@@ -23,16 +23,22 @@ c10::ScalarType torch_type(DType dtype) {
     case DType::i32: return torch::kInt32;
     case DType::i64: return torch::kInt64;
     case DType::boolean: return torch::kBool;
+    case DType::u8: return torch::kUInt8;
+    case DType::i8: return torch::kInt8;
+    case DType::i16: return torch::kInt16;
+    case DType::f16: return torch::kFloat16;
+    case DType::bf16: return torch::kBFloat16;
+    case DType::u16:
+    case DType::u32:
+    case DType::u64: break;
   }
   fail("no LibTorch type for {}", dtype_name(dtype));
 }
 
 DType from_torch_type(c10::ScalarType type) {
-  if (type == torch::kFloat32) return DType::f32;
-  if (type == torch::kFloat64) return DType::f64;
-  if (type == torch::kInt32) return DType::i32;
-  if (type == torch::kInt64) return DType::i64;
-  if (type == torch::kBool) return DType::boolean;
+  for (DType t : {DType::f32, DType::f64, DType::i32, DType::i64, DType::boolean, DType::u8, DType::i8, DType::i16,
+                  DType::f16, DType::bf16})
+    if (torch_type(t) == type) return t;
   fail("LibTorch output of type {} is not supported", c10::toString(type));
 }
 

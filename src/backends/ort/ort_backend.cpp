@@ -22,19 +22,22 @@ ONNXTensorElementDataType ort_type(DType dtype) {
     case DType::i32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
     case DType::i64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
     case DType::boolean: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+    case DType::u8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    case DType::i8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+    case DType::u16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+    case DType::i16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
+    case DType::u32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
+    case DType::u64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
+    case DType::f16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
+    case DType::bf16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16;
   }
   fail("no ONNX Runtime type for {}", dtype_name(dtype));
 }
 
 DType from_ort_type(ONNXTensorElementDataType type) {
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DType::f32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return DType::f64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return DType::i32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DType::i64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DType::boolean;
-    default: fail("ONNX Runtime output of element type {} is not supported", static_cast<int>(type));
-  }
+  for (DType t : dtypes(AllTypes{}))
+    if (ort_type(t) == type) return t;
+  fail("ONNX Runtime output of element type {} is not supported", static_cast<int>(type));
 }
 
 class OrtBackend final : public Backend {

@@ -62,15 +62,13 @@ std::unique_ptr<Kernel> make_clip(const Node& node, std::int64_t opset) {
   return make_function_kernel([info = NodeInfo(node), attributes, lo_attr, hi_attr](Inputs inputs) {
     const Tensor& x = info.input(inputs, 0);
     Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
-    visit_dtype(x.dtype(), [&](auto tag) {
+    visit_dtype<NumericTypes>(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, bool>) {
-        info.unsupported("element type bool");
-      } else {
+      {
         T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
         if (attributes) {
-          lo = static_cast<T>(lo_attr);
-          hi = static_cast<T>(hi_attr);
+          lo = convert<T>(lo_attr);
+          hi = convert<T>(hi_attr);
         }
         for (std::size_t k : {1, 2}) {
           const Tensor* bound = info.optional_input(inputs, k);
@@ -113,8 +111,8 @@ std::unique_ptr<Kernel> make_prelu(const Node& node, std::int64_t opset) {
   }, true);
 }
 
-// Dropout at inference: the input, and a mask of ones. Training mode (a ratio applied at random)
-// is refused.
+// Dropout at inference, or in training mode with a ratio of 0: the input, and a mask of ones.
+// Training mode with a ratio above 0 (elements zeroed at random) is refused.
 std::unique_ptr<Kernel> make_dropout(const Node& node, std::int64_t opset) {
   NodeInfo info(node);
   if (opset < 7 && node.get_int("is_test", 0) == 0) info.unsupported("training mode (is_test = 0)");
@@ -123,7 +121,10 @@ std::unique_ptr<Kernel> make_dropout(const Node& node, std::int64_t opset) {
     if (const Tensor* training = info.optional_input(inputs, 2)) {
       info.expect_dtype(*training, DType::boolean, "training_mode");
       if (training->numel() != 1) info.fail("training_mode must be one value");
-      if (training->values<bool>()[0]) info.unsupported("training mode");
+      const Tensor* ratio = info.optional_input(inputs, 1);
+      if (ratio && ratio->numel() != 1) info.fail("ratio must be one value");
+      const double p = ratio ? cast(*ratio, DType::f64).values<double>()[0] : 0.5;
+      if (training->values<bool>()[0] && p != 0) info.unsupported("training mode with a ratio above 0 (random)");
     }
     std::vector<Tensor> result{x};
     if (outputs > 1) {

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "engine/kernels/elementwise_util.h"
+#include "engine/onnx/tensor_proto.h"
 #include "engine/kernels/vector/vector_loops.h"
 
 namespace cpuinfer::engine {
@@ -50,9 +51,10 @@ void add_unary(KernelTable& t, const char* op, bool floats_only, F f, std::optio
 
 // ---- binary ----
 
-// Wrapping integer arithmetic: computed on the unsigned type.
+// Wrapping integer arithmetic: computed on an unsigned type at least as wide as unsigned int
+// (narrower ones would promote to int, whose overflow is undefined).
 template <typename T> T wrap(T a, T b, char op) {
-  using U = std::make_unsigned_t<T>;
+  using U = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
   const U ua = static_cast<U>(a), ub = static_cast<U>(b);
   switch (op) {
     case '+': return static_cast<T>(static_cast<U>(ua + ub));
@@ -84,17 +86,15 @@ void add_arithmetic(KernelTable& t, const char* op, char symbol) {
         info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
       Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
-      visit_dtype(a.dtype(), [&](auto tag) {
+      visit_dtype<NumericTypes>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        if constexpr (std::is_same_v<T, bool>) {
-          info.unsupported("element type bool");
-        } else {
+        {
           if constexpr (is_int<T>) {
             if (symbol == '/') {
               bool minus_one = false;
               for (T d : b.values<T>()) {
                 if (d == 0) info.fail("integer division by zero");
-                minus_one = minus_one || d == T(-1);
+                if constexpr (std::is_signed_v<T>) minus_one = minus_one || d == T(-1);
               }
               if (minus_one)
                 for (T n : a.values<T>())
@@ -106,7 +106,7 @@ void add_arithmetic(KernelTable& t, const char* op, char symbol) {
       });
       return std::vector<Tensor>{std::move(y)};
     }, true);
-  }, {}, {DType::f32, DType::f64, DType::i32, DType::i64});
+  }, {}, dtypes(NumericTypes{}));
 }
 
 template <typename T> T power(T base, double exponent) {
@@ -133,27 +133,58 @@ void add_mod(KernelTable& t) {
         info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
       const Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
-      visit_dtype(a.dtype(), [&](auto tag) {
+      visit_dtype<NumericTypes>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        if constexpr (std::is_same_v<T, bool>) {
-          info.unsupported("element type bool");
-        } else if constexpr (is_float<T>) {
+        if constexpr (is_float<T>) {
           if (!fmod) info.fail("fmod must be 1 for floating-point operands");
           broadcast_apply<T, T, T>(plan, y, [](T x, T d) { return std::fmod(x, d); }, {&a, &b});
         } else {
           for (T d : b.values<T>())
             if (d == 0) info.fail("integer division by zero");
           broadcast_apply<T, T, T>(plan, y, [fmod](T x, T d) {
-            if (d == T(-1)) return T(0);  // INT_MIN % -1 overflows
-            const T r = static_cast<T>(x % d);
-            return !fmod && r != 0 && ((r < 0) != (d < 0)) ? static_cast<T>(r + d) : r;
+            if constexpr (std::is_signed_v<T>) {
+              if (d == T(-1)) return T(0);  // INT_MIN % -1 overflows
+              const T r = static_cast<T>(x % d);
+              return !fmod && r != 0 && ((r < 0) != (d < 0)) ? static_cast<T>(r + d) : r;
+            } else {
+              return static_cast<T>(x % d);
+            }
           }, {&a, &b});
         }
       });
       return std::vector<Tensor>{std::move(y)};
     });
-  });
+  }, {}, dtypes(NumericTypes{}));
 }
+
+// BitShift on unsigned integers; a shift by the width or more gives 0.
+void add_bit_shift(KernelTable& t) {
+  using Unsigned = TypeList<std::uint8_t, std::uint16_t, std::uint32_t, std::uint64_t>;
+  t.add("BitShift", [](const Node& node, std::int64_t) {
+    NodeInfo info(node);
+    const std::string direction = node.get_string("direction", "");
+    if (direction != "LEFT" && direction != "RIGHT") info.fail("direction must be LEFT or RIGHT, got '{}'", direction);
+    return make_function_kernel([info, left = direction == "LEFT"](Inputs inputs) {
+      const Tensor& a = info.input(inputs, 0);
+      const Tensor& b = info.input(inputs, 1);
+      if (a.dtype() != b.dtype())
+        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
+      const Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      Tensor y = allocate_checked(a.dtype(), plan.shape, info);
+      visit_dtype<Unsigned>(a.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        broadcast_apply<T, T, T>(plan, y, [left](T x, T n) {
+          if (n >= sizeof(T) * 8) return T(0);
+          return static_cast<T>(left ? x << n : x >> n);
+        }, {&a, &b});
+      });
+      return std::vector<Tensor>{std::move(y)};
+    }, true);
+  }, {}, dtypes(Unsigned{}));
+}
+
+// Pow's bases as ONNX types them (the halves through float32); its exponents may be any number.
+using PowerBases = TypeList<float, double, std::int32_t, std::int64_t>;
 
 void add_pow(KernelTable& t) {
   t.add("Pow", [](const Node& node, std::int64_t) {
@@ -162,13 +193,11 @@ void add_pow(KernelTable& t) {
       const Tensor& b = info.input(inputs, 1);
       Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
-      visit_dtype(a.dtype(), [&](auto tag) {
+      visit_dtype<PowerBases>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        visit_dtype(b.dtype(), [&](auto tag2) {
+        visit_dtype<NumericTypes>(b.dtype(), [&](auto tag2) {
           using E = decltype(tag2);
-          if constexpr (std::is_same_v<T, bool> || std::is_same_v<E, bool>) {
-            info.unsupported("element type bool");
-          } else if constexpr (std::is_same_v<T, float> && std::is_same_v<E, float>) {
+          if constexpr (std::is_same_v<T, float> && std::is_same_v<E, float>) {
             broadcast_apply<T, T, E>(plan, y, [](float x, float e) { return std::pow(x, e); }, {&a, &b});
           } else {
             broadcast_apply<T, T, E>(plan, y, [](T x, E e) { return power(x, static_cast<double>(e)); }, {&a, &b});
@@ -224,41 +253,13 @@ void add_where(KernelTable& t) {
         info.fail("X and Y have different types {} and {}", dtype_name(x.dtype()), dtype_name(z.dtype()));
       Broadcast plan = plan_broadcast({c.shape(), x.shape(), z.shape()}, info);
       Tensor y = allocate_checked(x.dtype(), plan.shape, info);
-      visit_dtype(x.dtype(), [&](auto tag) {
+      visit_element_size(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
         broadcast_apply<T, bool, T, T>(plan, y, [](bool cond, T p, T q) { return cond ? p : q; }, {&c, &x, &z});
       });
       return std::vector<Tensor>{std::move(y)};
     });
-  });
-}
-
-// Float -> integer conversion without undefined behaviour: NaN gives 0, out-of-range saturates.
-template <typename To, typename From> To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) return v != From(0);
-  else if constexpr (is_int<To> && is_float<From>) {
-    if (std::isnan(v)) return 0;
-    if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
-    if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
-    return static_cast<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-Tensor cast(const Tensor& x, DType target) {
-  if (x.dtype() == target) return x;
-  Tensor y = Tensor::uninitialized(target, x.shape());
-  visit_dtype(x.dtype(), [&](auto from_tag) {
-    using From = decltype(from_tag);
-    visit_dtype(target, [&](auto to_tag) {
-      using To = decltype(to_tag);
-      const From* in = x.values<From>().data();
-      To* out = y.values<To>().data();
-      for (std::size_t i = 0; i < x.numel(); ++i) out[i] = convert<To>(in[i]);
-    });
-  });
-  return y;
+  }, {}, dtypes(AllTypes{}));
 }
 
 void add_cast(KernelTable& t) {
@@ -266,24 +267,16 @@ void add_cast(KernelTable& t) {
     NodeInfo info(node);
     if (!node.has("to")) info.fail("attribute 'to' is required");
     const std::int64_t to = node.get_int("to", 0);
-    // ONNX TensorProto.DataType numbers of the engine's types.
-    DType target;
-    switch (to) {
-      case 1: target = DType::f32; break;
-      case 6: target = DType::i32; break;
-      case 7: target = DType::i64; break;
-      case 9: target = DType::boolean; break;
-      case 11: target = DType::f64; break;
-      default: info.unsupported("cast to ONNX element type {}", to);
-    }
-    return make_function_kernel([info, target](Inputs inputs) { return one(cast(info.input(inputs, 0), target)); });
-  });
+    const std::optional<DType> target = dtype_from_onnx(static_cast<int>(to));
+    if (!target) info.unsupported("cast to {}", onnx_type_name(static_cast<int>(to)));
+    return make_function_kernel([info, target = *target](Inputs inputs) { return one(cast(info.input(inputs, 0), target)); });
+  }, {}, dtypes(AllTypes{}));
   // CastLike: to the type of input 1.
   t.add("CastLike", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
       return one(cast(info.input(inputs, 0), info.input(inputs, 1).dtype()));
     });
-  });
+  }, {}, dtypes(AllTypes{}));
 }
 
 }  // namespace
@@ -339,6 +332,7 @@ void add_elementwise_kernels(KernelTable& t) {
   add_arithmetic(t, "Div", '/');
   add_pow(t);
   add_mod(t);
+  add_bit_shift(t);
   add_comparison(t, "Equal", [](auto a, auto b) { return a == b; });
   add_comparison(t, "Less", [](auto a, auto b) { return a < b; });
   add_comparison(t, "Greater", [](auto a, auto b) { return a > b; });

@@ -109,6 +109,8 @@ void add_normalization_kernels(KernelTable& table);
 void add_convolution_kernels(KernelTable& table);
 void add_conv_transpose_kernels(KernelTable& table);
 void add_pooling_kernels(KernelTable& table);
+void add_max_unpool_kernels(KernelTable& table);
+void add_recurrent_kernels(KernelTable& table);
 void add_matmul_kernels(KernelTable& table);
 void add_layout_kernels(KernelTable& table);
 

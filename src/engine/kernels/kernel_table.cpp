@@ -4,10 +4,21 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "engine/kernels/half_as_float.h"
 
 namespace cpuinfer::engine {
 
 namespace {
+
+bool has(const std::vector<DType>& types, DType t) { return std::find(types.begin(), types.end(), t) != types.end(); }
+
+// Kernels without a half-precision form take float16 and bfloat16 where they take float32
+// (kernels/half_as_float.h).
+bool accepts(const KernelRegistration& r, DType t) {
+  if (r.types.empty() || has(r.types, t)) return true;
+  return (t == DType::f16 || t == DType::bf16) && has(r.types, DType::f32);
+}
+
 class FunctionKernel final : public Kernel {
  public:
   FunctionKernel(KernelFunction f, bool elementwise) : f_(std::move(f)), elementwise_(elementwise) {}
@@ -42,6 +53,8 @@ const KernelTable& kernel_table() {
     add_convolution_kernels(t);
     add_conv_transpose_kernels(t);
     add_pooling_kernels(t);
+    add_max_unpool_kernels(t);
+    add_recurrent_kernels(t);
     add_matmul_kernels(t);
     add_layout_kernels(t);
     return t;
@@ -70,7 +83,7 @@ const KernelRegistration& KernelTable::find(const Node& node, std::int64_t opset
       ranges.push_back(fmt::format("{} to {}", r.opsets.first, r.opsets.last));
       continue;
     }
-    if (type && !r.types.empty() && std::find(r.types.begin(), r.types.end(), *type) == r.types.end()) {
+    if (type && !accepts(r, *type)) {
       for (DType t : r.types) types.push_back(dtype_name(t));
       continue;
     }
@@ -82,7 +95,9 @@ const KernelRegistration& KernelTable::find(const Node& node, std::int64_t opset
 }
 
 std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset, std::optional<DType> type) {
-  return kernel_table().find(node, opset, type).make(node, opset);
+  const KernelRegistration& r = kernel_table().find(node, opset, type);
+  std::unique_ptr<Kernel> kernel = r.make(node, opset);
+  return has(r.types, DType::f16) ? std::move(kernel) : half_as_float(std::move(kernel));
 }
 
 }  // namespace cpuinfer::engine

@@ -49,18 +49,6 @@ inline std::vector<Tensor> one(Tensor t) {
   return v;
 }
 
-// Calls f(T{}) with T the C++ type of dtype.
-template <typename F> decltype(auto) visit_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::i32: return f(std::int32_t{});
-    case DType::i64: return f(std::int64_t{});
-    case DType::boolean: return f(bool{});
-  }
-  throw Error("invalid dtype");
-}
-
 // Multidirectional broadcasting of several shapes, with the dimensions coalesced where every
 // operand is contiguous across them, so that loops run over long inner rows.
 struct Broadcast {
@@ -139,6 +127,7 @@ std::int64_t product(const Shape& shape, std::size_t begin, std::size_t end);
 template <typename F> decltype(auto) visit_element_size(DType dtype, F&& f) {
   switch (dtype_size(dtype)) {
     case 1: return f(std::uint8_t{});
+    case 2: return f(std::uint16_t{});
     case 4: return f(std::uint32_t{});
     default: return f(std::uint64_t{});
   }

@@ -1,10 +1,12 @@
-// Pooling: MaxPool and AveragePool through oneDNN (primitive cached per input shape), on plain
+// Pooling: MaxPool and AveragePool through oneDNN (primitive cached per input shape; MaxPool with
+// Indices or on integers by kernels/max_pool_indices.h), on plain
 // activations or, as the engine-domain cpuinfer:MaxPool/AveragePool, on blocked ones (attributes
 // block and channels, passes/blocked_layout.h);
 // GlobalAveragePool and GlobalMaxPool as plain reductions over the spatial dimensions.
 #include <limits>
 
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/max_pool_indices.h"
 #include "engine/kernels/plan_cache.h"
 
 namespace cpuinfer::engine {
@@ -15,16 +17,16 @@ class PoolKernel final : public Kernel {
  public:
   PoolKernel(const Node& node, bool max)
       : info_(node), window_(Window::from(node, info_)), max_(max),
-        include_pad_(node.get_int("count_include_pad", 0) != 0), outputs_(node.outputs.size()),
+        include_pad_(node.get_int("count_include_pad", 0) != 0), column_major_(node.get_int("storage_order", 0) != 0),
+        outputs_(node.outputs.size()),
         block_(static_cast<int>(node.get_int("block", 0))), channels_(node.get_int("channels", 0)) {
     if (block_ != 0 && block_ != 8 && block_ != 16) info_.fail("channel block {} is not 8 or 16", block_);
     if (window_.kernel.empty()) info_.fail("attribute 'kernel_shape' is required");
-    if (max && node.get_int("storage_order", 0) != 0) info_.unsupported("storage_order 1");
   }
 
   std::vector<Tensor> run(Inputs inputs) override {
-    if (outputs_ > 1) info_.unsupported("the Indices output");
     const Tensor& x = info_.input(inputs, 0);
+    if (max_ && !block_ && (outputs_ > 1 || x.dtype() != DType::f32)) return max_pool_indices(x, window_, column_major_, info_);
     if (x.dtype() != DType::f32) info_.unsupported("element type {}", dtype_name(x.dtype()));
     const Shape xs = block_ ? logical_shape(x, channels_, block_, info_) : x.shape();
     if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
@@ -79,7 +81,7 @@ class PoolKernel final : public Kernel {
 
   NodeInfo info_;
   Window window_;
-  bool max_, include_pad_;
+  bool max_, include_pad_, column_major_;
   std::size_t outputs_;
   int block_;
   std::int64_t channels_;
@@ -123,7 +125,8 @@ KernelFactory global_pool(bool max) {
 
 void add_pooling_kernels(KernelTable& t) {
   for (const std::string& prefix : {std::string(), std::string(kEngineDomain) + ":"}) {
-    t.add(prefix + "MaxPool", [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); }, {}, {DType::f32});
+    t.add(prefix + "MaxPool", [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); }, {},
+          dtypes(NumericTypes{}));
     t.add(prefix + "AveragePool", [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); }, {}, {DType::f32});
   }
   t.add("GlobalAveragePool", global_pool(false), {}, {DType::f32});

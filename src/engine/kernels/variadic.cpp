@@ -30,11 +30,9 @@ std::unique_ptr<Kernel> make_variadic(const Node& node, Fold fold) {
     }
     plan_broadcast(shapes, info);  // all inputs broadcast together, or an error naming the shapes
     Tensor acc = first;
-    visit_dtype(first.dtype(), [&](auto tag) {
+    visit_dtype<NumericTypes>(first.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, bool>) {
-        info.unsupported("element type bool");
-      } else {
+      {
         if (fold == Fold::mean && !is_float<T>) info.unsupported("Mean of {}", dtype_name(first.dtype()));
         for (std::size_t k = 1; k < inputs.size(); ++k) {
           const Tensor& next = *inputs[k];

@@ -17,6 +17,14 @@ std::optional<DType> dtype_from_onnx(int onnx_type) {
     case onnx::TensorProto::INT32: return DType::i32;
     case onnx::TensorProto::INT64: return DType::i64;
     case onnx::TensorProto::BOOL: return DType::boolean;
+    case onnx::TensorProto::UINT8: return DType::u8;
+    case onnx::TensorProto::INT8: return DType::i8;
+    case onnx::TensorProto::UINT16: return DType::u16;
+    case onnx::TensorProto::INT16: return DType::i16;
+    case onnx::TensorProto::UINT32: return DType::u32;
+    case onnx::TensorProto::UINT64: return DType::u64;
+    case onnx::TensorProto::FLOAT16: return DType::f16;
+    case onnx::TensorProto::BFLOAT16: return DType::bf16;
     default: return std::nullopt;
   }
 }
@@ -30,13 +38,30 @@ std::string onnx_type_name(int onnx_type) {
 
 namespace {
 
-template <typename T, typename Field>
-void copy_typed(const Field& field, Tensor& tensor, const std::string& what, const char* field_name) {
-  if (static_cast<std::size_t>(field.size()) != tensor.numel())
-    fail("tensor '{}': {} holds {} values, its shape {} needs {}", what, field_name, field.size(),
-         shape_string(tensor.shape()), tensor.numel());
-  auto out = tensor.values<T>();
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(field.Get(static_cast<int>(i)));
+// The typed field that holds a tensor of `dtype` when raw_data is absent: float_data, double_data,
+// int64_data, uint64_data (uint32 and uint64), or int32_data (the other integers, bool, and the
+// bits of float16 and bfloat16).
+template <typename F> decltype(auto) visit_typed_field(const onnx::TensorProto& proto, DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f32: return f(proto.float_data(), "float_data");
+    case DType::f64: return f(proto.double_data(), "double_data");
+    case DType::i64: return f(proto.int64_data(), "int64_data");
+    case DType::u32:
+    case DType::u64: return f(proto.uint64_data(), "uint64_data");
+    default: return f(proto.int32_data(), "int32_data");
+  }
+}
+
+template <typename T, typename V> T from_field(V v) {
+  if constexpr (is_half<T>) {
+    T t;
+    t.bits = static_cast<std::uint16_t>(v);
+    return t;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return v != 0;
+  } else {
+    return static_cast<T>(v);
+  }
 }
 
 }  // namespace
@@ -70,29 +95,17 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& what
     }
     return tensor;
   }
-  std::size_t present = 0;
-  switch (*dtype) {
-    case DType::f32: present = static_cast<std::size_t>(proto.float_data_size()); break;
-    case DType::f64: present = static_cast<std::size_t>(proto.double_data_size()); break;
-    case DType::i32:
-    case DType::boolean: present = static_cast<std::size_t>(proto.int32_data_size()); break;
-    case DType::i64: present = static_cast<std::size_t>(proto.int64_data_size()); break;
-  }
-  if (present != count)
-    fail("tensor '{}' holds {} values, its shape {} needs {}", what, present, shape_string(shape), count);
-  Tensor tensor(*dtype, shape);
-  switch (*dtype) {
-    case DType::f32: copy_typed<float>(proto.float_data(), tensor, what, "float_data"); break;
-    case DType::f64: copy_typed<double>(proto.double_data(), tensor, what, "double_data"); break;
-    case DType::i32: copy_typed<std::int32_t>(proto.int32_data(), tensor, what, "int32_data"); break;
-    case DType::i64: copy_typed<std::int64_t>(proto.int64_data(), tensor, what, "int64_data"); break;
-    case DType::boolean: {
-      auto out = tensor.values<bool>();
-      for (std::size_t i = 0; i < count; ++i) out[i] = proto.int32_data(static_cast<int>(i)) != 0;
-      break;
-    }
-  }
-  return tensor;
+  return visit_typed_field(proto, *dtype, [&](const auto& field, const char* field_name) {
+    if (static_cast<std::size_t>(field.size()) != count)
+      fail("tensor '{}': {} holds {} values, its shape {} needs {}", what, field_name, field.size(), shape_string(shape), count);
+    Tensor tensor = Tensor::uninitialized(*dtype, shape);
+    visit_dtype<AllTypes>(*dtype, [&](auto tag) {
+      using T = decltype(tag);
+      auto out = tensor.values<T>();
+      for (std::size_t i = 0; i < count; ++i) out[i] = from_field<T>(field.Get(static_cast<int>(i)));
+    });
+    return tensor;
+  });
 }
 
 Tensor read_tensor_file(const std::filesystem::path& file) {

@@ -1,0 +1,14 @@
+// float16 and bfloat16 computed in float32, at the operator: a kernel without a half-precision
+// form is wrapped so that half inputs (and half constants, once at prepack) are widened to
+// float32, and its float32 outputs are narrowed back to the half type, rounding to nearest even.
+#pragma once
+
+#include <memory>
+
+#include "engine/kernels/kernel.h"
+
+namespace cpuinfer::engine {
+
+std::unique_ptr<Kernel> half_as_float(std::unique_ptr<Kernel> kernel);
+
+}  // namespace cpuinfer::engine
