@@ -1,6 +1,7 @@
 // Operators driven by index tensors: GatherElements, ScatterElements, GatherND, ScatterND (the
-// scatters with their reductions) and OneHot. Every index is checked against its dimension (negative ones count from the end) before
+// scatters with their reductions) and OneHot; and NonZero, which makes them. Every index is checked against its dimension (negative ones count from the end) before
 // any element moves; an index out of range is an error naming the node.
+#include <algorithm>
 #include <cstring>
 
 #include "engine/kernels/elementwise_util.h"
@@ -247,7 +248,28 @@ std::unique_ptr<Kernel> make_scatter_nd(const Node& node, std::int64_t) {
 
 }  // namespace
 
+// NonZero: the indices of the non-zero elements, one column per element in row-major order.
+std::unique_ptr<Kernel> make_non_zero(const Node& node, std::int64_t) {
+  return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    const Tensor flags = cast(x, DType::boolean);
+    const auto nonzero = flags.values<bool>();
+    const auto count = static_cast<std::int64_t>(std::count(nonzero.begin(), nonzero.end(), true));
+    const auto rank = static_cast<std::int64_t>(x.rank());
+    Tensor y = allocate_checked(DType::i64, {rank, count}, info);
+    std::int64_t* out = y.values<std::int64_t>().data();
+    std::int64_t column = 0;
+    for_each_index(x.shape(), [&](std::size_t i, const std::vector<std::int64_t>& index) {
+      if (!nonzero[i]) return;
+      for (std::int64_t d = 0; d < rank; ++d) out[d * count + column] = index[static_cast<std::size_t>(d)];
+      ++column;
+    });
+    return one(std::move(y));
+  });
+}
+
 void add_indexing_kernels(KernelTable& t) {
+  t.add("NonZero", make_non_zero, {}, dtypes(AllTypes{}));
   t.add("GatherElements", make_gather_elements);
   t.add("ScatterElements", make_scatter_elements);
   t.add("Scatter", make_scatter_elements, {9, 10});  // its name before opset 11

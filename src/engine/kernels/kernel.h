@@ -111,6 +111,10 @@ void add_conv_transpose_kernels(KernelTable& table);
 void add_pooling_kernels(KernelTable& table);
 void add_max_unpool_kernels(KernelTable& table);
 void add_recurrent_kernels(KernelTable& table);
+void add_determinant_kernels(KernelTable& table);
+void add_einsum_kernels(KernelTable& table);
+void add_spectral_kernels(KernelTable& table);
+void add_ngram_kernels(KernelTable& table);
 void add_matmul_kernels(KernelTable& table);
 void add_layout_kernels(KernelTable& table);
 

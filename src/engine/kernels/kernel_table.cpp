@@ -55,6 +55,10 @@ const KernelTable& kernel_table() {
     add_pooling_kernels(t);
     add_max_unpool_kernels(t);
     add_recurrent_kernels(t);
+    add_determinant_kernels(t);
+    add_einsum_kernels(t);
+    add_spectral_kernels(t);
+    add_ngram_kernels(t);
     add_matmul_kernels(t);
     add_layout_kernels(t);
     return t;

@@ -1,6 +1,7 @@
-// Normalisation in inference form: BatchNormalization (running statistics) and
+// Normalisation: BatchNormalization (running statistics, or in training mode the batch's, with the
+// updated running statistics as outputs) and
 // LayerNormalization (with its optional Mean and InvStdDev outputs), whose loops are per ISA
-// (kernels/vector); InstanceNormalization and LRN.
+// (kernels/vector); InstanceNormalization, LRN and MeanVarianceNormalization.
 #include <cmath>
 
 #include "engine/kernels/kernel_util.h"
@@ -12,10 +13,11 @@ namespace {
 
 std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
   NodeInfo info(node);
-  if (node.get_int("training_mode", 0) != 0) info.unsupported("training mode");
-  const float epsilon = node.get_float("epsilon", 1e-5f);
-  return make_function_kernel([info, epsilon, outputs = node.outputs.size(), &loops = vector_loops()](Inputs inputs) {
-    if (outputs > 1) info.unsupported("the running statistics outputs of training mode");
+  const bool training = node.get_int("training_mode", 0) != 0;
+  const float epsilon = node.get_float("epsilon", 1e-5f), momentum = node.get_float("momentum", 0.9f);
+  return make_function_kernel([info, epsilon, momentum, training, outputs = node.outputs.size(),
+                               &loops = vector_loops()](Inputs inputs) {
+    if (outputs > 1 && !training) info.unsupported("the statistics outputs of opset 9's training mode");
     const Tensor& x = info.input(inputs, 0);
     if (x.rank() < 2) info.fail("input of shape {} has no channel dimension", shape_string(x.shape()));
     const std::int64_t channels = x.dim(1);
@@ -28,14 +30,31 @@ std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
         info.fail("{} has {} values for {} channels", names[k], params[k]->numel(), channels);
     }
     if (x.dtype() != DType::f32) info.unsupported("element type {}", dtype_name(x.dtype()));
-    std::vector<float> scale(static_cast<std::size_t>(channels)), shift(static_cast<std::size_t>(channels));
-    for (std::size_t c = 0; c < scale.size(); ++c) {
-      scale[c] = params[0]->values<float>()[c] / std::sqrt(params[3]->values<float>()[c] + epsilon);
-      shift[c] = params[1]->values<float>()[c] - params[2]->values<float>()[c] * scale[c];
-    }
-    Tensor y = Tensor::uninitialized(DType::f32, x.shape());
     const std::int64_t spatial = product(x.shape(), 2, x.rank());
     const float* in = x.values<float>().data();
+    // Training mode normalises by the batch's mean and (population) variance per channel.
+    std::vector<float> mean(params[2]->values<float>().begin(), params[2]->values<float>().end());
+    std::vector<float> var(params[3]->values<float>().begin(), params[3]->values<float>().end());
+    if (training) {
+      for (std::int64_t c = 0; c < channels; ++c) {
+        double sum = 0, squares = 0;
+        for (std::int64_t n = 0; n < x.dim(0); ++n)
+          for (std::int64_t i = 0; i < spatial; ++i) {
+            const double v = in[(n * channels + c) * spatial + i];
+            sum += v;
+            squares += v * v;
+          }
+        const double count = static_cast<double>(x.dim(0) * spatial), m = count ? sum / count : 0.0;
+        mean[static_cast<std::size_t>(c)] = static_cast<float>(m);
+        var[static_cast<std::size_t>(c)] = static_cast<float>(count ? std::max(0.0, squares / count - m * m) : 0.0);
+      }
+    }
+    std::vector<float> scale(static_cast<std::size_t>(channels)), shift(static_cast<std::size_t>(channels));
+    for (std::size_t c = 0; c < scale.size(); ++c) {
+      scale[c] = params[0]->values<float>()[c] / std::sqrt(var[c] + epsilon);
+      shift[c] = params[1]->values<float>()[c] - mean[c] * scale[c];
+    }
+    Tensor y = Tensor::uninitialized(DType::f32, x.shape());
     float* out = y.values<float>().data();
     parallel_for(x.dim(0) * channels, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(spatial, 1)),
                  [&](std::int64_t begin, std::int64_t end) {
@@ -44,7 +63,18 @@ std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
                      loops.affine(in + k * spatial, out + k * spatial, spatial, scale[c], shift[c]);
                    }
                  });
-    return std::vector<Tensor>{std::move(y)};
+    std::vector<Tensor> result;
+    result.push_back(std::move(y));
+    if (training && outputs > 1) {  // running_mean and running_var, updated with the batch's
+      for (std::size_t k : {2, 3}) {
+        Tensor running = Tensor::uninitialized(DType::f32, params[k]->shape());
+        const std::vector<float>& batch = k == 2 ? mean : var;
+        for (std::size_t c = 0; c < batch.size(); ++c)
+          running.values<float>()[c] = params[k]->values<float>()[c] * momentum + batch[c] * (1 - momentum);
+        result.push_back(std::move(running));
+      }
+    }
+    return result;
   });
 }
 
@@ -129,6 +159,44 @@ std::unique_ptr<Kernel> make_instance_norm(const Node& node, std::int64_t) {
   });
 }
 
+// MeanVarianceNormalization: (x - mean) / (standard deviation + 1e-9) over `axes` (default 0, 2
+// and 3: per channel), as ONNX's function body computes it.
+std::unique_ptr<Kernel> make_mvn(const Node& node, std::int64_t) {
+  std::vector<std::int64_t> axes = node.has("axes") ? node.get_ints("axes") : std::vector<std::int64_t>{0, 2, 3};
+  return make_function_kernel([info = NodeInfo(node), axes](Inputs inputs) {
+    const Tensor& x = info.input(inputs, 0);
+    if (x.dtype() != DType::f32) info.unsupported("element type {}", dtype_name(x.dtype()));
+    std::vector<bool> reduced(x.rank(), false);
+    for (std::int64_t a : axes) reduced[static_cast<std::size_t>(info.axis(a, x.rank()))] = true;
+    // Each element's group: its index with the reduced dimensions dropped.
+    Shape groups_shape;
+    for (std::size_t d = 0; d < x.rank(); ++d) groups_shape.push_back(reduced[d] ? 1 : x.dim(d));
+    const auto group_strides = contiguous_strides(groups_shape);
+    std::vector<std::size_t> group_of(x.numel());
+    for_each_index(x.shape(), [&](std::size_t i, const std::vector<std::int64_t>& index) {
+      std::int64_t g = 0;
+      for (std::size_t d = 0; d < index.size(); ++d) g += reduced[d] ? 0 : index[d] * group_strides[d];
+      group_of[i] = static_cast<std::size_t>(g);
+    });
+    const std::size_t groups = static_cast<std::size_t>(product(groups_shape, 0, groups_shape.size()));
+    std::vector<double> sum(groups, 0.0), squares(groups, 0.0), count(groups, 0.0);
+    const float* in = x.values<float>().data();
+    for (std::size_t i = 0; i < x.numel(); ++i) {
+      sum[group_of[i]] += in[i];
+      squares[group_of[i]] += static_cast<double>(in[i]) * in[i];
+      count[group_of[i]] += 1;
+    }
+    Tensor y = Tensor::uninitialized(DType::f32, x.shape());
+    float* out = y.values<float>().data();
+    for (std::size_t i = 0; i < x.numel(); ++i) {
+      const std::size_t g = group_of[i];
+      const double mean = sum[g] / count[g], deviation = std::sqrt(std::max(0.0, squares[g] / count[g] - mean * mean));
+      out[i] = static_cast<float>((in[i] - mean) / (deviation + 1e-9));
+    }
+    return std::vector<Tensor>{std::move(y)};
+  });
+}
+
 // LRN: x / (bias + alpha / size * sum of squares over `size` neighbouring channels) ^ beta.
 std::unique_ptr<Kernel> make_lrn(const Node& node, std::int64_t) {
   NodeInfo info(node);
@@ -166,6 +234,7 @@ void add_normalization_kernels(KernelTable& t) {
   t.add("LayerNormalization", make_layer_norm, {}, {DType::f32});
   t.add("InstanceNormalization", make_instance_norm, {}, {DType::f32});
   t.add("LRN", make_lrn, {}, {DType::f32});
+  t.add("MeanVarianceNormalization", make_mvn, {}, {DType::f32});
 }
 
 }  // namespace cpuinfer::engine
