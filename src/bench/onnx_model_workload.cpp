@@ -71,6 +71,7 @@ class OnnxModelWorkload final : public Workload {
   }
   std::size_t size() const override { return options_.samples; }
   bool labelled() const override { return false; }
+  bool classifies() const override { return options_.classifier; }
   int label(std::size_t) const override { return -1; }
   std::size_t max_batch_size() const override { return batched_ ? size() : 1; }
 

@@ -26,6 +26,7 @@ struct ModelWorkloadOptions {
   std::map<std::string, std::filesystem::path> inputs;    // --input
   std::size_t samples = 16;
   std::uint64_t seed = 0;
+  bool classifier = false;  // output 0 holds class scores: compare top-1 with the reference
 };
 
 std::unique_ptr<Workload> make_onnx_model_workload(const ModelWorkloadOptions& options);

@@ -55,8 +55,9 @@ void write_atomically(const fs::path& path, const std::string& content) {
 
 }  // namespace
 
-ResultFiles::ResultFiles(const fs::path& folder, const std::string& stem, nlohmann::ordered_json header)
-    : csv_(folder / (stem + ".csv")), json_(folder / (stem + ".json")), header_(std::move(header)) {
+ResultFiles::ResultFiles(const fs::path& folder, const std::string& stem, nlohmann::ordered_json header,
+                         std::vector<std::string> columns)
+    : csv_(folder / (stem + ".csv")), json_(folder / (stem + ".json")), header_(std::move(header)), columns_(std::move(columns)) {
   std::error_code ec;
   fs::create_directories(folder, ec);
   if (ec || !fs::is_directory(folder)) fail("cannot create results folder {}", folder.string());
@@ -75,15 +76,15 @@ void ResultFiles::finish() {
 
 void ResultFiles::write() const {
   std::string csv;
-  for (std::size_t i = 0; i < result_columns().size(); ++i) {
+  for (std::size_t i = 0; i < columns_.size(); ++i) {
     if (i) csv += ',';
-    csv += result_columns()[i];
+    csv += columns_[i];
   }
   csv += '\n';
   for (const auto& row : rows_) {
-    for (std::size_t i = 0; i < result_columns().size(); ++i) {
+    for (std::size_t i = 0; i < columns_.size(); ++i) {
       if (i) csv += ',';
-      const auto it = row.find(result_columns()[i]);
+      const auto it = row.find(columns_[i]);
       if (it != row.end()) csv += csv_field(*it);
     }
     csv += '\n';

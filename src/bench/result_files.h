@@ -17,8 +17,10 @@ const std::vector<std::string>& result_columns();
 
 class ResultFiles {
  public:
-  // Creates `folder` if needed. Throws cpuinfer::Error if it cannot be written.
-  ResultFiles(const std::filesystem::path& folder, const std::string& stem, nlohmann::ordered_json header);
+  // Creates `folder` if needed. Throws cpuinfer::Error if it cannot be written. The CSV has
+  // `columns` (the sweep's by default).
+  ResultFiles(const std::filesystem::path& folder, const std::string& stem, nlohmann::ordered_json header,
+              std::vector<std::string> columns = result_columns());
 
   void append(nlohmann::ordered_json row);
   // Marks the run complete (a JSON file without it comes from an interrupted sweep).
@@ -33,6 +35,7 @@ class ResultFiles {
 
   std::filesystem::path csv_, json_;
   nlohmann::ordered_json header_;
+  std::vector<std::string> columns_;
   std::vector<nlohmann::ordered_json> rows_;
   bool finished_ = false;
 };

@@ -121,8 +121,8 @@ void measure(const Workload& w, Backend& backend, int batch_size, const std::str
     for (std::size_t i = 0; i < static_cast<std::size_t>(batch_size); ++i) {
       const std::size_t sample = planned.samples[i];
       const std::span<const float> values = per_sample.values[i];
-      const std::size_t top1 = w.labelled() ? per_sample.first_output_size : 0;
-      if (top1 && static_cast<int>(argmax(values.first(top1))) == w.label(sample)) ++correct;
+      const std::size_t top1 = w.classifies() ? per_sample.first_output_size : 0;
+      if (w.labelled() && static_cast<int>(argmax(values.first(top1))) == w.label(sample)) ++correct;
       auto& stored = ref.by_sample[sample];
       if (!stored.empty()) {
         agreement.add(values, stored, top1);

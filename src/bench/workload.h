@@ -53,6 +53,8 @@ class Workload {
   // Without, rows compare every output with the reference's, value by value.
   virtual bool labelled() const { return true; }
   virtual int label(std::size_t sample) const = 0;
+  // Whether output 0 holds class scores, whose argmax (top-1) is compared with the reference's.
+  virtual bool classifies() const { return labelled(); }
   // The largest batch the workload can form (a model without a batch dimension: 1).
   virtual std::size_t max_batch_size() const { return size(); }
 

@@ -1,10 +1,7 @@
 // `cpuinfer bench`: runs a sweep of backends x batch sizes on a workload and writes the results.
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <chrono>
-#include <ctime>
 
 #include "backends/registry.h"
 #include "bench/onnx_model_workload.h"
@@ -14,6 +11,7 @@
 #include "bench/sweep.h"
 #include "bench/workload.h"
 #include "cli/commands.h"
+#include "cli/run_header.h"
 #include "core/error.h"
 #include "core/machine.h"
 #include "core/paths.h"
@@ -47,23 +45,6 @@ struct BenchArgs {
   std::string model;
   std::vector<std::string> shapes, inputs;
 };
-
-nlohmann::ordered_json machine_json(const MachineInfo& m) {
-  return {{"cpu", m.cpu_model},           {"isa", m.isa},         {"logical_cores", m.logical_cores},
-          {"usable_cores", m.usable_cores}, {"memory_gib", static_cast<double>(m.memory_bytes) / (1ull << 30)},
-          {"os", m.os},                   {"compiler", m.compiler}};
-}
-
-nlohmann::ordered_json library_versions() {
-  nlohmann::ordered_json v;
-  for (const auto& entry : known_backends()) v[entry.name] = make_backend(entry.name, BackendOptions{})->version();
-  return v;
-}
-
-std::string timestamp(const char* format) {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  return fmt::format(fmt::runtime(format), fmt::gmtime(now));
-}
 
 int run_bench(BenchArgs& a) {
   const MachineInfo machine = read_machine_info();
@@ -104,12 +85,7 @@ int run_bench(BenchArgs& a) {
                workload->name(), a.seed);
 
   check_sweep(*workload, sweep);  // before any result file exists
-  nlohmann::ordered_json header;
-  header["cpuinfer"] = CPUINFER_VERSION;
-  header["started_utc"] = timestamp("{:%Y-%m-%dT%H:%M:%SZ}");
-  header["command"] = a.command_line;
-  header["machine"] = machine_json(machine);
-  header["libraries"] = library_versions();
+  nlohmann::ordered_json header = run_header(a.command_line, machine);
   header["workload"] = workload->description();
   header["workload"]["name"] = workload->name();
   header["workload"]["model"] = model.folder.string();
@@ -123,7 +99,7 @@ int run_bench(BenchArgs& a) {
                         {"timed", "each backend run() call, steady_clock; batching and preprocessing untimed"},
                         {"last_incomplete_batch", "dropped"},
                         {"percentiles", "per-batch latency, linear interpolation"}};
-  const std::string stem = fmt::format("{}-{}", workload->name(), timestamp("{:%Y%m%d-%H%M%S}"));
+  const std::string stem = fmt::format("{}-{}", workload->name(), utc_timestamp("{:%Y%m%d-%H%M%S}"));
   ResultFiles results(a.out, stem, header);
   if (!a.quiet)
     fmt::print(stderr, "{}: {} samples, backends {}, batch sizes {}, {} threads on {} ({} usable cores)\n", workload->name(),

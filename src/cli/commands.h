@@ -13,5 +13,6 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
 void add_backends_command(CLI::App& app, int& exit_code);
 void add_report_command(CLI::App& app, int& exit_code);
 void add_profile_command(CLI::App& app, int& exit_code);
+void add_zoo_command(CLI::App& app, int& exit_code, const std::string& command_line);
 
 }  // namespace cpuinfer

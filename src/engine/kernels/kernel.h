@@ -115,6 +115,8 @@ void add_determinant_kernels(KernelTable& table);
 void add_einsum_kernels(KernelTable& table);
 void add_spectral_kernels(KernelTable& table);
 void add_ngram_kernels(KernelTable& table);
+void add_sampling_kernels(KernelTable& table);
+void add_quantization_kernels(KernelTable& table);
 void add_matmul_kernels(KernelTable& table);
 void add_layout_kernels(KernelTable& table);
 

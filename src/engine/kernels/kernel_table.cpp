@@ -59,6 +59,8 @@ const KernelTable& kernel_table() {
     add_einsum_kernels(t);
     add_spectral_kernels(t);
     add_ngram_kernels(t);
+    add_sampling_kernels(t);
+    add_quantization_kernels(t);
     add_matmul_kernels(t);
     add_layout_kernels(t);
     return t;

@@ -165,7 +165,8 @@ std::unique_ptr<Kernel> make_dequantize(const Node& node, std::int64_t opset) {
 std::unique_ptr<Kernel> make_dynamic_quantize(const Node& node, std::int64_t) {
   return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
     const Tensor& x = info.input(inputs, 0);
-    const float* in = visit_dtype<TypeList<float>>(x.dtype(), [&](float) { return x.values<float>().data(); });
+    if (x.dtype() != DType::f32) info.unsupported("x is {}, not float32", dtype_name(x.dtype()));
+    const float* in = x.values<float>().data();
     const std::int64_t n = static_cast<std::int64_t>(x.numel());
     float low = 0.0f, high = 0.0f;  // the range includes 0; NaNs are left out
     for (std::int64_t i = 0; i < n; ++i) {
@@ -196,11 +197,12 @@ struct MatmulShape {
   Shape a, b;  // [batch..., m, k] and [batch..., k, n]
   std::int64_t m = 0, k = 0, n = 0;
   Shape out;   // the result's, without the dimensions added to vectors
-  std::vector<std::int64_t> a_matrix, b_matrix;  // per result matrix: the a and b matrices it multiplies
+  std::vector<std::int64_t> a_matrix, b_matrix;  // per result matrix: the a and b matrices it multiplies (none if empty)
 };
 
-MatmulShape matmul_shape(const Tensor& a, const Tensor& b, const NodeInfo& info) {
-  if (a.rank() == 0 || b.rank() == 0) info.fail("a {} and b {} must not be scalars", shape_string(a.shape()), shape_string(b.shape()));
+MatmulShape matmul_shape(const Tensor& a, const Tensor& b, const char* a_name, const char* b_name, const NodeInfo& info) {
+  if (a.rank() == 0 || b.rank() == 0)
+    info.fail("{} {} and {} {} must not be scalars", a_name, shape_string(a.shape()), b_name, shape_string(b.shape()));
   MatmulShape s;
   s.a = a.shape();
   s.b = b.shape();
@@ -209,9 +211,14 @@ MatmulShape matmul_shape(const Tensor& a, const Tensor& b, const NodeInfo& info)
   s.m = s.a[s.a.size() - 2];
   s.k = s.a.back();
   s.n = s.b.back();
-  if (s.b[s.b.size() - 2] != s.k) info.fail("a {} and b {} cannot be multiplied", shape_string(a.shape()), shape_string(b.shape()));
+  if (s.b[s.b.size() - 2] != s.k)
+    info.fail("{} {} and {} {} cannot be multiplied", a_name, shape_string(a.shape()), b_name, shape_string(b.shape()));
   const Shape batch_a(s.a.begin(), s.a.end() - 2), batch_b(s.b.begin(), s.b.end() - 2);
   const Shape batch = plan_broadcast({batch_a, batch_b}, info).shape;
+  s.out = batch;
+  if (a.rank() > 1) s.out.push_back(s.m);
+  if (b.rank() > 1) s.out.push_back(s.n);
+  if (product(s.out, 0, s.out.size()) == 0) return s;  // nothing to multiply, however many empty matrices
   const auto strides_a = broadcast_strides(batch_a, batch.size()), strides_b = broadcast_strides(batch_b, batch.size());
   for_each_index(batch, [&](std::size_t, const std::vector<std::int64_t>& index) {
     std::int64_t at_a = 0, at_b = 0;
@@ -222,9 +229,6 @@ MatmulShape matmul_shape(const Tensor& a, const Tensor& b, const NodeInfo& info)
     s.a_matrix.push_back(at_a);
     s.b_matrix.push_back(at_b);
   });
-  s.out = batch;
-  if (a.rank() > 1) s.out.push_back(s.m);
-  if (b.rank() > 1) s.out.push_back(s.n);
   return s;
 }
 
@@ -304,12 +308,13 @@ std::unique_ptr<Kernel> make_matmul_integer(const Node& node, std::int64_t) {
     const Tensor& b = info.input(inputs, 1);
     const Tensor* az = info.optional_input(inputs, 2);
     const Tensor* bz = info.optional_input(inputs, 3);
-    const MatmulShape s = matmul_shape(a, b, info);
+    const MatmulShape s = matmul_shape(a, b, "A", "B", info);
+    Tensor y = allocate_checked(DType::i32, s.out, info);
+    if (y.numel() == 0) return one(std::move(y));
     const auto a_zero = along_matrix(az ? zero_points(*az, "a_zero_point", a.dtype(), "A", info) : std::vector<std::int32_t>{0},
                                      az ? az->shape() : Shape{}, s.a, "A", true, "a_zero_point", info);
     const auto b_zero = along_matrix(bz ? zero_points(*bz, "b_zero_point", b.dtype(), "B", info) : std::vector<std::int32_t>{0},
                                      bz ? bz->shape() : Shape{}, s.b, "B", false, "b_zero_point", info);
-    Tensor y = allocate_checked(DType::i32, s.out, info);
     std::int32_t* o = y.values<std::int32_t>().data();
     visit_dtype<Quantized>(a.dtype(), [&](auto a_tag) {
       visit_dtype<Quantized>(b.dtype(), [&](auto b_tag) {
@@ -331,7 +336,10 @@ std::unique_ptr<Kernel> make_qlinear_matmul(const Node& node, std::int64_t) {
   return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
     const Tensor& a = info.input(inputs, 0);
     const Tensor& b = info.input(inputs, 3);
-    const MatmulShape s = matmul_shape(a, b, info);
+    const Tensor& yz = info.input(inputs, 7);
+    const MatmulShape s = matmul_shape(a, b, "a", "b", info);
+    Tensor y = allocate_checked(yz.dtype(), s.out, info);
+    if (y.numel() == 0) return one(std::move(y));
     auto per_row = [&](const auto& values, std::size_t input, const char* name) {
       return along_matrix(values, info.input(inputs, input).shape(), s.a, "a", true, name, info);
     };
@@ -343,9 +351,7 @@ std::unique_ptr<Kernel> make_qlinear_matmul(const Node& node, std::int64_t) {
     const auto b_scale = per_column(scales(info.input(inputs, 4), "b_scale", info), 4, "b_scale");
     const auto b_zero = per_column(zero_points(info.input(inputs, 5), "b_zero_point", b.dtype(), "b", info), 5, "b_zero_point");
     const float y_scale = single(scales(info.input(inputs, 6), "y_scale", info), "y_scale", info);
-    const Tensor& yz = info.input(inputs, 7);
     const auto y_zero = static_cast<float>(single(zero_points(yz, "y_zero_point", yz.dtype(), "y", info), "y_zero_point", info));
-    Tensor y = allocate_checked(yz.dtype(), s.out, info);
     visit_dtype<Quantized>(a.dtype(), [&](auto a_tag) {
       visit_dtype<Quantized>(b.dtype(), [&](auto b_tag) {
         visit_dtype<Quantized>(y.dtype(), [&](auto y_tag) {
@@ -505,10 +511,11 @@ std::unique_ptr<Kernel> make_conv_integer(const Node& node, std::int64_t) {
     const Tensor* xz = info.optional_input(inputs, 2);
     const Tensor* wz = info.optional_input(inputs, 3);
     const ConvShape s = conv_shape(x, w, window, group, info);
+    Tensor y = allocate_checked(DType::i32, conv_output(s), info);
+    if (y.numel() == 0) return one(std::move(y));
     const std::int32_t x_zero = xz ? single(zero_points(*xz, "x_zero_point", x.dtype(), "x", info), "x_zero_point", info) : 0;
     const auto w_zero = per_map(wz ? zero_points(*wz, "w_zero_point", w.dtype(), "w", info) : std::vector<std::int32_t>{0}, s.maps,
                                 "w_zero_point", info);
-    Tensor y = allocate_checked(DType::i32, conv_output(s), info);
     std::int32_t* o = y.values<std::int32_t>().data();
     const std::int64_t plane = product(s.out, 0, s.out.size());
     visit_dtype<Quantized>(x.dtype(), [&](auto x_tag) {
@@ -535,6 +542,8 @@ std::unique_ptr<Kernel> make_qlinear_conv(const Node& node, std::int64_t) {
     const Tensor& yz = info.input(inputs, 7);
     const Tensor* bias = info.optional_input(inputs, 8);
     const ConvShape s = conv_shape(x, w, window, group, info);
+    Tensor y = allocate_checked(yz.dtype(), conv_output(s), info);
+    if (y.numel() == 0) return one(std::move(y));
     const float x_scale = single(scales(info.input(inputs, 1), "x_scale", info), "x_scale", info);
     const std::int32_t x_zero = single(zero_points(info.input(inputs, 2), "x_zero_point", x.dtype(), "x", info), "x_zero_point", info);
     const auto w_scale = per_map(scales(info.input(inputs, 4), "w_scale", info), s.maps, "w_scale", info);
@@ -550,7 +559,6 @@ std::unique_ptr<Kernel> make_qlinear_conv(const Node& node, std::int64_t) {
     }
     std::vector<float> multiplier(w_scale.size());
     for (std::size_t m = 0; m < w_scale.size(); ++m) multiplier[m] = x_scale * w_scale[m] / y_scale;
-    Tensor y = allocate_checked(yz.dtype(), conv_output(s), info);
     const std::int64_t plane = product(s.out, 0, s.out.size());
     visit_dtype<Quantized>(x.dtype(), [&](auto x_tag) {
       visit_dtype<Quantized>(w.dtype(), [&](auto w_tag) {

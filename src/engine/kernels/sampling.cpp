@@ -73,10 +73,11 @@ template <typename T> AxisTaps<T> axis_taps(T g, std::int64_t size, const GridSa
     return t;
   }
   if (a.mode == Interpolation::nearest) x = std::nearbyint(x);  // ties to even
-  // Far outside, x is brought near without changing what its taps read (reflection repeats with
-  // period 2 * (high - low); beyond 4 pixels out, zeros and border taps all saturate), so that its
-  // indices fit in int64.
-  x = a.padding == Padding::reflection ? reflect(x, low, high) : std::clamp(x, T(-4), n + 3);
+  // Far outside, x is brought near without changing what its taps read, so that they are exact
+  // integers in T and int64: beyond 4 pixels out, zeros and border taps all saturate; reflection
+  // repeats (reflecting the coordinate itself costs precision, so only where it has little left).
+  if (a.padding != Padding::reflection) x = std::clamp(x, T(-4), n + 3);
+  else if (std::abs(x) > T(1 << 22)) x = reflect(x, low, high);
   const T f = std::floor(x);
   const auto base = static_cast<std::int64_t>(f);
   switch (a.mode) {

@@ -1,0 +1,18 @@
+// What every result file of a command records about its run: cpuinfer's version, the start time,
+// the command line, the machine and the libraries' versions.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/machine.h"
+
+namespace cpuinfer {
+
+nlohmann::ordered_json run_header(const std::string& command_line, const MachineInfo& machine);
+
+// The current UTC time in a fmt chrono format, e.g. "{:%Y%m%d-%H%M%S}" for file names.
+std::string utc_timestamp(const char* format);
+
+}  // namespace cpuinfer
