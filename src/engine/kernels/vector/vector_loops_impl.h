@@ -5,6 +5,20 @@
 
 #include "engine/kernels/vector/vector_loops.h"
 
+// glibc's libmvec computes these on 4, 8 or 16 floats at once (_ZGVeN16v_expf, ...); <math.h>
+// declares the SIMD forms only under -ffast-math, so they are declared here, where -fno-math-errno
+// lets `omp simd` loops call them (within 4 ulp, with NaN and infinities kept).
+extern "C" {
+#pragma omp declare simd notinbranch
+float expf(float) noexcept;
+#pragma omp declare simd notinbranch
+float erff(float) noexcept;
+#pragma omp declare simd notinbranch
+float tanhf(float) noexcept;
+#pragma omp declare simd notinbranch
+float logf(float) noexcept;
+}
+
 namespace cpuinfer::engine {
 
 namespace {
@@ -20,7 +34,10 @@ template <VectorOp Op> inline float apply(float v, float factor) {
   else if constexpr (Op == VectorOp::exp) return expf(v);
   else if constexpr (Op == VectorOp::log) return logf(v);
   else if constexpr (Op == VectorOp::sqrt) return sqrtf(v);
-  else if constexpr (Op == VectorOp::sigmoid) return v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
+  else if constexpr (Op == VectorOp::sigmoid) {  // one exp, of a non-positive number: no overflow
+    const float e = expf(-fabsf(v)), s = 1.0f / (1.0f + e);
+    return v >= 0.0f ? s : e * s;
+  }
   else return v;
 }
 
