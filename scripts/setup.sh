@@ -87,6 +87,8 @@ step "models and data in $cache"
 /usr/bin/python3 "$repo/tools/make_images.py" --out "$cache/data"
 /usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" resnet101
 /usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" bert
+# The model zoo of `cpuinfer zoo` and its CTest: 19 torchvision and text models, seeded random weights.
+/usr/bin/python3 "$repo/tools/export_zoo.py" --out "$cache/models/zoo"
 
 step "build in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
