@@ -56,6 +56,10 @@ class Node {
   std::vector<ValueId> inputs;  // kNoValue for an optional input left out
   std::vector<ValueId> outputs;
   std::map<std::string, Attribute> attributes;
+  // The model's operators this node carries out ("Conv", "Relu" for a fused Conv + Relu): its own
+  // type at import; a pass that folds nodes into it adds theirs, one that makes a node leaves it
+  // empty (a layout reorder).
+  std::vector<std::string> computes;
 
   bool has(const std::string& attribute) const { return attributes.count(attribute) != 0; }
   // Typed attribute access; a missing attribute gives the fallback, a wrong kind is an Error naming

@@ -64,7 +64,9 @@ Session::Session(Graph graph, SessionOptions options)
 
   report_.folded_nodes = fold_constants(graph_, [this](const Node& node, Inputs inputs) {
     auto kernel = make_kernel(node, graph_.opset);
-    return run_kernel(*kernel, node, inputs);
+    std::vector<Tensor> outputs = run_kernel(*kernel, node, inputs);
+    operators_run_.insert(node.computes.begin(), node.computes.end());
+    return outputs;
   });
   if (options_.fuse) report_.fused_nodes = fuse_epilogues(graph_);
   report_.isa = engine_isa_description();
@@ -75,6 +77,7 @@ Session::Session(Graph graph, SessionOptions options)
   }
   for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset, first_input_type(node)));
   prepack_constants();
+  ran_.assign(graph_.nodes.size(), 0);
 
   // Value lifetimes: release each computed value after its last reader.
   std::vector<int> last_use(graph_.values.size(), -1);
@@ -210,6 +213,10 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     memory_.begin_step(i, std::move(overwritable));
     const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outs = run_kernel(*kernels_[i], node, args);
+    if (!ran_[i]) {
+      ran_[i] = 1;
+      operators_run_.insert(node.computes.begin(), node.computes.end());
+    }
     if (profile) {
       profile->nodes[i].total += std::chrono::steady_clock::now() - start;
       ++profile->nodes[i].calls;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ class Session {
   // Where the tensors of runs come from (engine/memory/run_memory.h): a run of a binding seen
   // before takes its intermediates from the arena and nothing from the heap.
   RunMemory::Stats memory_stats() const { return memory_.stats(); }
+  // The model's operators whose kernels have run so far, folding constants at load included
+  // (Node::computes: a fused Conv + Relu counts both).
+  const std::set<std::string>& operators_run() const { return operators_run_; }
 
   // Inputs in declaration order. Checks each input's dtype and shape against the declaration
   // (static dimensions equal, a symbol the same size wherever it appears) and throws
@@ -76,6 +80,8 @@ class Session {
   std::vector<TensorSpec> inputs_, outputs_;
   LoadReport report_;
   RunMemory memory_;
+  std::vector<char> ran_;  // per node: its kernel has run
+  std::set<std::string> operators_run_;
 };
 
 // "cpuinfer engine, avx512 path, oneDNN 2.6.3 (cpu runtime: OpenMP)"

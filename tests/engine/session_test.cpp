@@ -69,6 +69,19 @@ TEST(Session, OneLoadServesEveryBatchAndSequenceLength) {
   }
 }
 
+// A fused node counts every operator it carries out, a folded one counts at load, and an operator
+// counts only once its kernel has run.
+TEST(Session, OperatorsRunCountFusedAndFoldedNodes) {
+  OnnxBuilder b = linear_model();  // MatMul + Add: one fused node
+  b.int_initializer("shape", {2}, {2, 3});
+  b.node("ConstantOfShape", {"shape"}, {"zeros"});  // folded at load
+  b.output("zeros");
+  engine::Session s = session_of(b);
+  EXPECT_EQ(s.operators_run(), (std::set<std::string>{"ConstantOfShape"}));
+  s.run(std::vector<Tensor>{floats({1, 2, 3})});
+  EXPECT_EQ(s.operators_run(), (std::set<std::string>{"Add", "ConstantOfShape", "MatMul"}));
+}
+
 TEST(Session, ChecksInputsAgainstTheDeclaration) {
   engine::Session s = session_of(linear_model());
   EXPECT_THAT(run_error(s, {floats({2, 4, 5})}), HasSubstr("input 'x' must have shape batch x sequence x 3, got 2x4x5"));

@@ -101,6 +101,7 @@ class Importer {
       Node node;
       node.domain = is_default_domain(n.domain()) ? "" : n.domain();
       node.op_type = n.op_type();
+      node.computes = {node.qualified_type()};
       node.name = n.name().empty() ? fmt::format("{}_{}", n.op_type(), i) : n.name();
       if (node.domain == kEngineDomain)
         fail("{}: node '{}' ({}): domain '{}' is reserved for the engine's own operators", origin_, node.name,

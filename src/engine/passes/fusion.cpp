@@ -88,6 +88,7 @@ class Fuser {
   void absorb(Node& n, std::size_t consumer) {
     Node& c = g_.nodes[consumer];
     n.outputs[0] = c.outputs[0];
+    n.computes.insert(n.computes.end(), c.computes.begin(), c.computes.end());
     removed_[consumer] = true;
   }
 
@@ -158,7 +159,10 @@ class Fuser {
       if (!is_scalar(half_const, 0.5f)) continue;
       steps.add(EpilogueKind::gelu);
       n.outputs[0] = half.outputs[0];
-      for (std::size_t r : {di, ei, ai, mi, hi}) removed_[r] = true;
+      for (std::size_t r : {di, ei, ai, mi, hi}) {
+        n.computes.insert(n.computes.end(), g_.nodes[r].computes.begin(), g_.nodes[r].computes.end());
+        removed_[r] = true;
+      }
       return true;
     }
     return false;
