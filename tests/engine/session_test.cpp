@@ -164,6 +164,40 @@ TEST(Session, RunTimeErrorsNameTheNode) {
               HasSubstr("node 'embedding' (Gather): index 7 is out of range for axis 0 of size 4"));
 }
 
+// An attribute value a kernel does not implement is refused at load as unsupported, naming the
+// node and the attribute; so is an element type outside a kernel's list, at run.
+TEST(Session, UnimplementedAttributeValuesAndTypesAreUnsupportedNamingTheNode) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"1", "1", "4", "4"});
+  b.input("grid", kFloat, {"1", "2", "2", "2"});
+  auto& sample = b.node("GridSample", {"x", "grid"}, {"y"}, "warp");
+  auto* mode = sample.add_attribute();
+  mode->set_name("mode");
+  mode->set_type(onnx::AttributeProto::STRING);
+  mode->set_s("lanczos");
+  b.output("y");
+  try {
+    session_of(b);
+    FAIL() << "loaded";
+  } catch (const Unsupported& e) {
+    EXPECT_STREQ(e.what(), "node 'warp' (GridSample): mode 'lanczos'");
+  }
+  OnnxBuilder bits;
+  bits.input("a", onnx::TensorProto::INT32, {"3"});
+  bits.input("n", onnx::TensorProto::INT32, {"3"});
+  auto* direction = bits.node("BitShift", {"a", "n"}, {"y"}, "shift").add_attribute();
+  direction->set_name("direction");
+  direction->set_type(onnx::AttributeProto::STRING);
+  direction->set_s("LEFT");
+  bits.output("y", onnx::TensorProto::INT32);
+  try {
+    session_of(bits);
+    FAIL() << "loaded";
+  } catch (const Unsupported& e) {
+    EXPECT_STREQ(e.what(), "node 'shift' (BitShift): BitShift on int32 is not supported (kernels for uint8, uint16, uint32, uint64)");
+  }
+}
+
 TEST(Session, RefusesHostileSizesFromData) {
   OnnxBuilder b;
   b.input("shape", kInt64, {"2"});
