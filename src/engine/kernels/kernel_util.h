@@ -2,6 +2,7 @@
 // normalisation, multidirectional (numpy) broadcasting, and a parallel loop.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -115,6 +116,14 @@ template <typename F> void for_each_index(const Shape& shape, F&& f) {
       index[d] = 0;
     }
   }
+}
+
+// Keys' cubic convolution: the weights of the 4 taps around a point a fraction r in [0, 1) past the
+// second tap, with coefficient a (-0.75 for Resize by default and for GridSample).
+template <typename T> std::array<T, 4> cubic_weights(T r, T a) {
+  auto near = [&](T d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };         // |d| <= 1
+  auto far = [&](T d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };    // 1 < |d| < 2
+  return {far(r + 1), near(r), near(1 - r), far(2 - r)};
 }
 
 // Row-major strides of a shape, in elements.

@@ -65,11 +65,9 @@ Taps make_taps(const ResizeAttributes& a, std::int64_t in, std::int64_t out, dou
       at = {base, base + 1};
       w = {1 - r, r};
     } else {
-      const double A = a.cubic_a;
-      auto far = [&](double d) { return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A; };  // 1 < d < 2
-      auto near = [&](double d) { return ((A + 2) * d - (A + 3)) * d * d + 1; };      // d <= 1
       at = {base - 1, base, base + 1, base + 2};
-      w = {far(r + 1), near(r), near(1 - r), far(2 - r)};
+      const auto cubic = cubic_weights(r, a.cubic_a);
+      w.assign(cubic.begin(), cubic.end());
     }
     if (a.exclude_outside) {
       double sum = 0;

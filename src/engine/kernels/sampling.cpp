@@ -53,13 +53,6 @@ template <typename T> T reflect(T x, T low, T high) {
 }
 
 // Keys' cubic convolution weights (A = -0.75) of the taps at distances 1 + r, r, 1 - r and 2 - r.
-template <typename T> std::array<T, 4> cubic_weights(T r) {
-  constexpr T A = static_cast<T>(-0.75);
-  auto near = [&](T d) { return ((A + 2) * d - (A + 3)) * d * d + 1; };            // |d| <= 1
-  auto far = [&](T d) { return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A; };       // 1 < |d| < 2
-  return {far(r + 1), near(r), near(1 - r), far(2 - r)};
-}
-
 // The taps of normalised grid value g along an input axis of `size` pixels.
 template <typename T> AxisTaps<T> axis_taps(T g, std::int64_t size, const GridSampleAttributes& a) {
   const T n = static_cast<T>(size);
@@ -91,7 +84,7 @@ template <typename T> AxisTaps<T> axis_taps(T g, std::int64_t size, const GridSa
       break;
     case Interpolation::cubic:
       t.index = {base - 1, base, base + 1, base + 2};
-      t.weight = cubic_weights(x - f);
+      t.weight = cubic_weights(x - f, static_cast<T>(-0.75));
       break;
   }
   for (std::size_t k = 0; k < taps_per_axis(a.mode); ++k) {
