@@ -147,10 +147,12 @@ TEST_F(OperatorTest, ConvWithFusedStepsMatchesLoops) {
   for (int trial = 0; trial < 24; ++trial) {
     ConvCase p;
     p.n = pick({1, 2, 3});
-    p.k = pick({1, 3, 3, 5});
-    p.dilation = p.k > 1 ? pick({1, 1, 2}) : 1;
+    // Every 8th: atrous, dilated past the input so that some taps only ever read padding (DeepLab).
+    const bool atrous = trial % 8 == 7;
+    p.k = atrous ? 3 : pick({1, 3, 3, 5});
+    p.dilation = atrous ? pick({6, 12, 24}) : p.k > 1 ? pick({1, 1, 2}) : 1;
     p.stride = pick({1, 1, 2});
-    p.pad = between(0, p.k / 2 * p.dilation);
+    p.pad = atrous ? p.dilation : between(0, p.k / 2 * p.dilation);
     const bool depthwise = trial % 6 == 5;
     p.c = depthwise ? pick({8, 16, 24}) : pick({1, 3, 8, 16, 17, 32, 40});
     p.maps = depthwise ? p.c : pick({1, 8, 13, 16, 24, 33});

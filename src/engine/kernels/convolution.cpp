@@ -85,6 +85,7 @@ class ConvKernel final : public Kernel {
   struct Plan {
     Shape out_shape;  // as stored (blocked or plain)
     dnnl::memory::desc src, dst, weights, scratchpad;
+    dnnl::memory::dims taps;  // where the weights' used taps start (empty: all are used)
     dnnl::convolution_forward primitive;
     std::vector<Epilogue::BinaryOperand> operands;  // fused Adds as binary post-ops
   };
@@ -96,7 +97,7 @@ class ConvKernel final : public Kernel {
   std::vector<Tensor> execute(Plan& plan, const Tensor& x, const Tensor* w, const Shape& ws, const Tensor* b, Inputs inputs, Tensor y) {
     std::optional<PackedWeights> given;  // weights that are an input of the run: alive until the primitive ran
     if (w) given.emplace(*w, logical_weights(ws));
-    const dnnl::memory weights = (w ? *given : *weights_).get(plan.weights);
+    const dnnl::memory weights = (w ? *given : *weights_).get(plan.weights, plan.taps);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
                                                {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
@@ -148,7 +149,7 @@ class ConvKernel final : public Kernel {
       info_.fail("kernel_shape has {} sizes for {} spatial dimensions", window.kernel.size(), spatial);
     for (std::size_t i = 0; i < spatial; ++i)
       if (window.kernel[i] != w[i + 2]) info_.fail("kernel_shape {} does not match weights {}", fmt::join(window.kernel, ","), shape_string(w));
-    const Window::Resolved r = window.resolve(in, info_);
+    Window::Resolved r = window.resolve(in, info_);
     Shape out{xs[0], w[0]};
     out.insert(out.end(), r.out.begin(), r.out.end());
     dnnl::memory::dims strides, dilations;
@@ -156,13 +157,32 @@ class ConvKernel final : public Kernel {
       strides.push_back(window.strides.empty() ? 1 : window.strides[i]);
       dilations.push_back((window.dilations.empty() ? 1 : window.dilations[i]) - 1);  // oneDNN counts gaps
     }
+    Plan plan;
+    // Taps that read only padding at every output position add nothing: a kernel dilated past a
+    // small input (DeepLab's atrous convolutions by 24 and 36 over 14x14) runs as the taps that
+    // land, for which oneDNN has fast kernels and not only its reference one.
+    Shape used = w;
+    for (std::size_t i = 0; i < spatial; ++i) {
+      const std::int64_t step = dilations[i] + 1, last = (r.out[i] - 1) * strides[i] - r.pad_begin[i];
+      std::int64_t lo = 0, hi = w[i + 2] - 1;
+      while (lo < hi && last + lo * step < 0) ++lo;                      // tap lo reads before the input throughout
+      while (hi > lo && hi * step - r.pad_begin[i] >= in[i]) --hi;       // tap hi reads past it throughout
+      if (lo == 0 && hi == w[i + 2] - 1) continue;
+      const std::int64_t begin = r.pad_begin[i] - lo * step, end = r.pad_end[i] - (w[i + 2] - 1 - hi) * step;
+      if (begin < 0 || end < 0) continue;  // oneDNN takes no negative padding
+      if (plan.taps.empty()) plan.taps.assign(logical_weights(w).size(), 0);
+      plan.taps[plan.taps.size() - spatial + i] = lo;
+      used[i + 2] = hi - lo + 1;
+      r.pad_begin[i] = begin;
+      r.pad_end[i] = end;
+      if (used[i + 2] == 1) dilations[i] = 0;
+    }
     try {
-      Plan plan;
       const int bo = static_cast<int>(block_out_);
       plan.out_shape = bo ? blocked_shape(out, bo) : out;
       plan.src = block_in_ ? blocked_desc(xs, static_cast<int>(block_in_)) : plain_desc(xs);
       plan.dst = bo ? blocked_desc(out, bo) : plain_desc(out);
-      const auto any_weights = dnnl::memory::desc(dnnl_dims(logical_weights(w)), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+      const auto any_weights = dnnl::memory::desc(dnnl_dims(logical_weights(used)), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
       const auto bias = b ? plain_desc(b->shape()) : dnnl::memory::desc();
       dnnl::primitive_attr attr = user_scratchpad();
       if (bo) {
@@ -176,7 +196,7 @@ class ConvKernel final : public Kernel {
         return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_engine());
       };
       std::optional<dnnl::convolution_forward::primitive_desc> pd;
-      if (may_run_winograd(w) && r.out[0] * r.out[1] >= kWinogradMinPositions) {
+      if (plan.taps.empty() && may_run_winograd(w) && r.out[0] * r.out[1] >= kWinogradMinPositions) {
         try {
           pd = make(dnnl::algorithm::convolution_winograd);
         } catch (const dnnl::error&) {

@@ -17,7 +17,7 @@ void reorder(dnnl::memory from, dnnl::memory to) {
 }  // namespace
 
 PackedWeights::PackedWeights(const Tensor& plain, const Shape& logical)
-    : plain_(plain), logical_(logical), source_{nullptr, wrap(plain_desc(logical), plain)} {}
+    : plain_(plain), logical_(logical), source_{nullptr, wrap(plain_desc(logical), plain), {}} {}
 
 PackedWeights::Layout PackedWeights::allocate(const dnnl::memory::desc& desc) {
   Layout l;
@@ -26,21 +26,26 @@ PackedWeights::Layout PackedWeights::allocate(const dnnl::memory::desc& desc) {
   return l;
 }
 
-void PackedWeights::reorder_into(const dnnl::memory& to) const {
+void PackedWeights::reorder_into(const dnnl::memory& to, const dnnl::memory::dims& taps) const {
+  if (!taps.empty()) {  // a view of the source's sub-block
+    const dnnl::memory::desc part = source_.memory.get_desc().submemory_desc(to.get_desc().dims(), taps);
+    return reorder(dnnl::memory(part, dnnl_engine(), source_.memory.get_data_handle()), to);
+  }
   if (!is_winograd(to.get_desc()) || plain_source_) return reorder(source_.memory, to);
   const Layout plain = allocate(plain_desc(logical_));  // Winograd from a blocked source: through plain
   reorder(source_.memory, plain.memory);
   reorder(plain.memory, to);
 }
 
-dnnl::memory PackedWeights::get(const dnnl::memory::desc& desc) {
-  if (source_.memory.get_desc() == desc) return source_.memory;
+dnnl::memory PackedWeights::get(const dnnl::memory::desc& desc, const dnnl::memory::dims& taps) {
+  if (taps.empty() && source_.memory.get_desc() == desc) return source_.memory;
   for (const Layout& l : layouts_)
-    if (l.memory.get_desc() == desc) return l.memory;
+    if (l.memory.get_desc() == desc && l.taps == taps) return l.memory;
   if (is_winograd(desc)) std::erase_if(layouts_, [](const Layout& l) { return is_winograd(l.memory.get_desc()); });
   Layout packed = allocate(desc);
-  reorder_into(packed.memory);
-  if (!is_winograd(desc) && plain_source_) {
+  packed.taps = taps;
+  reorder_into(packed.memory, taps);
+  if (!is_winograd(desc) && plain_source_ && taps.empty()) {
     source_ = packed;  // the first blocked layout: the source from now on
     plain_ = Tensor();
     plain_source_ = false;

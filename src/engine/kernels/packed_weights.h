@@ -22,17 +22,19 @@ class PackedWeights {
   // `plain`: the weights as the model gives them; `logical`: their dims as oneDNN sees them (groups
   // split out).
   PackedWeights(const Tensor& plain, const Shape& logical);
-  // The weights in layout `desc`.
-  dnnl::memory get(const dnnl::memory::desc& desc);
+  // The weights in layout `desc`; with `taps`, the sub-block of desc's dims starting at those
+  // offsets (a convolution that skips the taps that only ever read padding).
+  dnnl::memory get(const dnnl::memory::desc& desc, const dnnl::memory::dims& taps = {});
 
  private:
   // A layout in storage of our own (core/aligned_storage.h): freed, it leaves the RSS.
   struct Layout {
     std::shared_ptr<std::byte[]> storage;
     dnnl::memory memory;
+    dnnl::memory::dims taps;  // offsets of a sub-block, or empty
   };
   static Layout allocate(const dnnl::memory::desc& desc);
-  void reorder_into(const dnnl::memory& to) const;
+  void reorder_into(const dnnl::memory& to, const dnnl::memory::dims& taps) const;
 
   Tensor plain_;  // while it is the source
   bool plain_source_ = true;
