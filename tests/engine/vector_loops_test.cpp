@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -90,6 +91,25 @@ TEST(VectorLoops, EveryLevelNormalisesRowsAsThePlainFormula) {
       std::vector<float> z(n, NAN);
       loops.affine(x.data(), z.data(), static_cast<std::int64_t>(n), 1.5f, -0.25f);
       for (std::size_t i = 0; i < n; ++i) ASSERT_FLOAT_EQ(z[i], x[i] * 1.5f - 0.25f) << i;
+    }
+  }
+}
+
+TEST(VectorLoops, EveryLevelMultipliesARowByAMatrixAsThePlainSum) {
+  for (Isa isa : levels()) {
+    const VectorLoops& loops = vector_loops(isa);
+    for (auto [depth, n, ld] : {std::tuple{1, 1, 1}, {7, 5, 9}, {64, 64, 64}, {128, 200, 512}, {0, 3, 3}}) {
+      SCOPED_TRACE(testing::Message() << isa_name(isa) << " depth " << depth << " n " << n << " ld " << ld);
+      const std::vector<float> v = random_values(static_cast<std::size_t>(depth), 6),
+                               m = random_values(static_cast<std::size_t>(std::max(depth, 1) * ld), 7);
+      std::vector<float> acc = random_values(static_cast<std::size_t>(n), 8), want = acc;
+      for (int j = 0; j < n; ++j) {
+        double sum = want[static_cast<std::size_t>(j)];
+        for (int k = 0; k < depth; ++k) sum += double(v[static_cast<std::size_t>(k)]) * m[static_cast<std::size_t>(k * ld + j)];
+        want[static_cast<std::size_t>(j)] = static_cast<float>(sum);
+      }
+      loops.row_times_matrix(v.data(), depth, m.data(), ld, acc.data(), n);
+      for (std::size_t j = 0; j < acc.size(); ++j) ASSERT_NEAR(acc[j], want[j], 1e-4f * (1 + std::abs(want[j]))) << j;
     }
   }
 }

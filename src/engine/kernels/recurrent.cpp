@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/kernels/vector/vector_loops.h"
 
 namespace cpuinfer::engine {
 
@@ -211,20 +212,26 @@ template <typename T> std::vector<T> transposed(const T* m, std::int64_t rows, s
   return t;
 }
 
-// acc[j] += sum over k < depth of v[k] * mt[k * ld + j], for j < n: a row times a k-major matrix.
-template <typename T> void add_product(const T* v, std::int64_t depth, const T* mt, std::int64_t ld, T* acc, std::int64_t n) {
-  for (std::int64_t k = 0; k < depth; ++k) {
-    const T a = v[k];
-    const T* row = mt + k * ld;
-    for (std::int64_t j = 0; j < n; ++j) acc[j] += a * row[j];
+// acc[j] += sum over k < depth of v[k] * mt[k * ld + j], for j < n: a row times a k-major matrix;
+// float32 by the loop of the engine's ISA (kernels/vector), float64 here.
+template <typename T>
+void add_product(const VectorLoops& loops, const T* v, std::int64_t depth, const T* mt, std::int64_t ld, T* acc, std::int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    loops.row_times_matrix(v, depth, mt, ld, acc, n);
+  } else {
+    for (std::int64_t k = 0; k < depth; ++k) {
+      const T a = v[k];
+      const T* row = mt + k * ld;
+      for (std::int64_t j = 0; j < n; ++j) acc[j] += a * row[j];
+    }
   }
 }
 
 // One direction of the layer over the whole batch: Y's column `d`, and its final states.
 template <typename T> class DirectionRun {
  public:
-  DirectionRun(const Recurrent& spec, const Operands& o, std::int64_t d)
-      : spec_(spec), o_(o), d_(d), gh_(spec.gates * o.hidden),
+  DirectionRun(const Recurrent& spec, const Operands& o, std::int64_t d, const VectorLoops& loops)
+      : spec_(spec), o_(o), loops_(loops), d_(d), gh_(spec.gates * o.hidden),
         act_(spec.activations.data() + d * std::ssize(spec.activations) / spec.directions),
         clip_(static_cast<T>(spec.clip)) {
     const std::int64_t h = o.hidden, n = o.batch;
@@ -295,7 +302,7 @@ template <typename T> class DirectionRun {
       for (std::int64_t row = begin; row < end; ++row) {
         T* out = xw_.data() + row * gh_;
         std::copy_n(x_bias_.data(), gh_, out);
-        add_product(x + row * in, in, wt_.data(), gh_, out, gh_);
+        add_product(loops_, x + row * in, in, wt_.data(), gh_, out, gh_);
       }
     });
   }
@@ -309,28 +316,28 @@ template <typename T> class DirectionRun {
     std::copy_n(xw, gh_, acc);
     switch (spec_.cell) {
       case Cell::rnn:
-        add_product(state, h, rt_.data(), gh_, acc, gh_);
+        add_product(loops_, state, h, rt_.data(), gh_, acc, gh_);
         activate(act_[0], clip_, acc, state, h);
         break;
       case Cell::gru: {
-        add_product(state, h, rt_.data(), gh_, acc, 2 * h);
+        add_product(loops_, state, h, rt_.data(), gh_, acc, 2 * h);
         activate(act_[0], clip_, acc, acc, 2 * h);
         const T *z = acc, *r = acc + h;
         T* candidate = acc + 2 * h;
         if (spec_.linear_before_reset) {
           std::copy_n(h_bias_.data(), h, tmp);
-          add_product(state, h, rt_.data() + 2 * h, gh_, tmp, h);
+          add_product(loops_, state, h, rt_.data() + 2 * h, gh_, tmp, h);
           for (std::int64_t j = 0; j < h; ++j) candidate[j] += r[j] * tmp[j];
         } else {
           for (std::int64_t j = 0; j < h; ++j) tmp[j] = r[j] * state[j];
-          add_product(tmp, h, rt_.data() + 2 * h, gh_, candidate, h);
+          add_product(loops_, tmp, h, rt_.data() + 2 * h, gh_, candidate, h);
         }
         activate(act_[1], clip_, candidate, candidate, h);
         for (std::int64_t j = 0; j < h; ++j) state[j] = (T{1} - z[j]) * candidate[j] + z[j] * state[j];
         break;
       }
       case Cell::lstm: {
-        add_product(state, h, rt_.data(), gh_, acc, gh_);
+        add_product(loops_, state, h, rt_.data(), gh_, acc, gh_);
         T *i = acc, *o = acc + h, *f = acc + 2 * h, *c = acc + 3 * h;
         T* cell = c_.data() + b * h;
         if (peephole_)
@@ -357,6 +364,7 @@ template <typename T> class DirectionRun {
 
   const Recurrent& spec_;
   const Operands& o_;
+  const VectorLoops& loops_;
   std::int64_t d_, gh_;
   const Activation* act_;  // this direction's functions
   T clip_;
@@ -370,7 +378,7 @@ template <typename T> class DirectionRun {
 
 using FloatTypes = TypeList<float, double>;
 
-std::vector<Tensor> run_recurrent(const Recurrent& spec, const NodeInfo& info, Inputs inputs) {
+std::vector<Tensor> run_recurrent(const Recurrent& spec, const NodeInfo& info, const VectorLoops& loops, Inputs inputs) {
   const Tensor& x = info.input(inputs, 0);
   return visit_dtype<FloatTypes>(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -382,7 +390,7 @@ std::vector<Tensor> run_recurrent(const Recurrent& spec, const NodeInfo& info, I
     outputs.push_back(Tensor::uninitialized(x.dtype(), state));
     if (spec.cell == Cell::lstm) outputs.push_back(Tensor::uninitialized(x.dtype(), state));
     for (std::int64_t k = 0; k < d; ++k)
-      DirectionRun<T>(spec, o, k).run(outputs[0].values<T>().data(), outputs[1].values<T>().data(),
+      DirectionRun<T>(spec, o, k, loops).run(outputs[0].values<T>().data(), outputs[1].values<T>().data(),
                                       spec.cell == Cell::lstm ? outputs[2].values<T>().data() : nullptr);
     return outputs;
   });
@@ -417,7 +425,7 @@ std::unique_ptr<Kernel> make_recurrent(const Node& node, Cell cell) {
   spec.activations = parse_activations(node, info, defaults, spec.directions);
   if (cell == Cell::lstm) spec.input_forget = node.get_int("input_forget", 0) != 0;
   if (cell == Cell::gru) spec.linear_before_reset = node.get_int("linear_before_reset", 0) != 0;
-  return make_function_kernel([info, spec](Inputs inputs) { return run_recurrent(spec, info, inputs); });
+  return make_function_kernel([info, spec, &loops = vector_loops()](Inputs inputs) { return run_recurrent(spec, info, loops, inputs); });
 }
 
 }  // namespace

@@ -96,8 +96,26 @@ void affine(const float* x, float* y, std::int64_t n, float scale, float shift) 
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
 }
 
+// Columns in blocks of 64 held in one small array across the whole depth: the FMAs then read one
+// row of m each and the sums stay in L1 (or registers).
+void row_times_matrix(const float* v, std::int64_t depth, const float* m, std::int64_t ld, float* acc, std::int64_t n) {
+  constexpr std::int64_t kBlock = 64;
+  for (std::int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const std::int64_t len = n - j0 < kBlock ? n - j0 : kBlock;
+    float sums[kBlock];
+    for (std::int64_t j = 0; j < len; ++j) sums[j] = acc[j0 + j];
+    for (std::int64_t k = 0; k < depth; ++k) {
+      const float a = v[k];
+      const float* row = m + k * ld + j0;
+#pragma omp simd
+      for (std::int64_t j = 0; j < len; ++j) sums[j] += a * row[j];
+    }
+    for (std::int64_t j = 0; j < len; ++j) acc[j0 + j] = sums[j];
+  }
+}
+
 }  // namespace
 
-VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine}; }
+VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine, row_times_matrix}; }
 
 }  // namespace cpuinfer::engine
