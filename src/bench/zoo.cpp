@@ -74,7 +74,9 @@ nlohmann::ordered_json zoo_row(const ZooModel& model, const std::vector<nlohmann
   nlohmann::ordered_json row;
   row["model"] = model.name;
   row["kind"] = model.kind.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(model.kind);
-  std::string status = "ok";
+  // What native lacks comes first; then a reference that could not run (nothing to agree with);
+  // then the first disagreement.
+  std::string native_problem, reference_problem, disagreement;
   std::optional<double> native_ms, reference_ms, top1, rel;
   std::vector<int> batches;
   for (const auto& r : rows) {
@@ -82,7 +84,8 @@ nlohmann::ordered_json zoo_row(const ZooModel& model, const std::vector<nlohmann
     const int batch = r.value("batch_size", 0);
     if (backend != "native" && backend != reference) continue;
     if (row_status != "ok") {
-      if (status == "ok") status = backend == "native" ? row_status : fmt::format("{} failed: {}", reference, row_status);
+      std::string& problem = backend == "native" ? native_problem : reference_problem;
+      if (problem.empty()) problem = row_status;
       continue;
     }
     if (batch == 1) (backend == "native" ? native_ms : reference_ms) = r.value("latency_p50_ms", 0.0);
@@ -91,19 +94,23 @@ nlohmann::ordered_json zoo_row(const ZooModel& model, const std::vector<nlohmann
     if (r.contains("top1_agreement") && r["top1_agreement"].is_number()) {
       const double t = r["top1_agreement"].get<double>();
       top1 = top1 ? std::min(*top1, t) : t;
-      if (t < 1.0 && status == "ok") status = fmt::format("disagrees: top-1 agreement {:.2f} at batch {}", t, batch);
+      if (t < 1.0 && disagreement.empty()) disagreement = fmt::format("disagrees: top-1 agreement {:.2f} at batch {}", t, batch);
     }
     if (r.contains("max_rel_diff") && r["max_rel_diff"].is_number()) {
       const double d = r["max_rel_diff"].get<double>();
       rel = rel ? std::max(*rel, d) : d;
-      if (d > max_rel_diff && status == "ok")
-        status = fmt::format("disagrees: max relative difference {:.2g} at batch {} (limit {:.0e})", d, batch, max_rel_diff);
-    } else if (status == "ok") {
-      status = fmt::format("disagrees: no outputs of {} to compare with at batch {}", reference, batch);
+      if (d > max_rel_diff && disagreement.empty())
+        disagreement = fmt::format("disagrees: max relative difference {:.2g} at batch {} (limit {:.0e})", d, batch, max_rel_diff);
+    } else if (disagreement.empty()) {
+      disagreement = fmt::format("disagrees: no outputs of {} to compare with at batch {}", reference, batch);
     }
   }
+  std::string status = "ok";
   if (!model.export_error.empty()) status = fmt::format("failed: export: {}", model.export_error);
-  else if (rows.empty() && status == "ok") status = "failed: no rows";
+  else if (!native_problem.empty()) status = native_problem;
+  else if (!reference_problem.empty()) status = fmt::format("{}: {}", reference, reference_problem);
+  else if (rows.empty()) status = "failed: no rows";
+  else if (!disagreement.empty()) status = disagreement;
   auto number = [](std::optional<double> v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr); };
   row["status"] = status;
   row["native_ms_b1"] = number(native_ms);

@@ -126,6 +126,48 @@ TEST_F(ModelCli, ModelExcludesWorkloadFlagsAndNeedsAModelFile) {
                    "--model");
 }
 
+// `cpuinfer zoo` over a folder without a manifest: one summary row per model, written as CSV and
+// JSON; a model native cannot load says what it lacks, and the command then exits 1.
+TEST_F(ModelCli, ZooSumsUpEveryModelOfAFolder) {
+  const fs::path zoo = tmp_.path() / "zoo";
+  fs::create_directories(zoo);
+  fs::rename(classifier(), zoo / "classifier.onnx");
+  auto r = testing::run_cpuinfer({"zoo", "--models", zoo.string(), "--samples", "4", "--out", out().string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("native/ORT"), std::string::npos) << r.output;
+  auto summary = [&] {
+    for (const auto& entry : fs::directory_iterator(out()))
+      if (entry.path().extension() == ".json" && entry.path().stem().string().find("-runs") == std::string::npos)
+        return nlohmann::json::parse(testing::read_text(entry.path()));
+    return nlohmann::json();
+  };
+  nlohmann::json json = summary();
+  ASSERT_EQ(json["rows"].size(), 1u);
+  EXPECT_EQ(json["rows"][0]["model"], "classifier");
+  EXPECT_EQ(json["rows"][0]["status"], "ok");
+  EXPECT_EQ(json["rows"][0]["batch_sizes"], "1,4");
+  EXPECT_TRUE(json["rows"][0]["time_ratio_b1"].is_number());
+  EXPECT_TRUE(json["complete"].get<bool>());
+
+  OnnxBuilder b;
+  b.input("x", kFloat, {"N", "3"});
+  b.node("NoSuchOperator", {"x"}, {"y"}, "odd");
+  b.output("y");
+  std::ofstream(zoo / "odd.onnx", std::ios::binary) << b.bytes();
+  fs::remove_all(out());
+  r = testing::run_cpuinfer({"zoo", "--models", zoo.string(), "--only", "odd", "--samples", "1", "--batch-sizes", "1",
+                             "--out", out().string(), "--quiet"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  json = summary();
+  ASSERT_EQ(json["rows"].size(), 1u);
+  EXPECT_NE(json["rows"][0]["status"].get<std::string>().find("operator NoSuchOperator is not supported"), std::string::npos)
+      << json["rows"][0].dump();
+
+  expect_one_error(testing::run_cpuinfer({"zoo", "--models", (tmp_.path() / "none").string(), "--quiet"}), "does not exist");
+  expect_one_error(testing::run_cpuinfer({"zoo", "--models", zoo.string(), "--only", "missing", "--quiet"}),
+                   "--only missing: no such model");
+}
+
 TEST_F(ModelCli, ProfilePrintsOpTypesAndTopNodes) {
   const fs::path json = tmp_.path() / "profile.json";
   const auto r = testing::run_cpuinfer({"profile", "--model", classifier().string(), "--batch-size", "2", "--iterations", "3",
