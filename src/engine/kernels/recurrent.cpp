@@ -7,8 +7,10 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
@@ -135,6 +137,7 @@ struct Recurrent {
 // The inputs of one run, checked against each other.
 struct Operands {
   const Tensor *x = nullptr, *w = nullptr, *r = nullptr, *b = nullptr, *h0 = nullptr, *c0 = nullptr, *p = nullptr;
+  const Tensor *wt = nullptr, *rt = nullptr;  // W and R with each direction's matrix transposed
   std::int64_t seq = 0, batch = 0, input = 0, hidden = 0;
   std::vector<std::int64_t> lengths;  // per batch entry, in [0, seq]
 };
@@ -204,11 +207,20 @@ Operands check_operands(const Recurrent& spec, const NodeInfo& info, Inputs inpu
   return o;
 }
 
-// m (rows x cols, row-major) transposed, so that products with it run along its contiguous rows.
-template <typename T> std::vector<T> transposed(const T* m, std::int64_t rows, std::int64_t cols) {
-  std::vector<T> t(static_cast<std::size_t>(rows * cols));
-  for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t j = 0; j < cols; ++j) t[static_cast<std::size_t>(j * rows + i)] = m[i * cols + j];
+// W or R ([directions, rows, cols]) with each direction's matrix transposed ([directions, cols,
+// rows]), so that products with it run along contiguous rows. Constant weights are transposed once,
+// at load (RecurrentKernel::prepack).
+Tensor transposed(const Tensor& m) {
+  Tensor t = Tensor::uninitialized(m.dtype(), {m.dim(0), m.dim(2), m.dim(1)});
+  const std::int64_t rows = m.dim(1), cols = m.dim(2);
+  visit_dtype<TypeList<float, double>>(m.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = m.values<T>().data();
+    T* out = t.values<T>().data();
+    for (std::int64_t d = 0; d < m.dim(0); ++d)
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j) out[(d * cols + j) * rows + i] = in[(d * rows + i) * cols + j];
+  });
   return t;
 }
 
@@ -235,8 +247,8 @@ template <typename T> class DirectionRun {
         act_(spec.activations.data() + d * std::ssize(spec.activations) / spec.directions),
         clip_(static_cast<T>(spec.clip)) {
     const std::int64_t h = o.hidden, n = o.batch;
-    wt_ = transposed(o.w->values<T>().data() + d * gh_ * o.input, gh_, o.input);
-    rt_ = transposed(o.r->values<T>().data() + d * gh_ * h, gh_, h);
+    wt_ = o.wt->values<T>().data() + d * gh_ * o.input;
+    rt_ = o.rt->values<T>().data() + d * gh_ * h;
     // Wb + Rb are added once to the input projection, except GRU's Rbh under linear_before_reset,
     // which the reset gate scales.
     x_bias_.assign(static_cast<std::size_t>(gh_), T{0});
@@ -302,7 +314,7 @@ template <typename T> class DirectionRun {
       for (std::int64_t row = begin; row < end; ++row) {
         T* out = xw_.data() + row * gh_;
         std::copy_n(x_bias_.data(), gh_, out);
-        add_product(loops_, x + row * in, in, wt_.data(), gh_, out, gh_);
+        add_product(loops_, x + row * in, in, wt_, gh_, out, gh_);
       }
     });
   }
@@ -316,28 +328,28 @@ template <typename T> class DirectionRun {
     std::copy_n(xw, gh_, acc);
     switch (spec_.cell) {
       case Cell::rnn:
-        add_product(loops_, state, h, rt_.data(), gh_, acc, gh_);
+        add_product(loops_, state, h, rt_, gh_, acc, gh_);
         activate(act_[0], clip_, acc, state, h);
         break;
       case Cell::gru: {
-        add_product(loops_, state, h, rt_.data(), gh_, acc, 2 * h);
+        add_product(loops_, state, h, rt_, gh_, acc, 2 * h);
         activate(act_[0], clip_, acc, acc, 2 * h);
         const T *z = acc, *r = acc + h;
         T* candidate = acc + 2 * h;
         if (spec_.linear_before_reset) {
           std::copy_n(h_bias_.data(), h, tmp);
-          add_product(loops_, state, h, rt_.data() + 2 * h, gh_, tmp, h);
+          add_product(loops_, state, h, rt_ + 2 * h, gh_, tmp, h);
           for (std::int64_t j = 0; j < h; ++j) candidate[j] += r[j] * tmp[j];
         } else {
           for (std::int64_t j = 0; j < h; ++j) tmp[j] = r[j] * state[j];
-          add_product(loops_, tmp, h, rt_.data() + 2 * h, gh_, candidate, h);
+          add_product(loops_, tmp, h, rt_ + 2 * h, gh_, candidate, h);
         }
         activate(act_[1], clip_, candidate, candidate, h);
         for (std::int64_t j = 0; j < h; ++j) state[j] = (T{1} - z[j]) * candidate[j] + z[j] * state[j];
         break;
       }
       case Cell::lstm: {
-        add_product(loops_, state, h, rt_.data(), gh_, acc, gh_);
+        add_product(loops_, state, h, rt_, gh_, acc, gh_);
         T *i = acc, *o = acc + h, *f = acc + 2 * h, *c = acc + 3 * h;
         T* cell = c_.data() + b * h;
         if (peephole_)
@@ -368,7 +380,7 @@ template <typename T> class DirectionRun {
   std::int64_t d_, gh_;
   const Activation* act_;  // this direction's functions
   T clip_;
-  std::vector<T> wt_, rt_;       // W and R of this direction, transposed: [input, gates*hidden], [hidden, gates*hidden]
+  const T *wt_, *rt_;            // W and R of this direction, transposed: [input, gates*hidden], [hidden, gates*hidden]
   std::vector<T> x_bias_, h_bias_;
   const T* peephole_ = nullptr;  // P [i, o, f] of this direction
   std::vector<T> xw_;            // the input projection, per row of X
@@ -378,11 +390,16 @@ template <typename T> class DirectionRun {
 
 using FloatTypes = TypeList<float, double>;
 
-std::vector<Tensor> run_recurrent(const Recurrent& spec, const NodeInfo& info, const VectorLoops& loops, Inputs inputs) {
+// `wt`, `rt`: W and R transposed at load, or null to transpose them here.
+std::vector<Tensor> run_recurrent(const Recurrent& spec, const NodeInfo& info, const VectorLoops& loops, Inputs inputs,
+                                  const Tensor* wt, const Tensor* rt) {
   const Tensor& x = info.input(inputs, 0);
   return visit_dtype<FloatTypes>(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const Operands o = check_operands(spec, info, inputs);
+    Operands o = check_operands(spec, info, inputs);
+    std::optional<Tensor> w_transposed, r_transposed;
+    o.wt = wt ? wt : &w_transposed.emplace(transposed(*o.w));
+    o.rt = rt ? rt : &r_transposed.emplace(transposed(*o.r));
     const std::int64_t d = spec.directions, h = o.hidden;
     const Shape state = spec.batch_major ? Shape{o.batch, d, h} : Shape{d, o.batch, h};
     std::vector<Tensor> outputs;
@@ -395,6 +412,37 @@ std::vector<Tensor> run_recurrent(const Recurrent& spec, const NodeInfo& info, c
     return outputs;
   });
 }
+
+// Constant W and R (the usual case) are kept transposed from load on.
+class RecurrentKernel final : public Kernel {
+ public:
+  RecurrentKernel(NodeInfo info, Recurrent spec) : info_(std::move(info)), spec_(std::move(spec)), loops_(vector_loops()) {}
+
+  bool prepack(std::size_t input, const Tensor& constant) override {
+    if ((input != 1 && input != 2) || constant.rank() != 3 || (constant.dtype() != DType::f32 && constant.dtype() != DType::f64))
+      return false;
+    Constant& c = input == 1 ? w_ : r_;
+    c.plain = constant;
+    c.transposed = transposed(constant);
+    return true;
+  }
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    std::vector<const Tensor*> args(inputs.begin(), inputs.end());
+    for (auto [k, c] : {std::pair{std::size_t{1}, &w_}, std::pair{std::size_t{2}, &r_}})
+      if (k < args.size() && !args[k] && c->plain) args[k] = &*c->plain;
+    return run_recurrent(spec_, info_, loops_, args, w_.plain ? &*w_.transposed : nullptr, r_.plain ? &*r_.transposed : nullptr);
+  }
+
+ private:
+  struct Constant {
+    std::optional<Tensor> plain, transposed;
+  };
+  NodeInfo info_;
+  Recurrent spec_;
+  const VectorLoops& loops_;
+  Constant w_, r_;
+};
 
 std::unique_ptr<Kernel> make_recurrent(const Node& node, Cell cell) {
   NodeInfo info(node);
@@ -425,7 +473,7 @@ std::unique_ptr<Kernel> make_recurrent(const Node& node, Cell cell) {
   spec.activations = parse_activations(node, info, defaults, spec.directions);
   if (cell == Cell::lstm) spec.input_forget = node.get_int("input_forget", 0) != 0;
   if (cell == Cell::gru) spec.linear_before_reset = node.get_int("linear_before_reset", 0) != 0;
-  return make_function_kernel([info, spec, &loops = vector_loops()](Inputs inputs) { return run_recurrent(spec, info, loops, inputs); });
+  return std::make_unique<RecurrentKernel>(info, std::move(spec));
 }
 
 }  // namespace
