@@ -160,7 +160,8 @@ TEST_F(OperatorTest, ConvWithFusedStepsMatchesLoops) {
     const std::int64_t extent = (p.k - 1) * p.dilation + 1;
     p.h = between(std::max<std::int64_t>(1, extent - 2 * p.pad), 13);
     p.w = between(std::max<std::int64_t>(1, extent - 2 * p.pad), 13);
-    const int epilogue = trial % 4;  // none, Relu, per-channel Add + Relu, residual Add + Relu
+    // none, Relu, per-channel Add + Relu, residual Add + Relu, Clip to [0, 6] (ReLU6), HardSwish
+    const int epilogue = trial % 6;
     SCOPED_TRACE(fmt::format("trial {}: N{} C{} {}x{} -> {} maps, k{} s{} p{} d{} g{}, epilogue {}", trial, p.n, p.c, p.h,
                              p.w, p.maps, p.k, p.stride, p.pad, p.dilation, p.group, epilogue));
     const Shape os = conv_out(p);
@@ -197,6 +198,14 @@ TEST_F(OperatorTest, ConvWithFusedStepsMatchesLoops) {
       b.node("Relu", {"s"}, {"y"});
       inputs.push_back(tensor(os));
       want = reference_add(want, inputs[1], relu);
+    } else if (epilogue == 4) {
+      b.initializer("lo", {}, {0.0f});
+      b.initializer("hi", {}, {6.0f});
+      b.node("Clip", {"c", "lo", "hi"}, {"y"});
+      for (float& v : want.values<float>()) v = std::min(6.0f, std::max(0.0f, v));
+    } else if (epilogue == 5) {
+      b.node("HardSwish", {"c"}, {"y"});
+      for (float& v : want.values<float>()) v *= std::min(1.0f, std::max(0.0f, v / 6 + 0.5f));
     }
     b.output("y");
     expect_matches(b, inputs, {want});

@@ -9,14 +9,30 @@ namespace {
 
 using Kind = Epilogue::Kind;
 
-VectorOp vector_op(Kind kind) {
+// The loop of kernels/vector for a step, where it has one.
+std::optional<VectorOp> vector_op(Kind kind) {
   switch (kind) {
     case Kind::relu: return VectorOp::relu;
     case Kind::gelu: return VectorOp::gelu;
     case Kind::scale: return VectorOp::scale;
-    case Kind::add: break;
+    case Kind::add:
+    case Kind::clip:
+    case Kind::hard_swish: break;
   }
-  return VectorOp::identity;
+  return std::nullopt;
+}
+
+// The steps without a vector loop, element by element.
+void apply_scalar(const Epilogue::Step& step, float* v, std::int64_t n) {
+  if (step.kind == Kind::clip) {
+    const float lo = step.factors[0], hi = step.factors[1];
+    for (std::int64_t i = 0; i < n; ++i) v[i] = v[i] < lo ? lo : (v[i] > hi ? hi : v[i]);
+  } else {  // hard_swish: x * clamp(x / 6 + 1/2, 0, 1)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float g = v[i] / 6.0f + 0.5f;
+      v[i] *= g < 0.0f ? 0.0f : (g > 1.0f ? 1.0f : g);
+    }
+  }
 }
 
 // o = op(a + b) with broadcasting.
@@ -43,17 +59,16 @@ Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_
   const auto factors = node.get_floats(kFactorsAttribute);
   std::size_t next_factor = 0;
   for (std::int64_t k : kinds) {
+    if (k < 0 || k > static_cast<std::int64_t>(Kind::hard_swish)) NodeInfo(node).fail("unknown epilogue step {}", k);
     const auto kind = static_cast<Kind>(k);
-    if (kind != Kind::add && kind != Kind::relu && kind != Kind::gelu && kind != Kind::scale)
-      NodeInfo(node).fail("unknown epilogue step {}", k);
-    Step step{kind};
-    if (kind == Kind::scale) {
-      if (next_factor >= factors.size()) NodeInfo(node).fail("a Scale step without its factor");
-      step.factor = factors[next_factor++];
+    Step step{kind, {}};
+    for (std::size_t f = 0; f < factor_count(kind); ++f) {
+      if (next_factor >= factors.size()) NodeInfo(node).fail("epilogue step {} lacks its factors", k);
+      step.factors.push_back(factors[next_factor++]);
     }
     steps_.push_back(step);
   }
-  if (next_factor != factors.size()) NodeInfo(node).fail("{} factors for {} Scale steps", factors.size(), next_factor);
+  if (next_factor != factors.size()) NodeInfo(node).fail("{} factors for steps that take {}", factors.size(), next_factor);
 }
 
 const Tensor& Epilogue::operand(Inputs inputs, std::size_t add_index, const NodeInfo& info) const {
@@ -68,7 +83,11 @@ Epilogue::PostOps Epilogue::post_ops(std::size_t from, std::size_t adds_before, 
     switch (steps_[i].kind) {
       case Kind::relu: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); continue;
       case Kind::gelu: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); continue;
-      case Kind::scale: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, steps_[i].factor, 0.0f); continue;
+      case Kind::scale: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, steps_[i].factors[0], 0.0f); continue;
+      case Kind::clip:
+        p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, steps_[i].factors[0], steps_[i].factors[1]);
+        continue;
+      case Kind::hard_swish: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f); continue;
       case Kind::add: break;
     }
     if (sum_first && i == from) {
@@ -101,15 +120,18 @@ Tensor Epilogue::apply(Tensor y, std::size_t from, std::size_t adds_before, Inpu
       const float* a = y.values<float>().data();
       const float* b = other.values<float>().data();
       float* o = out.values<float>().data();
-      const Step next = i + 1 < steps_.size() ? steps_[i + 1] : Step{Kind::add};
-      if (next.kind != Kind::add) ++i;
-      add_then(loops_, vector_op(next.kind), plan, a, b, o, next.factor);
+      const Step* next = i + 1 < steps_.size() ? &steps_[i + 1] : nullptr;
+      const std::optional<VectorOp> op = next ? vector_op(next->kind) : std::nullopt;
+      if (op) ++i;
+      add_then(loops_, op.value_or(VectorOp::identity), plan, a, b, o, op && next->kind == Kind::scale ? next->factors[0] : 1.0f);
       y = out;
       continue;
     }
     float* v = y.values<float>().data();
     parallel_for(static_cast<std::int64_t>(y.numel()), 16384, [&](std::int64_t begin, std::int64_t end) {
-      loops_.map(vector_op(step.kind), v + begin, v + begin, end - begin, step.factor);
+      const std::optional<VectorOp> op = vector_op(step.kind);
+      if (op) loops_.map(*op, v + begin, v + begin, end - begin, step.kind == Kind::scale ? step.factors[0] : 1.0f);
+      else apply_scalar(step, v + begin, end - begin);
     });
   }
   return y;

@@ -21,7 +21,7 @@ class Epilogue {
   using Kind = EpilogueKind;
   struct Step {
     Kind kind;
-    float factor = 1.0f;  // scale only
+    std::vector<float> factors;  // scale: the factor; clip: the bounds (passes/fusion.h factor_count)
   };
 
   // Reads the node's steps and factors (passes/fusion.h); Add operands are the node's inputs from

@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
+#include <utility>
 
 namespace cpuinfer::engine {
 
@@ -13,9 +16,9 @@ namespace {
 struct Steps {
   std::vector<std::int64_t> kinds;
   std::vector<float> factors;
-  void add(EpilogueKind kind, float factor = 1.0f) {
+  void add(EpilogueKind kind, std::vector<float> step_factors = {}) {
     kinds.push_back(static_cast<std::int64_t>(kind));
-    if (kind == EpilogueKind::scale) factors.push_back(factor);
+    factors.insert(factors.end(), step_factors.begin(), step_factors.end());
   }
 };
 
@@ -69,6 +72,19 @@ class Fuser {
     if (!value.constant || value.constant->dtype() != DType::f32 || value.constant->numel() != 1) return nullptr;
     return &*value.constant;
   }
+  // A Clip's bounds when they are known at load: attributes before opset 11, constant inputs from
+  // it (a bound left out is unbounded).
+  std::optional<std::pair<float, float>> clip_bounds(const Node& c) const {
+    float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+    if (g_.opset < 11) return std::pair{c.get_float("min", lo), c.get_float("max", hi)};
+    for (std::size_t k : {1, 2}) {
+      if (k >= c.inputs.size() || c.inputs[k] == kNoValue) continue;
+      const Tensor* t = scalar_constant(c.inputs[k]);
+      if (!t) return std::nullopt;
+      (k == 1 ? lo : hi) = t->values<float>()[0];
+    }
+    return std::pair{lo, hi};
+  }
   bool is_scalar(ValueId v, float expected) const {
     const Tensor* t = scalar_constant(v);
     return t && std::fabs(t->values<float>()[0] - expected) <= 1e-6f * std::max(1.0f, std::fabs(expected));
@@ -99,6 +115,18 @@ class Fuser {
       absorb(n, ci);
       return true;
     }
+    if (c.op_type == "HardSwish" && c.input_count() == 1) {
+      steps.add(EpilogueKind::hard_swish);
+      absorb(n, ci);
+      return true;
+    }
+    if (c.op_type == "Clip" && c.inputs.size() >= 1 && c.inputs[0] == v) {  // ReLU6 in every MobileNet
+      const auto bounds = clip_bounds(c);
+      if (!bounds) return false;
+      steps.add(EpilogueKind::clip, {bounds->first, bounds->second});
+      absorb(n, ci);
+      return true;
+    }
     if ((c.op_type == "Div" || c.op_type == "Mul") && c.inputs.size() == 2 && c.input_count() == 2) {
       // By a float constant: a scale (division as multiplication by the reciprocal).
       const bool div = c.op_type == "Div";
@@ -109,7 +137,7 @@ class Fuser {
       if (!t || other == v || t->rank() > min_output_rank(n)) return false;
       const float f = t->values<float>()[0];
       if (!std::isfinite(f) || (div && f == 0.0f)) return false;
-      steps.add(EpilogueKind::scale, div ? 1.0f / f : f);
+      steps.add(EpilogueKind::scale, {div ? 1.0f / f : f});
       absorb(n, ci);
       return true;
     }
@@ -198,6 +226,8 @@ std::string fused_type_label(const Node& node) {
       case EpilogueKind::relu: label += "+Relu"; break;
       case EpilogueKind::gelu: label += "+Gelu"; break;
       case EpilogueKind::scale: label += "+Scale"; break;
+      case EpilogueKind::clip: label += "+Clip"; break;
+      case EpilogueKind::hard_swish: label += "+HardSwish"; break;
       default: label += "+?"; break;
     }
   }
