@@ -160,8 +160,9 @@ TEST_F(OperatorTest, ConvWithFusedStepsMatchesLoops) {
     const std::int64_t extent = (p.k - 1) * p.dilation + 1;
     p.h = between(std::max<std::int64_t>(1, extent - 2 * p.pad), 13);
     p.w = between(std::max<std::int64_t>(1, extent - 2 * p.pad), 13);
-    // none, Relu, per-channel Add + Relu, residual Add + Relu, Clip to [0, 6] (ReLU6), HardSwish
-    const int epilogue = trial % 6;
+    // none, Relu, per-channel Add + Relu, residual Add + Relu, Clip to [0, 6] (ReLU6), HardSwish,
+    // x * Sigmoid(x) (SiLU)
+    const int epilogue = trial % 7;
     SCOPED_TRACE(fmt::format("trial {}: N{} C{} {}x{} -> {} maps, k{} s{} p{} d{} g{}, epilogue {}", trial, p.n, p.c, p.h,
                              p.w, p.maps, p.k, p.stride, p.pad, p.dilation, p.group, epilogue));
     const Shape os = conv_out(p);
@@ -206,6 +207,10 @@ TEST_F(OperatorTest, ConvWithFusedStepsMatchesLoops) {
     } else if (epilogue == 5) {
       b.node("HardSwish", {"c"}, {"y"});
       for (float& v : want.values<float>()) v *= std::min(1.0f, std::max(0.0f, v / 6 + 0.5f));
+    } else if (epilogue == 6) {
+      b.node("Sigmoid", {"c"}, {"s"});
+      b.node("Mul", {"s", "c"}, {"y"});
+      for (float& v : want.values<float>()) v /= 1 + std::exp(-v);
     }
     b.output("y");
     expect_matches(b, inputs, {want});

@@ -1,6 +1,8 @@
 // Epilogue steps: parsing, oneDNN post-ops, and our own loops (kernels/vector: compiled per ISA).
 #include "engine/kernels/epilogue.h"
 
+#include <cmath>
+
 #include "engine/passes/fusion.h"
 
 namespace cpuinfer::engine {
@@ -17,7 +19,8 @@ std::optional<VectorOp> vector_op(Kind kind) {
     case Kind::scale: return VectorOp::scale;
     case Kind::add:
     case Kind::clip:
-    case Kind::hard_swish: break;
+    case Kind::hard_swish:
+    case Kind::swish: break;
   }
   return std::nullopt;
 }
@@ -27,10 +30,15 @@ void apply_scalar(const Epilogue::Step& step, float* v, std::int64_t n) {
   if (step.kind == Kind::clip) {
     const float lo = step.factors[0], hi = step.factors[1];
     for (std::int64_t i = 0; i < n; ++i) v[i] = v[i] < lo ? lo : (v[i] > hi ? hi : v[i]);
-  } else {  // hard_swish: x * clamp(x / 6 + 1/2, 0, 1)
+  } else if (step.kind == Kind::hard_swish) {  // x * clamp(x / 6 + 1/2, 0, 1)
     for (std::int64_t i = 0; i < n; ++i) {
       const float g = v[i] / 6.0f + 0.5f;
       v[i] *= g < 0.0f ? 0.0f : (g > 1.0f ? 1.0f : g);
+    }
+  } else {  // swish: x * sigmoid(x), with one exp of -|x|
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float e = std::exp(-std::fabs(v[i])), s = 1.0f / (1.0f + e);
+      v[i] *= v[i] >= 0.0f ? s : e * s;
     }
   }
 }
@@ -59,7 +67,7 @@ Epilogue::Epilogue(const Node& node, std::size_t first_operand) : first_operand_
   const auto factors = node.get_floats(kFactorsAttribute);
   std::size_t next_factor = 0;
   for (std::int64_t k : kinds) {
-    if (k < 0 || k > static_cast<std::int64_t>(Kind::hard_swish)) NodeInfo(node).fail("unknown epilogue step {}", k);
+    if (k < 0 || k > static_cast<std::int64_t>(Kind::swish)) NodeInfo(node).fail("unknown epilogue step {}", k);
     const auto kind = static_cast<Kind>(k);
     Step step{kind, {}};
     for (std::size_t f = 0; f < factor_count(kind); ++f) {
@@ -88,6 +96,7 @@ Epilogue::PostOps Epilogue::post_ops(std::size_t from, std::size_t adds_before, 
         p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, steps_[i].factors[0], steps_[i].factors[1]);
         continue;
       case Kind::hard_swish: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f); continue;
+      case Kind::swish: p.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f); continue;
       case Kind::add: break;
     }
     if (sum_first && i == from) {

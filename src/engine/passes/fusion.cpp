@@ -47,7 +47,7 @@ class Fuser {
         if (graph_outputs_.count(v)) break;
         const auto& readers = readers_[v];
         if (readers.size() == 1 && fuse_single(n, v, g_.nodes[readers[0]], readers[0], steps)) continue;
-        if (fuse_gelu(n, v, steps)) continue;
+        if (fuse_gelu(n, v, steps) || fuse_swish(n, v, steps)) continue;
         break;
       }
       if (!steps.kinds.empty()) {
@@ -196,6 +196,31 @@ class Fuser {
     return false;
   }
 
+  // x -> Sigmoid -> Mul(x, .): SiLU, EfficientNet's activation. (A Sigmoid alone is not fused:
+  // oneDNN's logistic post-op moved efficientnet_b0's logits 1.6e-4 of their range from ORT's.)
+  bool fuse_swish(Node& n, ValueId x, Steps& steps) {
+    const auto& readers = readers_[x];
+    if (readers.size() != 2) return false;
+    for (int order = 0; order < 2; ++order) {
+      const std::size_t si = readers[static_cast<std::size_t>(order)], mi = readers[static_cast<std::size_t>(1 - order)];
+      const Node& sigmoid = g_.nodes[si];
+      if (!sigmoid.domain.empty() || sigmoid.op_type != "Sigmoid" || sigmoid.input_count() != 1) continue;
+      if (single_reader(sigmoid.outputs[0], "Mul") != mi) continue;
+      const Node& mul = g_.nodes[mi];
+      if (mul.inputs.size() != 2 || !((mul.inputs[0] == x && mul.inputs[1] == sigmoid.outputs[0]) ||
+                                      (mul.inputs[1] == x && mul.inputs[0] == sigmoid.outputs[0])))
+        continue;
+      steps.add(EpilogueKind::swish);
+      n.outputs[0] = mul.outputs[0];
+      for (std::size_t r : {si, mi}) {
+        n.computes.insert(n.computes.end(), g_.nodes[r].computes.begin(), g_.nodes[r].computes.end());
+        removed_[r] = true;
+      }
+      return true;
+    }
+    return false;
+  }
+
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   // The node reading `v` when it is the only one and has type `op` (and v is not a graph output).
   std::size_t single_reader(ValueId v, const char* op) const {
@@ -228,6 +253,7 @@ std::string fused_type_label(const Node& node) {
       case EpilogueKind::scale: label += "+Scale"; break;
       case EpilogueKind::clip: label += "+Clip"; break;
       case EpilogueKind::hard_swish: label += "+HardSwish"; break;
+      case EpilogueKind::swish: label += "+Swish"; break;
       default: label += "+?"; break;
     }
   }

@@ -20,7 +20,7 @@
 namespace cpuinfer::engine {
 
 // Factors: scale takes one (the factor), clip two (the bounds); the others none.
-enum class EpilogueKind : std::int64_t { add = 0, relu = 1, gelu = 2, scale = 3, clip = 4, hard_swish = 5 };
+enum class EpilogueKind : std::int64_t { add = 0, relu = 1, gelu = 2, scale = 3, clip = 4, hard_swish = 5, swish = 6 };
 inline std::size_t factor_count(EpilogueKind kind) {
   return kind == EpilogueKind::scale ? 1 : kind == EpilogueKind::clip ? 2 : 0;
 }
