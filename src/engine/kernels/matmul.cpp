@@ -1,12 +1,14 @@
 // MatMul (numpy semantics, batch dimensions broadcast) and Gemm through oneDNN's matmul
 // primitive, cached per operand shapes. A MatMul whose second operand is a matrix runs as one 2-D
-// product over all rows of the first, the shape of every Linear layer.
+// product over all rows of the first, the shape of every Linear layer; a constant such matrix is
+// taken at load and reordered once into the layout oneDNN's primitive prefers (packed_weights.h).
 #include <cstring>
 #include <optional>
 #include <tuple>
 
 #include "engine/kernels/dnnl_support.h"
 #include "engine/kernels/epilogue.h"
+#include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
 
 namespace cpuinfer::engine {
@@ -24,17 +26,18 @@ MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
   MatmulPlan plan{a, b, bias, c, {}, {}};
   dnnl::matmul::desc desc = bias.is_zero() ? dnnl::matmul::desc(a, b, c) : dnnl::matmul::desc(a, b, bias, c);
   const dnnl::matmul::primitive_desc pd(desc, user_scratchpad(attr), dnnl_engine());
+  plan.b = pd.weights_desc();  // the layout chosen for a `format_tag::any` b
   plan.scratchpad = pd.scratchpad_desc();
   plan.primitive = dnnl::matmul(pd);
   return plan;
 }
 
-// `post_op_args`: the binary post-ops' operands, by argument, described by `operands`.
-void execute(MatmulPlan& plan, const Tensor& a, const Tensor& b, const Tensor* bias, Tensor& c,
+// `b`: the weights in plan.b's layout. `post_op_args`: the binary post-ops' operands, by argument,
+// described by `operands`.
+void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
              const std::vector<std::pair<int, const Tensor*>>& post_op_args = {},
              const std::vector<Epilogue::BinaryOperand>& operands = {}) {
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, wrap(plan.b, b)},
-                                             {DNNL_ARG_DST, wrap(plan.c, c)}};
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(plan.c, c)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
   for (std::size_t k = 0; k < post_op_args.size(); ++k) args.emplace(post_op_args[k].first, wrap(operands[k].desc, *post_op_args[k].second));
   const Scratchpad scratchpad(plan.scratchpad);
@@ -48,18 +51,27 @@ class MatMulKernel final : public Kernel {
   // Fused steps (passes/fusion.h): see run() for what oneDNN takes; the rest runs after the product.
   explicit MatMulKernel(const Node& node) : info_(node), epilogue_(node, kFirstOperand) {}
 
+  // A constant float32 matrix as the second operand: packed once per layout, never read at run.
+  bool prepack(std::size_t input, const Tensor& constant) override {
+    if (input != 1 || constant.dtype() != DType::f32 || constant.rank() != 2) return false;
+    weights_shape_ = constant.shape();
+    weights_.emplace(constant, constant.shape());
+    return true;
+  }
+
   std::vector<Tensor> run(Inputs inputs) override {
     const Tensor& a = info_.input(inputs, 0);
-    const Tensor& b = info_.input(inputs, 1);
-    if (a.dtype() != DType::f32 || b.dtype() != DType::f32)
-      info_.unsupported("element types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
-    if (a.rank() == 0 || b.rank() == 0) info_.fail("MatMul of a scalar");
+    const Tensor* b = weights_ ? nullptr : &info_.input(inputs, 1);
+    if (a.dtype() != DType::f32 || (b && b->dtype() != DType::f32))
+      info_.unsupported("element types {} and {}", dtype_name(a.dtype()), dtype_name(b ? b->dtype() : DType::f32));
+    const Shape& b_shape = b ? b->shape() : weights_shape_;
+    if (a.rank() == 0 || b_shape.empty()) info_.fail("MatMul of a scalar");
     // Promote vectors to matrices, as numpy does, and drop the added dimension afterwards.
-    Shape sa = a.shape(), sb = b.shape();
+    Shape sa = a.shape(), sb = b_shape;
     if (sa.size() == 1) sa.insert(sa.begin(), 1);
     if (sb.size() == 1) sb.push_back(1);
     const std::int64_t m = sa[sa.size() - 2], k = sa.back(), n = sb.back();
-    if (sb[sb.size() - 2] != k) info_.fail("shapes {} and {} cannot be multiplied", shape_string(a.shape()), shape_string(b.shape()));
+    if (sb[sb.size() - 2] != k) info_.fail("shapes {} and {} cannot be multiplied", shape_string(a.shape()), shape_string(b_shape));
     Shape batch_a(sa.begin(), sa.end() - 2), batch_b(sb.begin(), sb.end() - 2);
     Shape out;
     Shape da, db, dc;
@@ -82,7 +94,7 @@ class MatMulKernel final : public Kernel {
       out = batch;
     }
     if (a.rank() > 1) out.push_back(m);
-    if (b.rank() > 1) out.push_back(n);
+    if (b_shape.size() > 1) out.push_back(n);
     Tensor y = allocate_checked(DType::f32, out, info_);
     // How much of the epilogue oneDNN takes: on the 2-D path a leading Add of N floats as the
     // bias; then activations, scales and Adds of an operand shaped as the output or of one value
@@ -133,9 +145,11 @@ class MatMulKernel final : public Kernel {
       dnnl::primitive_attr attr;
       attr.set_post_ops(p.post_ops.ops);
       try {
-        p.matmul = make_matmul(plain_desc(da), plain_desc(db), bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
+        const auto weights = weights_ ? dnnl::memory::desc(dnnl_dims(db), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any)
+                                      : plain_desc(db);
+        p.matmul = make_matmul(plain_desc(da), weights, bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
       } catch (const dnnl::error& e) {
-        info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
+        info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b_shape), e.what());
       }
       return p;
     });
@@ -143,7 +157,7 @@ class MatMulKernel final : public Kernel {
     for (const Epilogue::BinaryOperand& o : plan.post_ops.operands)
       extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
                          &epilogue_.operand(args, o.add_index, info_));
-    execute(plan.matmul, a, b, bias, y, extra, plan.post_ops.operands);
+    execute(plan.matmul, a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra, plan.post_ops.operands);
     y = epilogue_.apply(std::move(y), plan.post_ops.next_step, plan.post_ops.adds_used, args, info_);
     return {std::move(y)};
   }
@@ -166,6 +180,8 @@ class MatMulKernel final : public Kernel {
   NodeInfo info_;
   Epilogue epilogue_;
   PlanCache<std::vector<Shape>, Plan> plans_{64};
+  Shape weights_shape_;                   // of constant weights
+  std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
 };
 
 // Y = alpha * A' B' + beta * C, A' = transA ? A^T : A. C (unidirectionally broadcast to M x N) is
@@ -225,7 +241,7 @@ class GemmKernel final : public Kernel {
           info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
         }
       });
-      execute(plan, a, b, fused_bias ? &*bias : nullptr, y);
+      execute(plan, a, wrap(plan.b, b), fused_bias ? &*bias : nullptr, y);
     }
     if (bias && (!fused_bias || k == 0)) {
       float* out = y.values<float>().data();
