@@ -32,7 +32,6 @@ other models are still exported; the exit status is then 1.
 """
 import argparse
 import collections
-import hashlib
 import json
 import os
 import sys
@@ -44,7 +43,7 @@ import torch
 import torchvision
 from torch import nn
 
-from export_models import calibration_images  # seeded synthetic pictures, preprocessed for 224 x 224
+from export_models import calibration_images, file_md5  # calibration_images: seeded synthetic pictures for 224 x 224
 
 OPSET = 17
 MANIFEST = "zoo.json"
@@ -255,14 +254,6 @@ def pin_static_dims(path, outputs):
     if fixed:
         onnx.save(model, path)
     return fixed
-
-
-def file_md5(path):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---- export -------------------------------------------------------------------------------------------

@@ -68,8 +68,10 @@ using NumericTypes = TypeList<float, double, std::int32_t, std::int64_t, std::ui
                               std::int16_t, std::uint32_t, std::uint64_t>;
 using AllTypes = TypeList<float, double, std::int32_t, std::int64_t, bool, std::uint8_t, std::int8_t, std::uint16_t,
                           std::int16_t, std::uint32_t, std::uint64_t, Float16, BFloat16>;
-// The types most kernels compute on.
+// The types most kernels compute on, without bool for those that do arithmetic, and the floats.
 using StandardTypes = TypeList<float, double, std::int32_t, std::int64_t, bool>;
+using StandardNumbers = TypeList<float, double, std::int32_t, std::int64_t>;
+using FloatTypes = TypeList<float, double>;
 
 template <typename... T> std::vector<DType> dtypes(TypeList<T...>) { return {dtype_of<T>()...}; }
 

@@ -16,17 +16,13 @@ template <typename Make> void add_float_activation(KernelTable& t, const char* o
     return make_function_kernel([info = NodeInfo(node), f = make(node)](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
-      visit_dtype(x.dtype(), [&](auto tag) {
+      visit_dtype<FloatTypes>(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        if constexpr (!is_float<T>) {
-          info.unsupported("element type {}", dtype_name(x.dtype()));
-        } else {
-          const T* in = x.values<T>().data();
-          T* out = y.values<T>().data();
-          parallel_for(static_cast<std::int64_t>(x.numel()), 16384, [&](std::int64_t b, std::int64_t e) {
-            for (std::int64_t i = b; i < e; ++i) out[i] = static_cast<T>(f(in[i]));
-          });
-        }
+        const T* in = x.values<T>().data();
+        T* out = y.values<T>().data();
+        parallel_for(static_cast<std::int64_t>(x.numel()), 16384, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t i = b; i < e; ++i) out[i] = static_cast<T>(f(in[i]));
+        });
       });
       return std::vector<Tensor>{std::move(y)};
     }, true);
@@ -39,15 +35,11 @@ template <typename Make> void add_float_predicate(KernelTable& t, const char* op
     return make_function_kernel([info = NodeInfo(node), p = make(node)](Inputs inputs) {
       const Tensor& x = info.input(inputs, 0);
       Tensor y = Tensor::uninitialized(DType::boolean, x.shape());
-      visit_dtype(x.dtype(), [&](auto tag) {
+      visit_dtype<FloatTypes>(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        if constexpr (!is_float<T>) {
-          info.unsupported("element type {}", dtype_name(x.dtype()));
-        } else {
-          const T* in = x.values<T>().data();
-          bool* out = y.values<bool>().data();
-          for (std::size_t i = 0; i < x.numel(); ++i) out[i] = p(in[i]);
-        }
+        const T* in = x.values<T>().data();
+        bool* out = y.values<bool>().data();
+        for (std::size_t i = 0; i < x.numel(); ++i) out[i] = p(in[i]);
       });
       return std::vector<Tensor>{std::move(y)};
     });
@@ -102,10 +94,9 @@ std::unique_ptr<Kernel> make_prelu(const Node& node, std::int64_t opset) {
     const Broadcast plan = plan_broadcast({x.shape(), slope.shape()}, info);
     if (plan.shape != x.shape()) info.fail("slope {} does not broadcast to X {}", shape_string(slope.shape()), shape_string(x.shape()));
     Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
-    visit_dtype(x.dtype(), [&](auto tag) {
+    visit_dtype<StandardNumbers>(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, bool>) info.unsupported("element type bool");
-      else broadcast_apply<T, T, T>(plan, y, [](T v, T s) { return v < T(0) ? static_cast<T>(s * v) : v; }, {&x, &slope});
+      broadcast_apply<T, T, T>(plan, y, [](T v, T s) { return v < T(0) ? static_cast<T>(s * v) : v; }, {&x, &slope});
     });
     return std::vector<Tensor>{std::move(y)};
   }, true);

@@ -38,7 +38,7 @@ std::unique_ptr<Kernel> make_det(const Node& node, std::int64_t) {
     const std::int64_t n = x.dim(x.rank() - 1);
     const Shape batch(x.shape().begin(), x.shape().end() - 2);
     Tensor y = Tensor::uninitialized(x.dtype(), batch);
-    visit_dtype<TypeList<float, double>>(x.dtype(), [&](auto tag) {
+    visit_dtype<FloatTypes>(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* in = x.values<T>().data();
       T* out = y.values<T>().data();

@@ -31,25 +31,34 @@ void add_unary(KernelTable& t, const char* op, bool floats_only, F f, std::optio
         });
         return std::vector<Tensor>{std::move(y)};
       }
-      visit_dtype(x.dtype(), [&](auto tag) {
+      visit_dtype<StandardNumbers>(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        if constexpr (std::is_same_v<T, bool>) {
-          info.unsupported("element type bool");
-        } else {
-          if (floats_only && !is_float<T>) info.unsupported("element type {}", dtype_name(x.dtype()));
-          const T* in = x.values<T>().data();
-          T* out = y.values<T>().data();
-          parallel_for(static_cast<std::int64_t>(x.numel()), 16384, [&](std::int64_t b, std::int64_t e) {
-            for (std::int64_t i = b; i < e; ++i) out[i] = f(in[i]);
-          });
-        }
+        if (floats_only && !is_float<T>) info.unsupported("element type {}", dtype_name(x.dtype()));
+        const T* in = x.values<T>().data();
+        T* out = y.values<T>().data();
+        parallel_for(static_cast<std::int64_t>(x.numel()), 16384, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t i = b; i < e; ++i) out[i] = f(in[i]);
+        });
       });
       return std::vector<Tensor>{std::move(y)};
     }, true);
-  }, {}, floats_only ? std::vector<DType>{DType::f32, DType::f64} : std::vector<DType>{DType::f32, DType::f64, DType::i32, DType::i64});
+  }, {}, floats_only ? dtypes(FloatTypes{}) : dtypes(StandardNumbers{}));
 }
 
 // ---- binary ----
+
+// The two operands of a binary operator, which must have one element type, and their broadcast.
+struct BinaryOperands {
+  const Tensor& a;
+  const Tensor& b;
+  Broadcast plan;
+};
+BinaryOperands same_type_operands(Inputs inputs, const NodeInfo& info) {
+  const Tensor& a = info.input(inputs, 0);
+  const Tensor& b = info.input(inputs, 1);
+  if (a.dtype() != b.dtype()) info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
+  return {a, b, plan_broadcast({a.shape(), b.shape()}, info)};
+}
 
 // Wrapping integer arithmetic: computed on an unsigned type at least as wide as unsigned int
 // (narrower ones would promote to int, whose overflow is undefined).
@@ -80,11 +89,7 @@ template <typename T> T arithmetic(T a, T b, char op) {
 void add_arithmetic(KernelTable& t, const char* op, char symbol) {
   t.add(op, [symbol](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), symbol](Inputs inputs) {
-      const Tensor& a = info.input(inputs, 0);
-      const Tensor& b = info.input(inputs, 1);
-      if (a.dtype() != b.dtype())
-        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
-      Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      const auto [a, b, plan] = same_type_operands(inputs, info);
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype<NumericTypes>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -127,11 +132,7 @@ template <typename T> T power(T base, double exponent) {
 void add_mod(KernelTable& t) {
   t.add("Mod", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), fmod = node.get_int("fmod", 0) != 0](Inputs inputs) {
-      const Tensor& a = info.input(inputs, 0);
-      const Tensor& b = info.input(inputs, 1);
-      if (a.dtype() != b.dtype())
-        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
-      const Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      const auto [a, b, plan] = same_type_operands(inputs, info);
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype<NumericTypes>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -165,11 +166,7 @@ void add_bit_shift(KernelTable& t) {
     const std::string direction = node.get_string("direction", "");
     if (direction != "LEFT" && direction != "RIGHT") info.fail("direction must be LEFT or RIGHT, got '{}'", direction);
     return make_function_kernel([info, left = direction == "LEFT"](Inputs inputs) {
-      const Tensor& a = info.input(inputs, 0);
-      const Tensor& b = info.input(inputs, 1);
-      if (a.dtype() != b.dtype())
-        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
-      const Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      const auto [a, b, plan] = same_type_operands(inputs, info);
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype<Unsigned>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -212,11 +209,7 @@ void add_pow(KernelTable& t) {
 template <typename Compare> void add_comparison(KernelTable& t, const char* op, Compare compare) {
   t.add(op, [compare](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), compare](Inputs inputs) {
-      const Tensor& a = info.input(inputs, 0);
-      const Tensor& b = info.input(inputs, 1);
-      if (a.dtype() != b.dtype())
-        info.fail("operands have different types {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
-      Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+      const auto [a, b, plan] = same_type_operands(inputs, info);
       Tensor y = allocate_checked(DType::boolean, plan.shape, info);
       visit_dtype(a.dtype(), [&](auto tag) {
         using T = decltype(tag);

@@ -19,19 +19,15 @@ std::unique_ptr<Kernel> make_range(const Node& node, std::int64_t) {
       if (s->dtype() != start.dtype()) info.fail("start, limit and delta must have one type");
     }
     Tensor y;
-    visit_dtype(start.dtype(), [&](auto tag) {
+    visit_dtype<StandardNumbers>(start.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, bool>) {
-        info.unsupported("element type bool");
-      } else {
-        const T s = start.values<T>()[0], l = limit.values<T>()[0], d = delta.values<T>()[0];
-        if (d == T(0)) info.fail("delta is zero");
-        const double count = std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
-        const auto n = static_cast<std::int64_t>(std::max(count, 0.0));
-        y = allocate_checked(start.dtype(), {n}, info);
-        T* o = y.values<T>().data();
-        for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
-      }
+      const T s = start.values<T>()[0], l = limit.values<T>()[0], d = delta.values<T>()[0];
+      if (d == T(0)) info.fail("delta is zero");
+      const double count = std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
+      const auto n = static_cast<std::int64_t>(std::max(count, 0.0));
+      y = allocate_checked(start.dtype(), {n}, info);
+      T* o = y.values<T>().data();
+      for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s + static_cast<T>(i) * d);
     });
     return one(std::move(y));
   });

@@ -20,6 +20,28 @@ std::vector<std::int64_t> checked_indices(const Tensor& indices, std::int64_t si
   return v;
 }
 
+// A scatter's `reduction` attribute: none, add, mul, max or min.
+std::string scatter_reduction(const Node& node) {
+  const std::string reduction = node.get_string("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
+    NodeInfo(node).fail("unknown reduction '{}'", reduction);
+  return reduction;
+}
+
+// The element a scatter leaves: the update, or the update combined with what is there.
+template <typename T> T scattered(T current, T update, const std::string& reduction, const NodeInfo& info) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (reduction != "none") info.unsupported("reduction '{}' of bool", reduction);
+    return update;
+  } else {
+    if (reduction == "add") return static_cast<T>(current + update);
+    if (reduction == "mul") return static_cast<T>(current * update);
+    if (reduction == "max") return update > current ? update : current;
+    if (reduction == "min") return update < current ? update : current;
+    return update;
+  }
+}
+
 // GatherElements / ScatterElements: element i of `indices` (at `index`) addresses data at the same
 // index, except along `axis`, where its value stands.
 class ElementAddressing {
@@ -63,9 +85,7 @@ std::unique_ptr<Kernel> make_gather_elements(const Node& node, std::int64_t) {
 }
 
 std::unique_ptr<Kernel> make_scatter_elements(const Node& node, std::int64_t) {
-  const std::string reduction = node.get_string("reduction", "none");
-  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
-    NodeInfo(node).fail("unknown reduction '{}'", reduction);
+  const std::string reduction = scatter_reduction(node);
   return make_function_kernel([info = NodeInfo(node), axis_attr = node.get_int("axis", 0), reduction](Inputs inputs) {
     const Tensor& data = info.input(inputs, 0);
     const Tensor& indices = info.input(inputs, 1);
@@ -81,20 +101,7 @@ std::unique_ptr<Kernel> make_scatter_elements(const Node& node, std::int64_t) {
       const T* up = updates.values<T>().data();
       for_each_index(indices.shape(), [&](std::size_t i, const std::vector<std::int64_t>& index) {
         T& o = out[address.offset(i, index)];
-        if constexpr (std::is_same_v<T, bool>) {
-          if (reduction != "none") info.unsupported("reduction '{}' of bool", reduction);
-          o = up[i];
-        } else if (reduction == "add") {
-          o = static_cast<T>(o + up[i]);
-        } else if (reduction == "mul") {
-          o = static_cast<T>(o * up[i]);
-        } else if (reduction == "max") {
-          o = up[i] > o ? up[i] : o;
-        } else if (reduction == "min") {
-          o = up[i] < o ? up[i] : o;
-        } else {
-          o = up[i];
-        }
+        o = scattered(o, up[i], reduction, info);
       });
     });
     return one(std::move(y));
@@ -203,9 +210,7 @@ std::unique_ptr<Kernel> make_gather_nd(const Node& node, std::int64_t) {
 }
 
 std::unique_ptr<Kernel> make_scatter_nd(const Node& node, std::int64_t) {
-  const std::string reduction = node.get_string("reduction", "none");
-  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
-    NodeInfo(node).fail("unknown reduction '{}'", reduction);
+  const std::string reduction = scatter_reduction(node);
   return make_function_kernel([info = NodeInfo(node), reduction](Inputs inputs) {
     const Tensor& data = info.input(inputs, 0);
     const Tensor& indices = info.input(inputs, 1);
@@ -225,21 +230,7 @@ std::unique_ptr<Kernel> make_scatter_nd(const Node& node, std::int64_t) {
       for (std::size_t k = 0; k < a.offsets.size(); ++k)
         for (std::size_t e = 0; e < per; ++e) {
           T& dst = o[static_cast<std::size_t>(a.offsets[k]) * per + e];
-          const T u = up[k * per + e];
-          if constexpr (std::is_same_v<T, bool>) {
-            if (reduction != "none") info.unsupported("reduction '{}' of bool", reduction);
-            dst = u;
-          } else if (reduction == "add") {
-            dst = static_cast<T>(dst + u);
-          } else if (reduction == "mul") {
-            dst = static_cast<T>(dst * u);
-          } else if (reduction == "max") {
-            dst = u > dst ? u : dst;
-          } else if (reduction == "min") {
-            dst = u < dst ? u : dst;
-          } else {
-            dst = u;
-          }
+          dst = scattered(dst, up[k * per + e], reduction, info);
         }
     });
     return one(std::move(y));

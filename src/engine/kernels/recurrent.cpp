@@ -213,7 +213,7 @@ Operands check_operands(const Recurrent& spec, const NodeInfo& info, Inputs inpu
 Tensor transposed(const Tensor& m) {
   Tensor t = Tensor::uninitialized(m.dtype(), {m.dim(0), m.dim(2), m.dim(1)});
   const std::int64_t rows = m.dim(1), cols = m.dim(2);
-  visit_dtype<TypeList<float, double>>(m.dtype(), [&](auto tag) {
+  visit_dtype<FloatTypes>(m.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* in = m.values<T>().data();
     T* out = t.values<T>().data();
@@ -387,8 +387,6 @@ template <typename T> class DirectionRun {
   std::vector<T> h_, c_;         // the states, [batch, hidden]
   std::vector<T> gates_, scratch_;  // per batch entry: gates*hidden and hidden values
 };
-
-using FloatTypes = TypeList<float, double>;
 
 // `wt`, `rt`: W and R transposed at load, or null to transpose them here.
 std::vector<Tensor> run_recurrent(const Recurrent& spec, const NodeInfo& info, const VectorLoops& loops, Inputs inputs,

@@ -42,66 +42,62 @@ std::unique_ptr<Kernel> make_reduce(const Node& node, std::int64_t opset, Reduce
     for (std::size_t d = 0; d < r; ++d)
       if (reduced[d]) group *= x.dim(d);
     Tensor y(x.dtype(), keep ? kept_shape : out_shape);
-    visit_dtype(x.dtype(), [&](auto tag) {
+    visit_dtype<StandardNumbers>(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, bool>) {
-        info.unsupported("element type bool");
-      } else {
-        using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
-        if ((kind == Reduce::max || kind == Reduce::min) && group == 0 && y.numel() > 0)
-          info.fail("cannot take the {} of an empty set", kind == Reduce::max ? "max" : "min");
-        std::vector<Acc> acc(y.numel(), kind == Reduce::max    ? std::numeric_limits<Acc>::lowest()
-                                        : kind == Reduce::min  ? std::numeric_limits<Acc>::max()
-                                        : kind == Reduce::prod ? Acc(1)
-                                                               : Acc(0));
-        if constexpr (std::is_floating_point_v<T>) {
-          if (kind == Reduce::max) std::fill(acc.begin(), acc.end(), -std::numeric_limits<Acc>::infinity());
-          if (kind == Reduce::min) std::fill(acc.begin(), acc.end(), std::numeric_limits<Acc>::infinity());
+      using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+      if ((kind == Reduce::max || kind == Reduce::min) && group == 0 && y.numel() > 0)
+        info.fail("cannot take the {} of an empty set", kind == Reduce::max ? "max" : "min");
+      std::vector<Acc> acc(y.numel(), kind == Reduce::max    ? std::numeric_limits<Acc>::lowest()
+                                      : kind == Reduce::min  ? std::numeric_limits<Acc>::max()
+                                      : kind == Reduce::prod ? Acc(1)
+                                                             : Acc(0));
+      if constexpr (std::is_floating_point_v<T>) {
+        if (kind == Reduce::max) std::fill(acc.begin(), acc.end(), -std::numeric_limits<Acc>::infinity());
+        if (kind == Reduce::min) std::fill(acc.begin(), acc.end(), std::numeric_limits<Acc>::infinity());
+      }
+      const T* in = x.values<T>().data();
+      const Shape& shape = x.shape();
+      std::vector<std::int64_t> index(r, 0);
+      std::int64_t out_at = 0;
+      for (std::size_t i = 0; i < x.numel(); ++i) {
+        const Acc v = static_cast<Acc>(in[i]);
+        Acc& a = acc[static_cast<std::size_t>(out_at)];
+        switch (kind) {
+          case Reduce::mean:
+          case Reduce::sum:
+            if constexpr (std::is_integral_v<Acc>) a = static_cast<Acc>(static_cast<std::make_unsigned_t<Acc>>(a) + static_cast<std::make_unsigned_t<Acc>>(v));
+            else a += v;
+            break;
+          case Reduce::max: a = std::isnan(static_cast<double>(v)) || v > a ? v : a; break;
+          case Reduce::min: a = std::isnan(static_cast<double>(v)) || v < a ? v : a; break;
+          case Reduce::prod:
+            if constexpr (std::is_integral_v<Acc>) a = static_cast<Acc>(static_cast<std::make_unsigned_t<Acc>>(a) * static_cast<std::make_unsigned_t<Acc>>(v));
+            else a *= v;
+            break;
+          case Reduce::l1: a += v < Acc(0) ? Acc(0) - v : v; break;
+          case Reduce::l2:
+          case Reduce::sum_square: a += v * v; break;
+          case Reduce::log_sum: a += v; break;
+          case Reduce::log_sum_exp: a += static_cast<Acc>(std::exp(static_cast<double>(v))); break;
         }
-        const T* in = x.values<T>().data();
-        const Shape& shape = x.shape();
-        std::vector<std::int64_t> index(r, 0);
-        std::int64_t out_at = 0;
-        for (std::size_t i = 0; i < x.numel(); ++i) {
-          const Acc v = static_cast<Acc>(in[i]);
-          Acc& a = acc[static_cast<std::size_t>(out_at)];
-          switch (kind) {
-            case Reduce::mean:
-            case Reduce::sum:
-              if constexpr (std::is_integral_v<Acc>) a = static_cast<Acc>(static_cast<std::make_unsigned_t<Acc>>(a) + static_cast<std::make_unsigned_t<Acc>>(v));
-              else a += v;
-              break;
-            case Reduce::max: a = std::isnan(static_cast<double>(v)) || v > a ? v : a; break;
-            case Reduce::min: a = std::isnan(static_cast<double>(v)) || v < a ? v : a; break;
-            case Reduce::prod:
-              if constexpr (std::is_integral_v<Acc>) a = static_cast<Acc>(static_cast<std::make_unsigned_t<Acc>>(a) * static_cast<std::make_unsigned_t<Acc>>(v));
-              else a *= v;
-              break;
-            case Reduce::l1: a += v < Acc(0) ? Acc(0) - v : v; break;
-            case Reduce::l2:
-            case Reduce::sum_square: a += v * v; break;
-            case Reduce::log_sum: a += v; break;
-            case Reduce::log_sum_exp: a += static_cast<Acc>(std::exp(static_cast<double>(v))); break;
-          }
-          for (std::size_t d = r; d-- > 0;) {  // odometer
-            out_at += map_strides[d];
-            if (++index[d] < shape[d]) break;
-            out_at -= map_strides[d] * shape[d];
-            index[d] = 0;
-          }
+        for (std::size_t d = r; d-- > 0;) {  // odometer
+          out_at += map_strides[d];
+          if (++index[d] < shape[d]) break;
+          out_at -= map_strides[d] * shape[d];
+          index[d] = 0;
         }
-        T* out = y.values<T>().data();
-        for (std::size_t i = 0; i < acc.size(); ++i) {
-          if (kind == Reduce::mean) {
-            if constexpr (std::is_floating_point_v<T>) out[i] = static_cast<T>(acc[i] / static_cast<Acc>(group));
-            else out[i] = group ? static_cast<T>(acc[i] / static_cast<Acc>(group)) : T(0);
-          } else if (kind == Reduce::l2) {
-            out[i] = static_cast<T>(std::sqrt(static_cast<double>(acc[i])));
-          } else if (kind == Reduce::log_sum || kind == Reduce::log_sum_exp) {
-            out[i] = static_cast<T>(std::log(static_cast<double>(acc[i])));
-          } else {
-            out[i] = static_cast<T>(acc[i]);
-          }
+      }
+      T* out = y.values<T>().data();
+      for (std::size_t i = 0; i < acc.size(); ++i) {
+        if (kind == Reduce::mean) {
+          if constexpr (std::is_floating_point_v<T>) out[i] = static_cast<T>(acc[i] / static_cast<Acc>(group));
+          else out[i] = group ? static_cast<T>(acc[i] / static_cast<Acc>(group)) : T(0);
+        } else if (kind == Reduce::l2) {
+          out[i] = static_cast<T>(std::sqrt(static_cast<double>(acc[i])));
+        } else if (kind == Reduce::log_sum || kind == Reduce::log_sum_exp) {
+          out[i] = static_cast<T>(std::log(static_cast<double>(acc[i])));
+        } else {
+          out[i] = static_cast<T>(acc[i]);
         }
       }
     });
@@ -120,29 +116,25 @@ std::unique_ptr<Kernel> make_cum_sum(const Node& node, std::int64_t) {
     const auto axis = static_cast<std::size_t>(info.axis(axes[0], x.rank()));
     const std::int64_t n = x.dim(axis), outer = product(x.shape(), 0, axis), inner = product(x.shape(), axis + 1, x.rank());
     Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
-    visit_dtype(x.dtype(), [&](auto tag) {
+    visit_dtype<StandardNumbers>(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, bool>) {
-        info.unsupported("element type bool");
-      } else {
-        const T* in = x.values<T>().data();
-        T* out = y.values<T>().data();
-        for (std::int64_t a = 0; a < outer; ++a)
-          for (std::int64_t b = 0; b < inner; ++b) {
-            T sum = T(0);
-            for (std::int64_t s = 0; s < n; ++s) {
-              const std::int64_t j = reverse ? n - 1 - s : s;
-              const std::int64_t at = (a * n + j) * inner + b;
-              if (exclusive) {
-                out[at] = sum;
-                sum = static_cast<T>(sum + in[at]);
-              } else {
-                sum = static_cast<T>(sum + in[at]);
-                out[at] = sum;
-              }
+      const T* in = x.values<T>().data();
+      T* out = y.values<T>().data();
+      for (std::int64_t a = 0; a < outer; ++a)
+        for (std::int64_t b = 0; b < inner; ++b) {
+          T sum = T(0);
+          for (std::int64_t s = 0; s < n; ++s) {
+            const std::int64_t j = reverse ? n - 1 - s : s;
+            const std::int64_t at = (a * n + j) * inner + b;
+            if (exclusive) {
+              out[at] = sum;
+              sum = static_cast<T>(sum + in[at]);
+            } else {
+              sum = static_cast<T>(sum + in[at]);
+              out[at] = sum;
             }
           }
-      }
+        }
     });
     return one(std::move(y));
   });
@@ -158,21 +150,17 @@ std::unique_ptr<Kernel> make_hardmax(const Node& node, std::int64_t opset) {
     const std::int64_t n = opset < 13 ? product(x.shape(), axis, x.rank()) : (x.rank() ? x.dim(axis) : 1);
     const std::int64_t inner = opset < 13 ? 1 : product(x.shape(), axis + 1, x.rank());
     Tensor y(x.dtype(), x.shape());  // zeros
-    visit_dtype(x.dtype(), [&](auto tag) {
+    visit_dtype<StandardNumbers>(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, bool>) {
-        info.unsupported("element type bool");
-      } else {
-        const T* in = x.values<T>().data();
-        T* out = y.values<T>().data();
-        for (std::int64_t a = 0; a < outer && n > 0; ++a)
-          for (std::int64_t b = 0; b < inner; ++b) {
-            std::int64_t best = 0;
-            for (std::int64_t k = 1; k < n; ++k)
-              if (in[(a * n + k) * inner + b] > in[(a * n + best) * inner + b]) best = k;
-            out[(a * n + best) * inner + b] = T(1);
-          }
-      }
+      const T* in = x.values<T>().data();
+      T* out = y.values<T>().data();
+      for (std::int64_t a = 0; a < outer && n > 0; ++a)
+        for (std::int64_t b = 0; b < inner; ++b) {
+          std::int64_t best = 0;
+          for (std::int64_t k = 1; k < n; ++k)
+            if (in[(a * n + k) * inner + b] > in[(a * n + best) * inner + b]) best = k;
+          out[(a * n + best) * inner + b] = T(1);
+        }
     });
     return one(std::move(y));
   });

@@ -17,8 +17,6 @@ namespace cpuinfer::engine {
 
 namespace {
 
-using FloatTypes = TypeList<float, double>;
-
 // ---- GridSample
 
 enum class Interpolation { nearest, linear, cubic };

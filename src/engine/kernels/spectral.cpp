@@ -14,8 +14,6 @@ namespace cpuinfer::engine {
 
 namespace {
 
-using FloatTypes = TypeList<float, double>;
-
 // X[k] = sum over n of x[n] e^(∓2πi kn/L), k < bins, x zero beyond `count` samples; the inverse
 // divides by L.
 class Transform {
