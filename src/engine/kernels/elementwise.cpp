@@ -89,7 +89,9 @@ template <typename T> T arithmetic(T a, T b, char op) {
 void add_arithmetic(KernelTable& t, const char* op, char symbol) {
   t.add(op, [symbol](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), symbol](Inputs inputs) {
-      const auto [a, b, plan] = same_type_operands(inputs, info);
+      const BinaryOperands operands = same_type_operands(inputs, info);  // no structured binding: lambdas capture these
+      const Tensor &a = operands.a, &b = operands.b;
+      const Broadcast& plan = operands.plan;
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype<NumericTypes>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -132,7 +134,9 @@ template <typename T> T power(T base, double exponent) {
 void add_mod(KernelTable& t) {
   t.add("Mod", [](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), fmod = node.get_int("fmod", 0) != 0](Inputs inputs) {
-      const auto [a, b, plan] = same_type_operands(inputs, info);
+      const BinaryOperands operands = same_type_operands(inputs, info);  // no structured binding: lambdas capture these
+      const Tensor &a = operands.a, &b = operands.b;
+      const Broadcast& plan = operands.plan;
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype<NumericTypes>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -166,7 +170,9 @@ void add_bit_shift(KernelTable& t) {
     const std::string direction = node.get_string("direction", "");
     if (direction != "LEFT" && direction != "RIGHT") info.fail("direction must be LEFT or RIGHT, got '{}'", direction);
     return make_function_kernel([info, left = direction == "LEFT"](Inputs inputs) {
-      const auto [a, b, plan] = same_type_operands(inputs, info);
+      const BinaryOperands operands = same_type_operands(inputs, info);  // no structured binding: lambdas capture these
+      const Tensor &a = operands.a, &b = operands.b;
+      const Broadcast& plan = operands.plan;
       Tensor y = allocate_checked(a.dtype(), plan.shape, info);
       visit_dtype<Unsigned>(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
@@ -209,7 +215,9 @@ void add_pow(KernelTable& t) {
 template <typename Compare> void add_comparison(KernelTable& t, const char* op, Compare compare) {
   t.add(op, [compare](const Node& node, std::int64_t) {
     return make_function_kernel([info = NodeInfo(node), compare](Inputs inputs) {
-      const auto [a, b, plan] = same_type_operands(inputs, info);
+      const BinaryOperands operands = same_type_operands(inputs, info);  // no structured binding: lambdas capture these
+      const Tensor &a = operands.a, &b = operands.b;
+      const Broadcast& plan = operands.plan;
       Tensor y = allocate_checked(DType::boolean, plan.shape, info);
       visit_dtype(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
