@@ -12,9 +12,11 @@
 #include "engine/kernels/dnnl_support.h"
 #include "engine/isa.h"
 #include "engine/onnx/import.h"
+#include "engine/passes/attention_fusion.h"
 #include "engine/passes/blocked_layout.h"
 #include "engine/passes/constant_folding.h"
 #include "engine/passes/fusion.h"
+#include "engine/passes/token_packing.h"
 #include "engine/threads.h"
 
 namespace cpuinfer::engine {
@@ -68,7 +70,11 @@ Session::Session(Graph graph, SessionOptions options)
     operators_run_.insert(node.computes.begin(), node.computes.end());
     return outputs;
   });
-  if (options_.fuse) report_.fused_nodes = fuse_epilogues(graph_);
+  if (options_.fuse) {
+    report_.attention_nodes = fuse_attention(graph_);
+    report_.fused_nodes = fuse_epilogues(graph_);
+    if (options_.pack_tokens) report_.packed_tokens = pack_tokens(graph_) != 0;
+  }
   report_.isa = engine_isa_description();
   if (options_.blocked_layout) {
     const LayoutReport layout = block_layouts(graph_, {channel_block(), options_.winograd});

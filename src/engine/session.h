@@ -19,7 +19,8 @@ namespace cpuinfer::engine {
 
 struct SessionOptions {
   int threads = 1;            // OpenMP threads of the kernels and oneDNN
-  bool fuse = true;           // epilogue fusion (passes/fusion.h); off: every node runs on its own
+  bool fuse = true;           // attention and epilogue fusion (passes/attention_fusion.h, fusion.h); off: every node runs on its own
+  bool pack_tokens = true;    // padding-free batches around fused attention (passes/token_packing.h)
   bool blocked_layout = true; // convolutions in the blocked layout (passes/blocked_layout.h); off: plain
   bool winograd = true;       // Winograd for 3x3 stride-1 blocked convolutions where oneDNN offers it
   bool poison_storage = false;// tests: tensors a run allocates start as NaN (core/storage_pool.h)
@@ -29,6 +30,8 @@ struct LoadReport {
   std::size_t imported_nodes = 0;
   std::size_t folded_nodes = 0;  // evaluated at load time (constants, weights' Identity, shape arithmetic)
   std::size_t fused_nodes = 0;   // folded into a Conv or MatMul before them
+  std::size_t attention_nodes = 0;  // multi-head attention subgraphs fused into one node each
+  bool packed_tokens = false;    // padded batches run on their real tokens (passes/token_packing.h)
   std::size_t blocked_nodes = 0; // convolutions, pooling, element-wise nodes in the blocked layout
   std::size_t reorders = 0;      // layout conversions at the blocked region's edges
   std::string isa;               // the ISA path (engine/isa.h)

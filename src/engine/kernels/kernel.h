@@ -118,6 +118,8 @@ void add_ngram_kernels(KernelTable& table);
 void add_sampling_kernels(KernelTable& table);
 void add_quantization_kernels(KernelTable& table);
 void add_matmul_kernels(KernelTable& table);
+void add_attention_kernels(KernelTable& table);
+void add_token_packing_kernels(KernelTable& table);
 void add_layout_kernels(KernelTable& table);
 
 }  // namespace cpuinfer::engine

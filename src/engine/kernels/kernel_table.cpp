@@ -62,6 +62,8 @@ const KernelTable& kernel_table() {
     add_sampling_kernels(t);
     add_quantization_kernels(t);
     add_matmul_kernels(t);
+    add_attention_kernels(t);
+    add_token_packing_kernels(t);
     add_layout_kernels(t);
     return t;
   }();

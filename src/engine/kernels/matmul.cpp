@@ -6,45 +6,14 @@
 #include <optional>
 #include <tuple>
 
-#include "engine/kernels/dnnl_support.h"
 #include "engine/kernels/epilogue.h"
+#include "engine/kernels/matmul_primitive.h"
 #include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
 
 namespace cpuinfer::engine {
 
 namespace {
-
-struct MatmulPlan {
-  dnnl::memory::desc a, b, bias, c, scratchpad;
-  dnnl::matmul primitive;
-};
-
-// a: M x K (or batched), b: K x N; descriptors may carry strides (transposed operands).
-MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b, const dnnl::memory::desc& bias,
-                       const dnnl::memory::desc& c, const dnnl::primitive_attr& attr) {
-  MatmulPlan plan{a, b, bias, c, {}, {}};
-  dnnl::matmul::desc desc = bias.is_zero() ? dnnl::matmul::desc(a, b, c) : dnnl::matmul::desc(a, b, bias, c);
-  const dnnl::matmul::primitive_desc pd(desc, user_scratchpad(attr), dnnl_engine());
-  plan.b = pd.weights_desc();  // the layout chosen for a `format_tag::any` b
-  plan.scratchpad = pd.scratchpad_desc();
-  plan.primitive = dnnl::matmul(pd);
-  return plan;
-}
-
-// `b`: the weights in plan.b's layout. `post_op_args`: the binary post-ops' operands, by argument,
-// described by `operands`.
-void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
-             const std::vector<std::pair<int, const Tensor*>>& post_op_args = {},
-             const std::vector<Epilogue::BinaryOperand>& operands = {}) {
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(plan.c, c)}};
-  if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
-  for (std::size_t k = 0; k < post_op_args.size(); ++k) args.emplace(post_op_args[k].first, wrap(operands[k].desc, *post_op_args[k].second));
-  const Scratchpad scratchpad(plan.scratchpad);
-  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
-  plan.primitive.execute(dnnl_stream(), args);
-  dnnl_stream().wait();
-}
 
 class MatMulKernel final : public Kernel {
  public:
@@ -153,11 +122,11 @@ class MatMulKernel final : public Kernel {
       }
       return p;
     });
-    std::vector<std::pair<int, const Tensor*>> extra;
+    std::vector<std::pair<int, dnnl::memory>> extra;
     for (const Epilogue::BinaryOperand& o : plan.post_ops.operands)
       extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
-                         &epilogue_.operand(args, o.add_index, info_));
-    execute(plan.matmul, a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra, plan.post_ops.operands);
+                         wrap(o.desc, epilogue_.operand(args, o.add_index, info_)));
+    execute(plan.matmul, a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra);
     y = epilogue_.apply(std::move(y), plan.post_ops.next_step, plan.post_ops.adds_used, args, info_);
     return {std::move(y)};
   }

@@ -96,6 +96,34 @@ void affine(const float* x, float* y, std::int64_t n, float scale, float shift) 
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
 }
 
+void softmax_row(float* x, const float* addend, std::int64_t n) {
+  if (addend) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) x[i] += addend[i];
+  }
+  float top = -HUGE_VALF;
+#pragma omp simd reduction(max : top)
+  for (std::int64_t i = 0; i < n; ++i) top = x[i] > top ? x[i] : top;
+  // Below about -87 libmvec's expf takes its slow scalar path (masked keys: -3.4e38, 15x slower):
+  // arguments are clamped at -80, where a weight is 1.8e-35 of the largest, below float32's
+  // resolution of the sum it joins. The clamp is its own loop: inside expf's argument GCC turns it
+  // into a select after the call.
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float d = x[i] - top;
+    x[i] = d > -80.0f ? d : -80.0f;
+  }
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (std::int64_t i = 0; i < n; ++i) {
+    x[i] = expf(x[i]);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
 // Columns in blocks of 64 held in one small array across the whole depth: the FMAs then read one
 // row of m each and the sums stay in L1 (or registers).
 void row_times_matrix(const float* v, std::int64_t depth, const float* m, std::int64_t ld, float* acc, std::int64_t n) {
@@ -116,6 +144,6 @@ void row_times_matrix(const float* v, std::int64_t depth, const float* m, std::i
 
 }  // namespace
 
-VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine, row_times_matrix}; }
+VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine, softmax_row, row_times_matrix}; }
 
 }  // namespace cpuinfer::engine

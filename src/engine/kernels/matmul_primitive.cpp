@@ -1,0 +1,28 @@
+// oneDNN matmul primitives: creation and execution.
+#include "engine/kernels/matmul_primitive.h"
+
+namespace cpuinfer::engine {
+
+MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b, const dnnl::memory::desc& bias,
+                       const dnnl::memory::desc& c, const dnnl::primitive_attr& attr) {
+  MatmulPlan plan{a, b, bias, c, {}, {}};
+  dnnl::matmul::desc desc = bias.is_zero() ? dnnl::matmul::desc(a, b, c) : dnnl::matmul::desc(a, b, bias, c);
+  const dnnl::matmul::primitive_desc pd(desc, user_scratchpad(attr), dnnl_engine());
+  plan.b = pd.weights_desc();  // the layout chosen for a `format_tag::any` b
+  plan.scratchpad = pd.scratchpad_desc();
+  plan.primitive = dnnl::matmul(pd);
+  return plan;
+}
+
+void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
+             const std::vector<std::pair<int, dnnl::memory>>& extra) {
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(plan.c, c)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
+  for (const auto& [arg, memory] : extra) args.emplace(arg, memory);
+  const Scratchpad scratchpad(plan.scratchpad);
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
+  plan.primitive.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
+}
+
+}  // namespace cpuinfer::engine

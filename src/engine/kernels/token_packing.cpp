@@ -1,0 +1,64 @@
+// cpuinfer:PackTokens and cpuinfer:FirstToken (passes/token_packing.h): a padded batch's real tokens
+// packed into one sequence, and the first token of each sequence taken back out of it.
+#include <cstring>
+
+#include "engine/kernels/kernel_util.h"
+#include "engine/passes/token_packing.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+// (x [B, L, H], mask) -> (packed [1, T, H], offsets [B + 1]).
+std::vector<Tensor> pack(const NodeInfo& info, Inputs inputs) {
+  const Tensor& x = info.input(inputs, 0);
+  const Tensor& mask = info.input(inputs, 1);
+  if (x.rank() != 3) info.fail("input {} is not [batch, sequence, hidden]", shape_string(x.shape()));
+  const std::int64_t batch = x.dim(0), length = x.dim(1), hidden = x.dim(2);
+  const auto lengths = packed_lengths(mask, batch, length);
+  Tensor offsets(DType::i64, {batch + 1});
+  auto begin = offsets.values<std::int64_t>();
+  for (std::int64_t b = 0; b < batch; ++b) begin[b + 1] = begin[b] + (lengths ? (*lengths)[b] : length);
+  const std::int64_t tokens = begin[batch];
+  if (tokens == batch * length) return {x.reshaped({1, tokens, hidden}), std::move(offsets)};  // nothing to drop
+  Tensor packed = allocate_checked(x.dtype(), {1, tokens, hidden}, info);
+  const std::size_t row = static_cast<std::size_t>(hidden) * dtype_size(x.dtype());
+  const auto* src = static_cast<const std::byte*>(x.data());
+  auto* dst = static_cast<std::byte*>(packed.data());
+  for (std::int64_t b = 0; b < batch; ++b)
+    std::memcpy(dst + static_cast<std::size_t>(begin[b]) * row, src + static_cast<std::size_t>(b * length) * row,
+                static_cast<std::size_t>(begin[b + 1] - begin[b]) * row);
+  return {std::move(packed), std::move(offsets)};
+}
+
+// (packed [1, T, H], offsets [B + 1]) -> [B, H]: row offsets[b] of each sequence.
+std::vector<Tensor> first_token(const NodeInfo& info, Inputs inputs) {
+  const Tensor& packed = info.input(inputs, 0);
+  const std::vector<std::int64_t> begin = info.ints(info.input(inputs, 1), "offsets");
+  if (packed.rank() != 3 || packed.dim(0) != 1) info.fail("input {} is not [1, tokens, hidden]", shape_string(packed.shape()));
+  const auto batch = static_cast<std::int64_t>(begin.size()) - 1;
+  const std::int64_t hidden = packed.dim(2);
+  Tensor y = allocate_checked(packed.dtype(), {batch, hidden}, info);
+  const std::size_t row = static_cast<std::size_t>(hidden) * dtype_size(packed.dtype());
+  for (std::int64_t b = 0; b < batch; ++b) {
+    if (begin[b] < 0 || begin[b] >= begin[b + 1] || begin[b + 1] > packed.dim(1))
+      info.fail("offsets do not cut {} tokens into non-empty sequences", packed.dim(1));
+    std::memcpy(static_cast<std::byte*>(y.data()) + static_cast<std::size_t>(b) * row,
+                static_cast<const std::byte*>(packed.data()) + static_cast<std::size_t>(begin[b]) * row, row);
+  }
+  return one(std::move(y));
+}
+
+}  // namespace
+
+void add_token_packing_kernels(KernelTable& t) {
+  const std::string domain = std::string(kEngineDomain) + ":";
+  t.add(domain + kPackTokensOp, [](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node)](Inputs inputs) { return pack(info, inputs); });
+  });
+  t.add(domain + kFirstTokenOp, [](const Node& node, std::int64_t) {
+    return make_function_kernel([info = NodeInfo(node)](Inputs inputs) { return first_token(info, inputs); });
+  });
+}
+
+}  // namespace cpuinfer::engine

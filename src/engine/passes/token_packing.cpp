@@ -1,0 +1,180 @@
+// Token packing: finding the token-wise region between the attentions and rewriting its edges.
+#include "engine/passes/token_packing.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/passes/attention_fusion.h"
+#include "engine/passes/graph_index.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+bool is(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+bool is_engine(const Node& n, const char* op) { return n.domain == kEngineDomain && n.op_type == op; }
+
+const std::set<std::string> kUnary = {"Relu", "Erf", "Tanh", "Sigmoid", "Sqrt", "Reciprocal", "Neg", "Exp", "Abs", "Identity", "Cast"};
+const std::set<std::string> kBinary = {"Add", "Sub", "Mul", "Div", "Pow"};
+
+class Packer {
+ public:
+  explicit Packer(Graph& g) : g_(g), index_(g) {}
+
+  std::size_t run() {
+    std::optional<std::size_t> first;
+    for (std::size_t i = 0; i < g_.nodes.size() && !first; ++i)
+      if (is_engine(g_.nodes[i], kAttentionOp)) first = i;
+    if (!first) return 0;
+    const Node& attention = g_.nodes[*first];
+    if (attention.inputs.size() != 4) return 0;  // no mask: nothing to learn the lengths from
+    start_ = attention.inputs[0];
+    mask_ = attention.inputs[3];
+    if (!grow_region()) return 0;
+    // PackTokens goes before the region's first node, after the mask exists.
+    std::size_t at = g_.nodes.size();
+    for (ValueId v : packed_)
+      for (std::size_t r : index_.readers(v)) at = std::min(at, r);
+    if (const auto p = index_.producer(mask_); p && *p >= at) return 0;
+    rewrite(at);
+    return 1;
+  }
+
+ private:
+  // Operands that broadcast the same over every token: one value, or one row of the hidden axis.
+  bool per_row_constant(ValueId v) const {
+    const Tensor* t = index_.constant(v);
+    if (!t || t->rank() > 3) return false;
+    for (std::size_t d = 0; d + 1 < t->rank(); ++d)
+      if (t->dim(d) != 1) return false;
+    return true;
+  }
+  bool packed_or_per_row(ValueId v) const { return packed_.count(v) || per_row_constant(v); }
+
+  // Whether n computes each token of its packed input from that token alone.
+  bool token_wise(const Node& n) const {
+    if (n.outputs.empty() || n.inputs.empty()) return false;
+    if (n.domain.empty() && kBinary.count(n.op_type))  // the packed operand may come second
+      return n.inputs.size() == 2 && packed_or_per_row(n.inputs[0]) && packed_or_per_row(n.inputs[1]);
+    if (!packed_.count(n.inputs[0])) return false;
+    if (is_engine(n, kAttentionOp)) return n.inputs.size() == 4 && n.inputs[3] == mask_;
+    if ((is(n, "MatMul") || is_engine(n, "FusedMatMul")) && n.inputs.size() >= 2) {
+      const Tensor* w = index_.constant(n.inputs[1]);
+      if (!w || w->rank() != 2) return false;
+      for (std::size_t k = 2; k < n.inputs.size(); ++k)
+        if (!packed_or_per_row(n.inputs[k])) return false;
+      return true;
+    }
+    if (n.domain.empty() && kUnary.count(n.op_type)) return n.input_count() == 1;
+    if (is(n, "LayerNormalization")) {
+      const std::int64_t axis = n.get_int("axis", -1);
+      const bool stats_unread = std::all_of(n.outputs.begin() + 1, n.outputs.end(), [&](ValueId v) {
+        return v == kNoValue || (index_.readers(v).empty() && !index_.is_output(v));
+      });
+      return (axis == -1 || axis == 2) && stats_unread && per_row_constant(n.inputs[1]) &&
+             (n.input_count() < 3 || per_row_constant(n.inputs[2]));
+    }
+    if (is(n, "ReduceMean") && n.input_count() == 1) {
+      const auto axes = n.get_ints("axes");
+      return n.get_int("keepdims", 1) != 0 && (axes == std::vector<std::int64_t>{-1} || axes == std::vector<std::int64_t>{2});
+    }
+    return false;
+  }
+
+  // Gather(x, 0, axis 1): BERT's pooler reading the first token.
+  bool first_token(const Node& n) const {
+    if (!is(n, "Gather") || n.inputs.size() != 2 || !packed_.count(n.inputs[0]) || n.get_int("axis", 0) != 1) return false;
+    const Tensor* i = index_.constant(n.inputs[1]);
+    const auto values = index_.ints(n.inputs[1]);
+    return i && i->rank() == 0 && values && (*values)[0] == 0;
+  }
+
+  // The values reachable from start_ through token-wise nodes; false when some reader is neither
+  // token-wise nor a first-token Gather, or a packed value is a graph output.
+  bool grow_region() {
+    std::vector<ValueId> todo{start_};
+    packed_.insert(start_);
+    while (!todo.empty()) {
+      const ValueId v = todo.back();
+      todo.pop_back();
+      if (index_.is_output(v)) return false;
+      for (std::size_t r : index_.readers(v)) {
+        const Node& n = g_.nodes[r];
+        if (first_token(n)) {
+          exits_.insert(r);
+          continue;
+        }
+        if (!token_wise(n)) return false;
+        if (is_engine(n, kAttentionOp)) attentions_.insert(r);
+        for (ValueId out : n.outputs)
+          if (out != kNoValue && packed_.insert(out).second) todo.push_back(out);
+      }
+    }
+    return !exits_.empty();
+  }
+
+  void rewrite(std::size_t at) {
+    const ValueId packed = add_value(g_.values[static_cast<std::size_t>(start_)].name + "/packed", DType::f32);
+    const ValueId offsets = add_value(g_.values[static_cast<std::size_t>(start_)].name + "/offsets", DType::i64);
+    for (Node& n : g_.nodes)
+      for (ValueId& in : n.inputs)
+        if (in == start_) in = packed;
+    for (std::size_t a : attentions_) g_.nodes[a].inputs.push_back(offsets);
+    for (std::size_t e : exits_) {
+      Node& gather = g_.nodes[e];
+      gather.domain = kEngineDomain;
+      gather.op_type = kFirstTokenOp;
+      gather.attributes.clear();
+      gather.inputs = {gather.inputs[0], offsets};
+    }
+    Node pack;
+    pack.name = g_.values[static_cast<std::size_t>(start_)].name + "/" + kPackTokensOp;
+    pack.domain = kEngineDomain;
+    pack.op_type = kPackTokensOp;
+    pack.inputs = {start_, mask_};
+    pack.outputs = {packed, offsets};
+    g_.nodes.insert(g_.nodes.begin() + static_cast<std::ptrdiff_t>(at), std::move(pack));
+  }
+
+  ValueId add_value(std::string name, DType dtype) {
+    Value v;
+    v.name = std::move(name);
+    v.dtype = dtype;
+    return g_.add_value(std::move(v));
+  }
+
+  Graph& g_;
+  GraphIndex index_;
+  ValueId start_ = kNoValue, mask_ = kNoValue;
+  std::set<ValueId> packed_;
+  std::set<std::size_t> attentions_, exits_;
+};
+
+}  // namespace
+
+std::size_t pack_tokens(Graph& graph) { return Packer(graph).run(); }
+
+std::optional<std::vector<std::int64_t>> packed_lengths(const Tensor& mask, std::int64_t batch, std::int64_t length) {
+  if (mask.dtype() != DType::f32 || mask.rank() < 1 || mask.rank() > 4 || mask.dim(mask.rank() - 1) != length) return std::nullopt;
+  Shape dims = mask.shape();
+  while (dims.size() < 4) dims.insert(dims.begin(), 1);
+  if (dims[0] != 1 && dims[0] != batch) return std::nullopt;
+  const std::int64_t rows = dims[1] * dims[2];  // (head, query) pairs per sequence
+  const float* data = mask.values<float>().data();
+  std::vector<std::int64_t> lengths;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const float* m = data + (dims[0] == 1 ? 0 : b) * rows * length;
+    std::int64_t seen = 0;  // 1 + the last key some query sees
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t k = length; k-- > seen;)
+        if (m[r * length + k] > kHiddenKey) {
+          seen = k + 1;
+          break;
+        }
+    if (seen == 0) return std::nullopt;
+    lengths.push_back(seen);
+  }
+  return lengths;
+}
+
+}  // namespace cpuinfer::engine
