@@ -36,6 +36,11 @@ class Backend {
   // What was set: threads, optimisation level, ... (recorded with every result).
   virtual nlohmann::json settings() const = 0;
 
+  // Before load, untimed: finds what settings() records about how the runtime will run `model`,
+  // outside the load time and peak RSS a benchmark measures. Never throws. ONNX Runtime counts its
+  // optimized graph by running this executable's hidden `ort-graph` subcommand: only the cpuinfer
+  // binary calls this.
+  virtual void inspect(const std::filesystem::path& /*model*/) {}
   // Throws cpuinfer::Error with the runtime's first error line.
   virtual void load(const std::filesystem::path& model) = 0;
   // One inference call; inputs in the model's input order. Throws cpuinfer::Error on failure.

@@ -195,6 +195,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
     } else if (!std::filesystem::is_regular_file(file->second)) {
       load_error = fmt::format("failed: load: model file not found: {}", file->second.string());
     } else {
+      backend->inspect(file->second);  // not part of loading: before the clock starts
       try {
         const auto start = Clock::now();
         backend->load(file->second);

@@ -156,6 +156,7 @@ report.workloads.forEach((w, wi) => {
     {title: 'RSS MB', value: r => r.peak_rss_mb, show: r => fmt(r.peak_rss_mb, 0)},
     {title: 'status', text: true, value: r => r.status},
   ], w.rows, r => r.flagged ? 'flagged' : (r.status === 'ok' ? '' : 'failed')));
+  for (const line of w.ort_fused) main.append(el('p', {class: 'note ort-fused'}, line));
   if (w.failures.length) {
     main.append(el('h3', {}, 'Failed or unsupported'));
     const ul = el('ul');

@@ -1,4 +1,4 @@
-// Markdown: per workload, the recommendation, every row, and the failures.
+// Markdown: per workload, the recommendation, every row, what ORT fused, and the failures.
 #include <fmt/format.h>
 
 #include "report/report_writers.h"
@@ -50,6 +50,10 @@ std::string render_markdown_report(const nlohmann::json& report) {
                         num(r, "samples_per_s", "{:.2f}"), num(r, "accuracy", "{:.1f}%", 100.0),
                         num(r, "top1_agreement", "{:.1f}%", 100.0), r.value("flagged", false) ? " ⚠" : "",
                         num(r, "max_abs_diff", "{:.2e}"), num(r, "speedup", "{:.2f}x"), cell(r["status"].get<std::string>()));
+    if (!w["ort_fused"].empty()) {
+      md += "\n";
+      for (const auto& line : w["ort_fused"]) md += fmt::format("- {}\n", line.get<std::string>());
+    }
     if (!w["failures"].empty()) {
       md += "\n### Failed or unsupported\n\n";
       for (const auto& r : w["failures"])

@@ -1,9 +1,13 @@
-// Series names, speed-ups, failures and recommendations.
+// Series names, speed-ups, failures, recommendations, and what ONNX Runtime's optimizer fused.
 #include "report/report_data.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 
@@ -27,6 +31,27 @@ bool agrees(const nlohmann::json& row, double threshold) {
   if (row.contains("top1_agreement") && row["top1_agreement"].is_number())
     return row["top1_agreement"].get<double>() >= threshold;
   return row.contains("reference") && row["reference"] == row["name"];
+}
+
+// "ORT fused (ort): FusedMatMul 12, BiasGelu 12, Attention 0, SkipLayerNormalization 0; 412 nodes after
+// optimization", or "ORT fused (ort): unknown: <why>", from the settings of an ORT row
+// (backends/ort/ort_optimized_graph.h); most frequent first. "" for rows without them: native's
+// fused_nodes is a single number, other backends have none.
+std::string ort_fused_line(const nlohmann::json& row, const std::string& series) {
+  if (!row.contains("settings") || !row["settings"].contains("fused_nodes")) return "";
+  const auto& settings = row["settings"];
+  const auto& fused = settings["fused_nodes"];
+  if (fused.is_string()) return fmt::format("ORT fused ({}): {}", series, fused.get<std::string>());
+  if (!fused.is_object()) return "";
+  std::vector<std::pair<std::string, std::uint64_t>> types;
+  for (const auto& [type, n] : fused.items()) types.emplace_back(type, n.get<std::uint64_t>());
+  std::stable_sort(types.begin(), types.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string line = fmt::format("ORT fused ({}):", series);
+  for (std::size_t i = 0; i < types.size(); ++i)
+    line += fmt::format("{} {} {}", i == 0 ? "" : ",", types[i].first, types[i].second);
+  if (settings.contains("optimized_nodes") && settings["optimized_nodes"].is_number())
+    line += fmt::format("; {} nodes after optimization", settings["optimized_nodes"].get<std::uint64_t>());
+  return line;
 }
 
 }  // namespace
@@ -60,7 +85,7 @@ nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const Re
     auto& section = workloads[w.value("name", "?")];
     if (section.is_null())
       section = {{"name", w.value("name", "?")}, {"rows", nlohmann::json::array()}, {"failures", nlohmann::json::array()},
-                 {"recommendations", nlohmann::json::array()}};
+                 {"recommendations", nlohmann::json::array()}, {"ort_fused", nlohmann::json::array()}};
 
     // Baseline time per sample for each batch size (padding as the study: longest, or none).
     std::map<int, double> baseline;
@@ -70,13 +95,18 @@ nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const Re
 
     std::map<int, nlohmann::json> best;  // batch size -> fastest agreeing row
     for (const auto& row : d["rows"]) {
+      // Rows are inlined into the page and handed to Vega-Lite: they keep only what a table or chart
+      // shows. Of the settings that is one line per ORT backend, the same for all its rows.
+      const std::string backend = fmt::format("{}{}", several ? f.label + " · " : "", row["name"].get<std::string>());
+      const std::string fused = ort_fused_line(row, backend);
+      auto& lines = section["ort_fused"];
+      if (!fused.empty() && std::find(lines.begin(), lines.end(), fused) == lines.end()) lines.push_back(fused);
       nlohmann::json r = row;
       r.erase("latencies_ms");
       r.erase("settings");
       const std::string padding = padding_of(row);
       r["file"] = f.label;
-      r["series"] = fmt::format("{}{}{}", several ? f.label + " · " : "", row["name"].get<std::string>(),
-                                padding.empty() ? "" : " (" + padding + ")");
+      r["series"] = backend + (padding.empty() ? "" : " (" + padding + ")");
       const int batch = row["batch_size"].get<int>();
       r["flagged"] = is_ok(row) && !agrees(row, options.agreement_threshold);
       if (is_ok(row) && baseline.count(batch) && number(row, "time_per_input") > 0)

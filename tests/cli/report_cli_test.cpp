@@ -1,6 +1,6 @@
 // `cpuinfer report` end to end: a small real sweep of both workloads, reported as one page, opened in
 // headless Chromium; every chart must render with one bar per result, and the page must make no
-// network request. Also Markdown, and bad input.
+// network request. Also Markdown, what ORT fused, and bad input.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -84,6 +84,9 @@ TEST_F(ReportCli, HtmlRendersEveryChartOfflineInChromium) {
   EXPECT_NE(dom.find("Recommendation"), std::string::npos);
   EXPECT_NE(dom.find("unsupported: load"), std::string::npos);
   EXPECT_NE(dom.find("random weights"), std::string::npos);
+  // What ORT fused, beside its rows (the page's own element, not the inlined data).
+  EXPECT_NE(dom.find("class=\"note ort-fused\">ORT fused (ort): "), std::string::npos);
+  EXPECT_EQ(dom.find("ORT fused (ort): unknown"), std::string::npos);
 
   // No network request: the page's own resource timing lists nothing it fetched, and Chromium's
   // network log names no remote URL but those of Chromium's own background services (network time,
@@ -107,6 +110,23 @@ TEST_F(ReportCli, MarkdownHasTheSameContent) {
   EXPECT_NE(text.find("### Recommendation"), std::string::npos);
   EXPECT_NE(text.find("| ort (bucket) |"), std::string::npos) << text;
   EXPECT_NE(text.find("unsupported: load"), std::string::npos);
+  EXPECT_NE(text.find("\n- ORT fused (ort): "), std::string::npos) << text;
+}
+
+// Each ORT row records the fused node types of ORT's optimized graph, counted by a child process.
+TEST_F(ReportCli, OrtRowsRecordWhatOrtFused) {
+  const nlohmann::json doc = nlohmann::json::parse(testing::read_text(only_json(tmp_->path() / "resnet")));
+  std::size_t ort_rows = 0;
+  for (const auto& row : doc["rows"]) {
+    if (row["name"] != "ort") continue;
+    ++ort_rows;
+    const auto& settings = row["settings"];
+    ASSERT_TRUE(settings["fused_nodes"].is_object()) << settings.dump();
+    EXPECT_EQ(settings["fused_nodes"]["Attention"], 0) << settings.dump();  // a CNN: no attention to fuse
+    EXPECT_EQ(settings["fused_nodes"]["SkipLayerNormalization"], 0) << settings.dump();
+    EXPECT_GT(settings["optimized_nodes"].get<int>(), 0) << settings.dump();
+  }
+  EXPECT_EQ(ort_rows, 2u);  // batch sizes 1 and 2
 }
 
 TEST_F(ReportCli, TruncatedResultsFileIsOneLineError) {

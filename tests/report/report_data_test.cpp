@@ -1,9 +1,10 @@
 // Report data: results files are validated with file and line, speed-ups and recommendations are
-// computed from the rows as documented.
+// computed from the rows as documented, and ORT's fused nodes are summed up in one line.
 #include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "report/report_data.h"
+#include "report/report_writers.h"
 #include "report/results_file.h"
 #include "support/test_support.h"
 
@@ -84,6 +85,33 @@ TEST(ReportData, SeveralFilesAreComparedSideBySide) {
   EXPECT_EQ(rows[0]["series"], "machine-a · ort (bucket)");
   EXPECT_EQ(rows[1]["series"], "machine-b · ort");
   EXPECT_EQ(report["workloads"][0]["recommendations"].size(), 2u);  // one per run
+}
+
+// What ORT's settings record of its optimized graph (backends/ort/ort_optimized_graph.h) is one line
+// per ORT backend, most frequent type first, in the data and in the Markdown; native's single count is not.
+TEST(ReportData, OrtFusedNodesAreOneLinePerOrtBackend) {
+  ResultsFile f{"run.json", "run", {{"workload", {{"name", "bert"}}}, {"rows", nlohmann::json::array()}}};
+  auto& rows = f.doc["rows"];
+  const nlohmann::json fused = {{"Attention", 0}, {"BiasGelu", 12}, {"FusedMatMul", 36}, {"SkipLayerNormalization", 0}};
+  for (int batch : {1, 4}) {
+    rows.push_back(row("ort", batch, 0.02, 1.0));
+    rows.back()["settings"] = {{"graph_optimization_level", "ORT_ENABLE_ALL"}, {"fused_nodes", fused}, {"optimized_nodes", 412}};
+  }
+  rows.push_back(row("ort-basic", 1, 0.03, 1.0));
+  rows.back()["settings"] = {{"fused_nodes", "unknown: cannot run /proc/self/exe"}, {"optimized_nodes", nullptr}};
+  rows.push_back(row("native", 1, 0.01, 1.0));
+  rows.back()["settings"] = {{"fused_nodes", 48}};
+  const auto report = build_report_data({f}, ReportOptions{});
+  const auto& w = report["workloads"][0];
+  EXPECT_EQ(w["ort_fused"], (nlohmann::json{
+      "ORT fused (ort): FusedMatMul 36, BiasGelu 12, Attention 0, SkipLayerNormalization 0; 412 nodes after optimization",
+      "ORT fused (ort-basic): unknown: cannot run /proc/self/exe"}));
+  for (const auto& r : w["rows"]) EXPECT_FALSE(r.contains("settings")) << "rows carry only what is shown";
+
+  const std::string md = render_markdown_report(report);
+  EXPECT_NE(md.find("\n- ORT fused (ort): FusedMatMul 36, BiasGelu 12, Attention 0, SkipLayerNormalization 0; 412 nodes "
+                    "after optimization\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("\n- ORT fused (ort-basic): unknown: cannot run /proc/self/exe\n"), std::string::npos) << md;
 }
 
 TEST(ReportData, UnexpectedContentNamesTheFile) {

@@ -1,19 +1,17 @@
 // ONNX Runtime sessions with a fixed optimisation level and T intra-op threads, sequential
-// execution. Inputs are passed without copying; outputs are copied into cpuinfer tensors.
+// execution (ort_session_options.h). Inputs are passed without copying; outputs are copied into
+// cpuinfer tensors. Settings record the fused nodes of ORT's optimized graph (ort_optimized_graph.h).
 #include "backends/ort/ort_backend.h"
 
 #include <onnxruntime_cxx_api.h>
 
+#include "backends/ort/ort_optimized_graph.h"
+#include "backends/ort/ort_session_options.h"
 #include "core/error.h"
 
 namespace cpuinfer {
 
 namespace {
-
-Ort::Env& ort_env() {
-  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "cpuinfer");
-  return env;
-}
 
 ONNXTensorElementDataType ort_type(DType dtype) {
   switch (dtype) {
@@ -48,22 +46,24 @@ class OrtBackend final : public Backend {
   std::string version() const override { return Ort::GetVersionString(); }
   std::string format() const override { return "onnx"; }
   nlohmann::json settings() const override {
-    return {{"graph_optimization_level", level_ == OrtLevel::all ? "ORT_ENABLE_ALL" : "ORT_ENABLE_BASIC"},
-            {"intra_op_threads", options_.threads},
-            {"inter_op_threads", 1},
-            {"execution_mode", "sequential"},
-            {"execution_provider", "CPU"}};
+    nlohmann::json s = {{"graph_optimization_level", level_ == OrtLevel::all ? "ORT_ENABLE_ALL" : "ORT_ENABLE_BASIC"},
+                        {"intra_op_threads", options_.threads},
+                        {"inter_op_threads", 1},
+                        {"execution_mode", "sequential"},
+                        {"execution_provider", "CPU"}};
+    if (optimized_graph_.is_object()) s.update(optimized_graph_);  // fused_nodes, optimized_nodes
+    return s;
+  }
+
+  // The cpuinfer binary counts in a child process; /proc/self/exe still runs it if the file was
+  // replaced (rebuilt) since this process started.
+  void inspect(const std::filesystem::path& model) override {
+    optimized_graph_ = ort_optimized_graph(model, level_, options_.threads, "/proc/self/exe");
   }
 
   void load(const std::filesystem::path& model) override {
     try {
-      Ort::SessionOptions so;
-      so.SetIntraOpNumThreads(options_.threads);
-      so.SetInterOpNumThreads(1);
-      so.SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
-      so.SetGraphOptimizationLevel(level_ == OrtLevel::all ? GraphOptimizationLevel::ORT_ENABLE_ALL
-                                                            : GraphOptimizationLevel::ORT_ENABLE_BASIC);
-      session_ = std::make_unique<Ort::Session>(ort_env(), model.c_str(), so);
+      session_ = std::make_unique<Ort::Session>(ort_env(), model.c_str(), ort_session_options(level_, options_.threads));
       Ort::AllocatorWithDefaultOptions allocator;
       input_names_.clear();
       output_names_.clear();
@@ -110,6 +110,7 @@ class OrtBackend final : public Backend {
  private:
   OrtLevel level_;
   BackendOptions options_;
+  nlohmann::json optimized_graph_;  // what inspect found
   std::unique_ptr<Ort::Session> session_;
   std::vector<std::string> input_names_, output_names_;
 };
