@@ -89,28 +89,24 @@ class Packer {
     return i && i->rank() == 0 && values && (*values)[0] == 0;
   }
 
-  // The values reachable from start_ through token-wise nodes; false when some reader is neither
-  // token-wise nor a first-token Gather, or a packed value is a graph output.
+  // The values computed from start_ through token-wise nodes, in topological order (so that every
+  // operand is classified before its readers); false when some reader is neither token-wise nor a
+  // first-token Gather, or a packed value is a graph output.
   bool grow_region() {
-    std::vector<ValueId> todo{start_};
     packed_.insert(start_);
-    while (!todo.empty()) {
-      const ValueId v = todo.back();
-      todo.pop_back();
-      if (index_.is_output(v)) return false;
-      for (std::size_t r : index_.readers(v)) {
-        const Node& n = g_.nodes[r];
-        if (first_token(n)) {
-          exits_.insert(r);
-          continue;
-        }
-        if (!token_wise(n)) return false;
-        if (is_engine(n, kAttentionOp)) attentions_.insert(r);
-        for (ValueId out : n.outputs)
-          if (out != kNoValue && packed_.insert(out).second) todo.push_back(out);
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& n = g_.nodes[i];
+      if (std::none_of(n.inputs.begin(), n.inputs.end(), [&](ValueId in) { return packed_.count(in) != 0; })) continue;
+      if (first_token(n)) {
+        exits_.insert(i);
+        continue;
       }
+      if (!token_wise(n)) return false;
+      if (is_engine(n, kAttentionOp)) attentions_.insert(i);
+      for (ValueId out : n.outputs)
+        if (out != kNoValue) packed_.insert(out);
     }
-    return !exits_.empty();
+    return !exits_.empty() && std::none_of(packed_.begin(), packed_.end(), [&](ValueId v) { return index_.is_output(v); });
   }
 
   void rewrite(std::size_t at) {
