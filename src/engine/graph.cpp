@@ -1,6 +1,9 @@
 // Node attribute access and small graph helpers.
 #include "engine/graph.h"
 
+#include <functional>
+#include <queue>
+
 #include "core/error.h"
 
 namespace cpuinfer::engine {
@@ -76,6 +79,43 @@ std::size_t Node::input_count() const {
 ValueId Graph::add_value(Value value) {
   values.push_back(std::move(value));
   return static_cast<ValueId>(values.size() - 1);
+}
+
+std::string sort_topologically(Graph& graph) {
+  std::vector<Node>& nodes = graph.nodes;
+  std::vector<int> producer(graph.values.size(), -1);
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    for (ValueId out : nodes[i].outputs)
+      if (out != kNoValue) producer[static_cast<std::size_t>(out)] = static_cast<int>(i);
+  std::vector<std::vector<std::size_t>> consumers(nodes.size());
+  std::vector<std::size_t> waiting(nodes.size(), 0);
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    for (ValueId in : nodes[i].inputs) {
+      if (in == kNoValue || producer[static_cast<std::size_t>(in)] < 0) continue;
+      consumers[static_cast<std::size_t>(producer[static_cast<std::size_t>(in)])].push_back(i);
+      ++waiting[i];
+    }
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (waiting[i] == 0) ready.push(i);
+  std::vector<std::size_t> order;
+  order.reserve(nodes.size());
+  while (!ready.empty()) {
+    const std::size_t i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (std::size_t c : consumers[i])
+      if (--waiting[c] == 0) ready.push(c);
+  }
+  if (order.size() != nodes.size()) {
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (waiting[i] > 0) return nodes[i].label();
+  }
+  std::vector<Node> sorted;
+  sorted.reserve(nodes.size());
+  for (std::size_t i : order) sorted.push_back(std::move(nodes[i]));
+  nodes = std::move(sorted);
+  return "";
 }
 
 }  // namespace cpuinfer::engine

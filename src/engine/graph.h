@@ -97,4 +97,10 @@ struct Graph {
   ValueId add_value(Value value);
 };
 
+// Orders graph.nodes so that each comes after the producers of its inputs, keeping the order it
+// has wherever that is one (the ready node that came first goes first): a pass may insert a node
+// anywhere and sort. Returns the label of a node in a cycle (the nodes then stay as they were), or
+// "" when sorted.
+std::string sort_topologically(Graph& graph);
+
 }  // namespace cpuinfer::engine

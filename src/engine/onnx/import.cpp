@@ -1,10 +1,9 @@
-// ModelProto -> Graph with validation, then a topological sort (Kahn) that refuses cycles.
+// ModelProto -> Graph with validation, then a topological sort (graph.h) that refuses cycles.
 #include "engine/onnx/import.h"
 
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
-#include <queue>
 #include <set>
 #include <unordered_map>
 
@@ -142,7 +141,8 @@ class Importer {
       graph_.outputs.push_back(it->second);
     }
     if (graph_.outputs.empty()) fail("{}: the graph has no outputs", origin_);
-    graph_.nodes = topological_order(std::move(nodes));
+    graph_.nodes = std::move(nodes);
+    if (const std::string cycle = sort_topologically(graph_); !cycle.empty()) fail("{}: node {} is part of a cycle", origin_, cycle);
     return std::move(graph_);
   }
 
@@ -153,39 +153,6 @@ class Importer {
     ValueId id = graph_.add_value(std::move(v));
     ids_.emplace(std::move(name), id);
     return id;
-  }
-
-  std::vector<Node> topological_order(std::vector<Node> nodes) {
-    std::vector<int> producer(graph_.values.size(), -1);
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-      for (ValueId out : nodes[i].outputs)
-        if (out != kNoValue) producer[static_cast<std::size_t>(out)] = static_cast<int>(i);
-    std::vector<std::vector<std::size_t>> consumers(nodes.size());
-    std::vector<std::size_t> waiting(nodes.size(), 0);
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-      for (ValueId in : nodes[i].inputs) {
-        if (in == kNoValue || producer[static_cast<std::size_t>(in)] < 0) continue;
-        consumers[static_cast<std::size_t>(producer[static_cast<std::size_t>(in)])].push_back(i);
-        ++waiting[i];
-      }
-    std::queue<std::size_t> ready;
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-      if (waiting[i] == 0) ready.push(i);
-    std::vector<Node> order;
-    order.reserve(nodes.size());
-    std::vector<bool> done(nodes.size(), false);
-    while (!ready.empty()) {
-      std::size_t i = ready.front();
-      ready.pop();
-      done[i] = true;
-      for (std::size_t c : consumers[i])
-        if (--waiting[c] == 0) ready.push(c);
-      order.push_back(std::move(nodes[i]));
-    }
-    if (order.size() != nodes.size())
-      for (std::size_t i = 0; i < nodes.size(); ++i)
-        if (!done[i]) fail("{}: node {} is part of a cycle", origin_, nodes[i].label());
-    return order;
   }
 
   std::string origin_;

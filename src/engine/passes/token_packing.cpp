@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/error.h"
 #include "engine/passes/attention_fusion.h"
 #include "engine/passes/graph_index.h"
 
@@ -30,13 +31,13 @@ class Packer {
     if (attention.inputs.size() != 4) return 0;  // no mask: nothing to learn the lengths from
     start_ = attention.inputs[0];
     mask_ = attention.inputs[3];
-    if (!grow_region()) return 0;
-    // PackTokens goes before the region's first node, after the mask exists.
+    if (!grow_region() || packed_.count(mask_)) return 0;  // a mask computed from the region: no
+    // PackTokens goes before the region's first node; the sort moves what computes the mask
+    // before it where an exporter put that later.
     std::size_t at = g_.nodes.size();
-    for (ValueId v : packed_)
-      for (std::size_t r : index_.readers(v)) at = std::min(at, r);
-    if (const auto p = index_.producer(mask_); p && *p >= at) return 0;
+    for (std::size_t r : index_.readers(start_)) at = std::min(at, r);
     rewrite(at);
+    if (const std::string cycle = sort_topologically(g_); !cycle.empty()) fail("packing tokens made a cycle at node {}", cycle);
     return 1;
   }
 
