@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <random>
@@ -312,6 +313,34 @@ TEST(TokenPacking, AnOutputOfThePaddedHiddenStatesKeepsThePaddedBatch) {
   const auto got = fused.run(std::vector<Tensor>{x, mask}), want = plain.run(std::vector<Tensor>{x, mask});
   expect_close(got[0], want[0], "pooled");
   expect_close(got[1], want[1], "hidden states, padding included");
+}
+
+// The same input shapes with fewer real tokens make smaller tensors: they take the memory plan's
+// places (storage poisoned with NaN, so a place shared by mistake would show), and a batch with
+// more tokens than the plan knows grows it once.
+TEST(TokenPacking, FewerRealTokensRunFromTheBindingsMemoryPlan) {
+  const Config c{16, 2, 2, 17};
+  engine::SessionOptions o;
+  o.poison_storage = true;
+  engine::Session packed(engine::import_onnx_bytes(TinyBert(c).bytes(), "tiny-bert"), o);
+  engine::Session plain = session(c, false);
+  const Tensor x = hidden_states(3, 8, 16, 8);
+  auto check = [&](const std::vector<std::int64_t>& lengths) {
+    const Tensor mask = right_padded(lengths, 8);
+    expect_close(packed.run(std::vector<Tensor>{x, mask})[0], plain.run(std::vector<Tensor>{x, mask})[0],
+                 fmt::format("lengths {}", fmt::join(lengths, ", ")));
+  };
+  check({5, 2, 8});  // recorded
+  check({3, 1, 8});  // fewer tokens: planned
+  check({5, 2, 8});
+  EXPECT_EQ(packed.memory_stats().recorded_runs, 1u);
+  EXPECT_EQ(packed.memory_stats().planned_runs, 2u);
+  check({8, 8, 8});  // more: strays, then recorded as large as both
+  check({8, 8, 8});
+  check({1, 1, 1});
+  check({8, 7, 8});
+  EXPECT_EQ(packed.memory_stats().recorded_runs, 2u);
+  EXPECT_EQ(packed.memory_stats().planned_runs, 4u);
 }
 
 TEST(TokenPacking, ABadMaskIsAnErrorNamingTheInput) {

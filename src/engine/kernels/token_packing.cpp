@@ -19,8 +19,9 @@ std::vector<Tensor> pack(const NodeInfo& info, Inputs inputs) {
   Tensor offsets(DType::i64, {batch + 1});
   auto begin = offsets.values<std::int64_t>();
   for (std::int64_t b = 0; b < batch; ++b) begin[b + 1] = begin[b] + (lengths ? (*lengths)[b] : length);
+  // Copied even when nothing is dropped: the run then takes the same blocks whatever the lengths,
+  // so its memory plan serves every batch of these input shapes (memory/run_memory.h).
   const std::int64_t tokens = begin[batch];
-  if (tokens == batch * length) return {x.reshaped({1, tokens, hidden}), std::move(offsets)};  // nothing to drop
   Tensor packed = allocate_checked(x.dtype(), {1, tokens, hidden}, info);
   const std::size_t row = static_cast<std::size_t>(hidden) * dtype_size(x.dtype());
   const auto* src = static_cast<const std::byte*>(x.data());

@@ -48,6 +48,7 @@ void RunMemory::begin_run(const std::vector<Shape>& binding) {
 
 void RunMemory::begin_step(std::size_t step, std::vector<const Tensor*> overwritable) {
   overwritable_ = std::move(overwritable);
+  step_ = step;
   if (!recording_) return;
   std::lock_guard lock(recording_->mutex);
   recording_->step = step;
@@ -63,8 +64,13 @@ void RunMemory::end_run(std::vector<Tensor>& results) {
       recording_->open = false;
       blocks = recording_->blocks;
     }
+    // After a stray: each block as large as in the plan strayed from, where the traces agree.
+    if (strayed_ && strayed_binding_ == binding_ && strayed_->blocks.size() == blocks.size() &&
+        std::ranges::equal(blocks, strayed_->blocks, [](const BlockUse& a, const BlockUse& b) { return a.first == b.first; }))
+      for (std::size_t k = 0; k < blocks.size(); ++k) blocks[k].bytes = std::max(blocks[k].bytes, strayed_->blocks[k].bytes);
+    strayed_.reset();
     auto plan = std::make_shared<Plan>();
-    for (const BlockUse& b : blocks) plan->bytes.push_back(b.bytes);
+    plan->blocks = blocks;
     plan->arena = plan_arena(blocks, kStorageAlignment);
     plans_.put(binding_, plan);
     pool_.clear();  // the recorded intermediates: the arena takes their place from the next run
@@ -102,7 +108,7 @@ std::shared_ptr<std::byte[]> RunMemory::take(std::size_t exact) {
   if (serving_) {
     const Plan& plan = *serving_;
     const std::size_t k = next_++;
-    if (k < plan.bytes.size() && plan.bytes[k] == bytes) {
+    if (k < plan.blocks.size() && plan.blocks[k].bytes >= bytes && plan.blocks[k].first == step_) {
       if (const auto& offset = plan.arena.offsets[k]) {
         std::byte* data = arena_.get() + *offset;
         if (poison_) std::memset(data, 0xFF, bytes);
@@ -111,6 +117,8 @@ std::shared_ptr<std::byte[]> RunMemory::take(std::size_t exact) {
       return pool_.take(bytes);
     }
     // A block the trace does not have: the rest of the run from the pool, and a new trace next time.
+    strayed_ = serving_;
+    strayed_binding_ = binding_;
     plans_.erase(binding_);
     serving_.reset();
     return pool_.take(bytes);

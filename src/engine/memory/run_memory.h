@@ -12,9 +12,12 @@
 // it also lowers the recorded run's peak.
 //
 // Blocks that outlive the run (the results) never come from the arena, so a result the caller holds
-// is never overwritten by the next run. A run that strays from its trace (a block of another size:
-// a data-dependent shape) takes the rest of its blocks from the StoragePool, and its binding is
-// recorded again on its next run.
+// is never overwritten by the next run. Shapes that depend on data (packed tokens: the same input
+// shapes, fewer real tokens) make smaller blocks: a block no larger than the trace's, taken at the
+// trace's step, takes the trace's place. A run that strays from its trace (a larger block, or one
+// at another step) takes the rest of its blocks from the StoragePool, and its binding is recorded
+// again on its next run, each block as large as in either trace when the two take the same blocks
+// at the same steps: a binding's plan grows to its largest data-dependent sizes.
 #pragma once
 
 #include <memory>
@@ -55,7 +58,7 @@ class RunMemory final : public StorageSource {
  private:
   struct Recording;
   struct Plan {
-    std::vector<std::size_t> bytes;  // the trace's blocks in order
+    std::vector<BlockUse> blocks;  // the trace's blocks in order
     ArenaPlan arena;
   };
 
@@ -64,6 +67,9 @@ class RunMemory final : public StorageSource {
   PlanCache<std::vector<Shape>, std::shared_ptr<Plan>> plans_{16};
   std::shared_ptr<Recording> recording_;  // while a binding's first run is recorded
   std::shared_ptr<Plan> serving_;         // while a run follows its plan
+  std::shared_ptr<Plan> strayed_;         // the plan a run strayed from, until its binding is recorded again
+  std::vector<Shape> strayed_binding_;
+  std::size_t step_ = 0;                  // the step running
   std::vector<Shape> binding_;
   std::size_t next_ = 0;                  // the next block of the plan
   std::vector<const Tensor*> overwritable_;  // this step's, until its first block
