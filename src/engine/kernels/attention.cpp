@@ -1,14 +1,14 @@
 // cpuinfer:Attention (passes/attention_fusion.h): multi-head self-attention in two steps.
 //  1. One GEMM projects every token to its query, key and value: [rows, hidden] x [hidden, 3 * width]
 //     plus bias, the three weight matrices side by side, packed once at load (packed_weights.h).
-//  2. Per sequence, per head and per block of 64 queries: scores = scale * Q K^T for the block
-//     (64 x length, in the thread's L2), the mask's row added and softmax taken in place, then the
-//     block's context = P V written into the head's columns of the output. Blocks run in parallel.
+//  2. Per sequence and per block of 64 queries, for all heads at once (oneDNN batched matmuls over
+//     strided views of the projection, no copies): scores = Q K^T, [heads, 64, length], at most
+//     1.5 MB for 512 keys, so it stays in L2/L3 between its three passes; each row scaled, the
+//     mask's row added, softmax taken in place (parallel over rows); then context = P V written
+//     into each head's columns of the output.
 // Sequences are the input's rows [batch, length] or, with the offsets input (passes/token_packing.h),
 // the packed rows [1, tokens] cut at offsets[b]: each sequence attends over its own length only.
 // The mask (additive, broadcast to [batch, heads, queries, keys]) is read in place, never expanded.
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <optional>
 
@@ -72,42 +72,34 @@ class AttentionKernel final : public Kernel {
     Tensor y = allocate_checked(DType::f32, {x.dim(0), x.dim(1), width}, info_);
     if (rows == 0) return one(std::move(y));
     const Tensor qkv = project(x.reshaped({rows, hidden}), bias.reshaped({1, 3 * width}));
-
-    struct Block {
-      std::int64_t sequence, head, first_query;
-    };
-    std::vector<Block> blocks;
-    for (std::int64_t b = 0; b < batch; ++b)
-      for (std::int64_t h = 0; h < heads_; ++h)
-        for (std::int64_t q = 0; q < begin[b + 1] - begin[b]; q += kQueryBlock) blocks.push_back({b, h, q});
-    const float* all = qkv.values<float>().data();
+    Tensor scores = allocate_checked(DType::f32, {heads_, std::min(kQueryBlock, longest), longest}, info_);
+    auto* all = const_cast<float*>(qkv.values<float>().data());  // oneDNN takes sources as non-const
     float* out = y.values<float>().data();
+    float* block = scores.values<float>().data();
     const std::int64_t ld = 3 * width;
-    const auto count = static_cast<std::int64_t>(blocks.size());
-    bool failed = false;
-#pragma omp parallel num_threads(std::max<int>(1, std::min<std::int64_t>(max_threads(), count)))
-    {
-      std::vector<float> scores(static_cast<std::size_t>(kQueryBlock * longest));
-      std::vector<float> addend(static_cast<std::size_t>(longest));
-#pragma omp for schedule(dynamic)
-      for (std::int64_t i = 0; i < count; ++i) {
-        const Block& block = blocks[static_cast<std::size_t>(i)];
-        const std::int64_t first = begin[block.sequence], length = begin[block.sequence + 1] - first;
-        const std::int64_t queries = std::min(kQueryBlock, length - block.first_query);
-        const float* q = all + (first + block.first_query) * ld + block.head * head_size;
-        const float* k = all + first * ld + width + block.head * head_size;
-        const float* v = all + first * ld + 2 * width + block.head * head_size;
-        if (dnnl_sgemm('N', 'T', queries, length, head_size, scale_, q, ld, k, ld, 0.0f, scores.data(), length) != dnnl_success)
-          failed = true;
-        for (std::int64_t r = 0; r < queries; ++r)
-          loops_.softmax_row(scores.data() + r * length,
-                             m.row(block.sequence, block.head, block.first_query + r, length, addend.data()), length);
-        float* context = out + (first + block.first_query) * width + block.head * head_size;
-        if (dnnl_sgemm('N', 'N', queries, head_size, length, 1.0f, scores.data(), length, v, ld, 0.0f, context, width) != dnnl_success)
-          failed = true;
+    const int threads = max_threads();
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const std::int64_t first = begin[b], length = begin[b + 1] - first;
+      for (std::int64_t q0 = 0; q0 < length; q0 += kQueryBlock) {
+        const std::int64_t queries = std::min(kQueryBlock, length - q0);
+        HeadProducts& p = products_.get({queries, length}, [&] { return head_products(queries, length, head_size, width); });
+        // Every head's scores for this block of queries, then their softmax, then their context.
+        execute(p.scores, memory(p.scores.a, all + (first + q0) * ld), memory(p.scores.b, all + first * ld + width),
+                memory(p.scores.c, block));
+        const std::int64_t count = heads_ * queries;
+#pragma omp parallel num_threads(std::max<int>(1, std::min<std::int64_t>(threads, count)))
+        {
+          std::vector<float> addend(static_cast<std::size_t>(length));
+#pragma omp for schedule(static)
+          for (std::int64_t i = 0; i < count; ++i) {
+            const std::int64_t h = i / queries, q = i % queries;
+            loops_.softmax_row(block + i * length, m.row(b, h, q0 + q, length, addend.data()), length, scale_);
+          }
+        }
+        execute(p.context, memory(p.context.a, block), memory(p.context.b, all + first * ld + 2 * width),
+                memory(p.context.c, out + (first + q0) * width));
       }
     }
-    if (failed) info_.fail("oneDNN's sgemm failed");
     return one(std::move(y));
   }
 
@@ -149,6 +141,31 @@ class AttentionKernel final : public Kernel {
     return view;
   }
 
+  // For one block of queries of one sequence, over every head (batch dimension): the scores
+  // [heads, queries, length] = Q [heads, queries, size] x K^T [heads, size, length], and the context
+  // [heads, queries, size] = P x V [heads, length, size], Q, K and V read in place from the
+  // projection's rows, the context written in place into the output's.
+  struct HeadProducts {
+    MatmulPlan scores, context;
+  };
+  HeadProducts head_products(std::int64_t queries, std::int64_t length, std::int64_t size, std::int64_t width) const {
+    const std::int64_t ld = 3 * width, h = heads_;
+    auto desc = [](dnnl::memory::dims dims, dnnl::memory::dims strides) {
+      return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
+    };
+    try {
+      HeadProducts p;
+      p.scores = make_matmul(desc({h, queries, size}, {size, ld, 1}), desc({h, size, length}, {size, 1, ld}), {},
+                             desc({h, queries, length}, {queries * length, length, 1}), {});
+      p.context = make_matmul(desc({h, queries, length}, {queries * length, length, 1}), desc({h, length, size}, {size, ld, 1}), {},
+                              desc({h, queries, size}, {size, width, 1}), {});
+      return p;
+    } catch (const dnnl::error& e) {
+      info_.fail("oneDNN refused attention over {} queries and {} keys: {}", queries, length, e.what());
+    }
+  }
+  static dnnl::memory memory(const dnnl::memory::desc& desc, float* data) { return dnnl::memory(desc, dnnl_engine(), data); }
+
   // [rows, hidden] x weights + bias: [rows, 3 x width].
   Tensor project(const Tensor& x, const Tensor& bias) {
     const std::int64_t rows = x.dim(0), n = weights_shape_[1];
@@ -172,6 +189,7 @@ class AttentionKernel final : public Kernel {
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;
   PlanCache<std::int64_t, MatmulPlan> plans_{64};
+  PlanCache<std::pair<std::int64_t, std::int64_t>, HeadProducts> products_{64};  // by (queries, keys)
 };
 
 }  // namespace

@@ -14,15 +14,25 @@ MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
   return plan;
 }
 
+namespace {
+void execute(MatmulPlan& plan, std::unordered_map<int, dnnl::memory> args) {
+  const Scratchpad scratchpad(plan.scratchpad);
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
+  plan.primitive.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
+}
+}  // namespace
+
 void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
              const std::vector<std::pair<int, dnnl::memory>>& extra) {
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(plan.c, c)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
   for (const auto& [arg, memory] : extra) args.emplace(arg, memory);
-  const Scratchpad scratchpad(plan.scratchpad);
-  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
-  plan.primitive.execute(dnnl_stream(), args);
-  dnnl_stream().wait();
+  execute(plan, std::move(args));
+}
+
+void execute(MatmulPlan& plan, const dnnl::memory& a, const dnnl::memory& b, const dnnl::memory& c) {
+  execute(plan, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
 }
 
 }  // namespace cpuinfer::engine

@@ -25,5 +25,7 @@ MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
 // oneDNN argument index.
 void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
              const std::vector<std::pair<int, dnnl::memory>>& extra = {});
+// Over memory the caller placed (views into larger tensors), without bias or post-op operands.
+void execute(MatmulPlan& plan, const dnnl::memory& a, const dnnl::memory& b, const dnnl::memory& c);
 
 }  // namespace cpuinfer::engine

@@ -23,8 +23,8 @@ struct VectorLoops {
                          float* mean, float* inv);
   // y[i] = x[i] * scale + shift (BatchNormalization over one channel).
   void (*affine)(const float* x, float* y, std::int64_t n, float scale, float shift);
-  // x = softmax(x + addend) over n values, in place; `addend` may be null (nothing added).
-  void (*softmax_row)(float* x, const float* addend, std::int64_t n);
+  // x = softmax(x * scale + addend) over n values, in place; `addend` may be null (nothing added).
+  void (*softmax_row)(float* x, const float* addend, std::int64_t n, float scale);
   // acc[j] += sum over k < depth of v[k] * m[k * ld + j], for j < n: a row times a k-major matrix
   // (the recurrent layers' steps).
   void (*row_times_matrix)(const float* v, std::int64_t depth, const float* m, std::int64_t ld, float* acc, std::int64_t n);

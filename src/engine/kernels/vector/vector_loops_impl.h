@@ -96,10 +96,13 @@ void affine(const float* x, float* y, std::int64_t n, float scale, float shift) 
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
 }
 
-void softmax_row(float* x, const float* addend, std::int64_t n) {
+void softmax_row(float* x, const float* addend, std::int64_t n, float scale) {
   if (addend) {
 #pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) x[i] += addend[i];
+    for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] * scale + addend[i];
+  } else if (scale != 1.0f) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) x[i] *= scale;
   }
   float top = -HUGE_VALF;
 #pragma omp simd reduction(max : top)
