@@ -9,6 +9,8 @@
 // Sequences are the input's rows [batch, length] or, with the offsets input (passes/token_packing.h),
 // the packed rows [1, tokens] cut at offsets[b]: each sequence attends over its own length only.
 // The mask (additive, broadcast to [batch, heads, queries, keys]) is read in place, never expanded.
+// first_query_only: only each sequence's first query, output [1, batch, width] (the last layer of
+// a model that reads only the first token, passes/token_packing.h).
 #include <algorithm>
 #include <optional>
 
@@ -16,6 +18,7 @@
 #include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
 #include "engine/kernels/vector/vector_loops.h"
+#include "engine/passes/token_packing.h"
 
 namespace cpuinfer::engine {
 
@@ -28,7 +31,8 @@ class AttentionKernel final : public Kernel {
   enum Input : std::size_t { kInput = 0, kWeights = 1, kBias = 2, kMask = 3, kOffsets = 4 };
 
   explicit AttentionKernel(const Node& node)
-      : info_(node), heads_(node.get_int("num_heads", 0)), scale_(node.get_float("scale", 1.0f)), loops_(vector_loops()) {
+      : info_(node), heads_(node.get_int("num_heads", 0)), scale_(node.get_float("scale", 1.0f)),
+        first_query_only_(node.get_int(kFirstQueryOnly, 0) != 0), loops_(vector_loops()) {
     if (heads_ < 1) info_.fail("num_heads must be positive, got {}", heads_);
   }
 
@@ -69,7 +73,8 @@ class AttentionKernel final : public Kernel {
     for (std::int64_t b = 0; b < batch; ++b) longest = std::max(longest, begin[b + 1] - begin[b]);
     const MaskView m = mask_view(mask, batch, longest, !offsets);
 
-    Tensor y = allocate_checked(DType::f32, {x.dim(0), x.dim(1), width}, info_);
+    if (first_query_only_ && !offsets) info_.fail("first_query_only needs the offsets of packed sequences");
+    Tensor y = allocate_checked(DType::f32, first_query_only_ ? Shape{1, batch, width} : Shape{x.dim(0), x.dim(1), width}, info_);
     if (rows == 0) return one(std::move(y));
     const Tensor qkv = project(x.reshaped({rows, hidden}), bias.reshaped({1, 3 * width}));
     Tensor scores = allocate_checked(DType::f32, {heads_, std::min(kQueryBlock, longest), longest}, info_);
@@ -80,8 +85,10 @@ class AttentionKernel final : public Kernel {
     const int threads = max_threads();
     for (std::int64_t b = 0; b < batch; ++b) {
       const std::int64_t first = begin[b], length = begin[b + 1] - first;
-      for (std::int64_t q0 = 0; q0 < length; q0 += kQueryBlock) {
-        const std::int64_t queries = std::min(kQueryBlock, length - q0);
+      const std::int64_t wanted = first_query_only_ ? 1 : length;  // queries whose context is wanted
+      const std::int64_t out_row = first_query_only_ ? b : first;   // where the first one's goes
+      for (std::int64_t q0 = 0; q0 < wanted; q0 += kQueryBlock) {
+        const std::int64_t queries = std::min(kQueryBlock, wanted - q0);
         HeadProducts& p = products_.get({queries, length}, [&] { return head_products(queries, length, head_size, width); });
         // Every head's scores for this block of queries, then their softmax, then their context.
         execute(p.scores, memory(p.scores.a, all + (first + q0) * ld), memory(p.scores.b, all + first * ld + width),
@@ -97,7 +104,7 @@ class AttentionKernel final : public Kernel {
           }
         }
         execute(p.context, memory(p.context.a, block), memory(p.context.b, all + first * ld + 2 * width),
-                memory(p.context.c, out + (first + q0) * width));
+                memory(p.context.c, out + (out_row + q0) * width));
       }
     }
     return one(std::move(y));
@@ -185,6 +192,7 @@ class AttentionKernel final : public Kernel {
   NodeInfo info_;
   std::int64_t heads_;
   float scale_;
+  bool first_query_only_;
   const VectorLoops& loops_;
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;

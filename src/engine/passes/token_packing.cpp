@@ -2,6 +2,7 @@
 #include "engine/passes/token_packing.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -110,20 +111,90 @@ class Packer {
     return !exits_.empty() && std::none_of(packed_.begin(), packed_.end(), [&](ValueId v) { return index_.is_output(v); });
   }
 
+  // The region's values of which only the first tokens are ever read: those the exits read, and
+  // those whose readers all compute token by token values of this kind (not Attention: its keys
+  // need every token). Found from the last node back, readers before their producers; a value
+  // whose producer computes other tokens for other readers too is taken out again.
+  std::set<ValueId> first_tokens_only() const {
+    std::set<ValueId> only;
+    auto unread = [&](ValueId v) { return index_.readers(v).empty() && !index_.is_output(v); };
+    auto selectable = [&](const Node& n) {  // token-wise, all of its outputs wanted at first tokens only
+      return !is_engine(n, kAttentionOp) && std::all_of(n.outputs.begin(), n.outputs.end(), [&](ValueId out) {
+        return out == kNoValue || unread(out) || only.count(out);
+      });
+    };
+    for (std::size_t i = g_.nodes.size(); i-- > 0;)
+      for (ValueId out : g_.nodes[i].outputs) {
+        if (out == kNoValue || out == start_ || !packed_.count(out) || unread(out) || index_.is_output(out)) continue;
+        if (std::all_of(index_.readers(out).begin(), index_.readers(out).end(),
+                        [&](std::size_t r) { return exits_.count(r) || selectable(g_.nodes[r]); }))
+          only.insert(out);
+      }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto it = only.begin(); it != only.end();) {
+        const Node& producer = g_.nodes[*index_.producer(*it)];
+        if (!is_engine(producer, kAttentionOp) && !selectable(producer)) {
+          it = only.erase(it);
+          changed = true;
+        } else {
+          ++it;
+        }
+      }
+    }
+    return only;
+  }
+
   void rewrite(std::size_t at) {
+    // Known before any change (index_ describes the graph as it was).
+    const std::set<ValueId> only = first_tokens_only();
+    std::vector<std::size_t> selected;  // token-wise nodes that compute first tokens only
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& n = g_.nodes[i];
+      if (!is_engine(n, kAttentionOp) && !exits_.count(i) && !n.outputs.empty() && only.count(n.outputs[0])) selected.push_back(i);
+    }
+
     const ValueId packed = add_value(g_.values[static_cast<std::size_t>(start_)].name + "/packed", DType::f32);
     const ValueId offsets = add_value(g_.values[static_cast<std::size_t>(start_)].name + "/offsets", DType::i64);
     for (Node& n : g_.nodes)
       for (ValueId& in : n.inputs)
         if (in == start_) in = packed;
-    for (std::size_t a : attentions_) g_.nodes[a].inputs.push_back(offsets);
+    for (std::size_t a : attentions_) {
+      Node& attention = g_.nodes[a];
+      attention.inputs.push_back(offsets);
+      if (only.count(attention.outputs[0])) attention.attributes[kFirstQueryOnly] = std::int64_t{1};
+    }
     for (std::size_t e : exits_) {
       Node& gather = g_.nodes[e];
+      const bool rows_selected = only.count(gather.inputs[0]) != 0;
       gather.domain = kEngineDomain;
       gather.op_type = kFirstTokenOp;
       gather.attributes.clear();
+      if (rows_selected) gather.attributes[kRowsSelected] = std::int64_t{1};
       gather.inputs = {gather.inputs[0], offsets};
     }
+    // A first-tokens-only node reads the first tokens of what others read whole (the residual).
+    std::map<ValueId, ValueId> first_of;
+    std::vector<Node> selections;
+    for (std::size_t i : selected)
+      for (ValueId& in : g_.nodes[i].inputs) {
+        const ValueId original = in == packed ? start_ : in;
+        if (in == kNoValue || !packed_.count(original) || only.count(original)) continue;
+        auto [it, fresh] = first_of.try_emplace(in, kNoValue);
+        if (fresh) {
+          it->second = add_value(g_.values[static_cast<std::size_t>(in)].name + "/first_tokens", DType::f32);
+          Node select;
+          select.name = g_.values[static_cast<std::size_t>(in)].name + "/" + kFirstTokenOp;
+          select.domain = kEngineDomain;
+          select.op_type = kFirstTokenOp;
+          select.attributes[kKeepRank] = std::int64_t{1};
+          select.inputs = {in, offsets};
+          select.outputs = {it->second};
+          selections.push_back(std::move(select));
+        }
+        in = it->second;
+      }
+    for (Node& select : selections) g_.nodes.push_back(std::move(select));
     Node pack;
     pack.name = g_.values[static_cast<std::size_t>(start_)].name + "/" + kPackTokensOp;
     pack.domain = kEngineDomain;

@@ -6,6 +6,12 @@
 //   the region's nodes unchanged: they see a batch of one sequence of T tokens;
 //   Attention gets the offsets and attends within each sequence (kernels/attention.cpp);
 //   FirstToken(packed, offsets) -> [B, H]  for each Gather of token 0 (BERT's pooler), where it ends.
+// Past the last attention only the first tokens are read: the nodes between it and the Gather
+// compute them alone (BERT's last layer: its output projection, LayerNorms and feed-forward for one
+// token per sequence instead of all), the last attention computes only its first queries
+// (first_query_only), and FirstToken (keep_rank) takes the first tokens of what such nodes also
+// read in full (the residual). The outputs are the same: each of those tokens' values depends
+// only on its own row there.
 // Token by token: MatMul by constant weights (fused epilogues included), element-wise operators
 // whose other operands are packed too or constants broadcast along the hidden axis,
 // LayerNormalization and ReduceMean over the last axis. The region must end only in Gathers of
@@ -29,6 +35,12 @@ namespace cpuinfer::engine {
 
 inline constexpr const char* kPackTokensOp = "PackTokens";
 inline constexpr const char* kFirstTokenOp = "FirstToken";
+// FirstToken's attributes: keep_rank, output [1, B, H] instead of [B, H]; rows_selected, its input
+// holds one row per sequence already ([1, B, H]). Attention's: first_query_only, output [1, B, width],
+// the attention of each sequence's first token.
+inline constexpr const char* kKeepRank = "keep_rank";
+inline constexpr const char* kRowsSelected = "rows_selected";
+inline constexpr const char* kFirstQueryOnly = "first_query_only";
 // A mask value at or below this hides a key: exp(-1e4 + score - max) is 0 in float32.
 inline constexpr float kHiddenKey = -1.0e4f;
 
