@@ -21,6 +21,8 @@ class NativeBackend final : public Backend {
       s["imported_nodes"] = session_->report().imported_nodes;
       s["folded_nodes"] = session_->report().folded_nodes;
       s["fused_nodes"] = session_->report().fused_nodes;
+      s["attention_nodes"] = session_->report().attention_nodes;
+      s["packed_tokens"] = session_->report().packed_tokens;
       s["blocked_nodes"] = session_->report().blocked_nodes;
       s["reorders"] = session_->report().reorders;
       s["executed_nodes"] = session_->node_count();
