@@ -152,6 +152,7 @@ void add_mod(KernelTable& t) {
               const T r = static_cast<T>(x % d);
               return !fmod && r != 0 && ((r < 0) != (d < 0)) ? static_cast<T>(r + d) : r;
             } else {
+              (void)fmod;  // unsigned: both conventions agree
               return static_cast<T>(x % d);
             }
           }, {&a, &b});
