@@ -30,9 +30,12 @@ constexpr int kFloat = onnx::TensorProto::FLOAT;
 constexpr int kInt64 = onnx::TensorProto::INT64;
 
 struct Config {
-  std::int64_t hidden = 16, heads = 2, layers = 2, opset = 17;
+  Config(std::int64_t hidden_, std::int64_t heads_, std::int64_t layers_, std::int64_t opset_)
+      : hidden(hidden_), heads(heads_), layers(layers_), opset(opset_) {}
+  std::int64_t hidden, heads, layers, opset;
   float mask_value = -3.4028234663852886e+38f;  // torch.finfo(float32).min, as transformers >= 4.21
   bool hidden_states_output = false;            // also output the last hidden states (no packing then)
+  std::string extra_output;                     // also output this value of the graph
   std::string label() const { return fmt::format("hidden {} heads {} layers {} opset {}", hidden, heads, layers, opset); }
 };
 
@@ -51,6 +54,7 @@ class TinyBert {
     b_.node("Tanh", {"first"}, {"pooled"});
     b_.output("pooled");
     if (c.hidden_states_output) b_.output(x);
+    if (!c.extra_output.empty()) b_.output(c.extra_output);
   }
   std::string bytes() const { return b_.bytes(); }
 
@@ -341,6 +345,20 @@ TEST(TokenPacking, FewerRealTokensRunFromTheBindingsMemoryPlan) {
   check({8, 7, 8});
   EXPECT_EQ(packed.memory_stats().recorded_runs, 2u);
   EXPECT_EQ(packed.memory_stats().planned_runs, 4u);
+}
+
+// Layer 0's query projection is also a graph output: its attention cannot be one node (the value
+// would be gone), so it runs unfused, correctly; layer 1's still fuses, and packs from there.
+TEST(AttentionFusion, APatternWithAValueReadOutsideRunsUnfused) {
+  Config c{16, 2, 2, 17};
+  c.extra_output = "l0_q";
+  engine::Session fused = session(c, true), plain = session(c, false);
+  EXPECT_EQ(fused.report().attention_nodes, 1u);
+  EXPECT_TRUE(fused.report().packed_tokens);  // from layer 1's input, the first fused attention's
+  const Tensor x = hidden_states(2, 5, 16, 7), mask = right_padded({5, 2}, 5);
+  const auto got = fused.run(std::vector<Tensor>{x, mask}), want = plain.run(std::vector<Tensor>{x, mask});
+  expect_close(got[0], want[0], "pooled");
+  expect_close(got[1], want[1], "layer 0's queries");
 }
 
 TEST(TokenPacking, ABadMaskIsAnErrorNamingTheInput) {
