@@ -47,6 +47,11 @@ const std::vector<Factory>& factories() {
                   "kernels for the rest (fp32)",
         "resnet101, bert, any ONNX model whose operators it has"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o); }},
+      {{"native-bf16", "the native engine with its products in bfloat16: MatMul by constant weights and fused attention's "
+                       "projection take bfloat16 inputs and weights, accumulate in float32 (oneDNN's AVX512_BF16 kernels); "
+                       "LayerNorm, Softmax, residual Adds and convolutions stay float32",
+        "resnet101 (convolutions not yet in bfloat16), bert, any ONNX model; unsupported without AVX512_BF16"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o, true); }},
   };
   return kFactories;
 }

@@ -13,6 +13,7 @@
 #include "engine/isa.h"
 #include "engine/onnx/import.h"
 #include "engine/passes/attention_fusion.h"
+#include "engine/passes/bf16_compute.h"
 #include "engine/passes/blocked_layout.h"
 #include "engine/passes/constant_folding.h"
 #include "engine/passes/fusion.h"
@@ -44,6 +45,8 @@ TensorSpec spec_of(const Value& v) { return {v.name, v.dtype, v.shape}; }
 
 Session::Session(Graph graph, SessionOptions options)
     : graph_(std::move(graph)), options_(options), memory_(options.poison_storage) {
+  if (options_.bf16)
+    if (const std::string why = bf16_unsupported_reason(); !why.empty()) throw Unsupported(why);
   report_.imported_nodes = graph_.nodes.size();
   report_.producer = graph_.producer;
   report_.opset = graph_.opset;
@@ -75,6 +78,7 @@ Session::Session(Graph graph, SessionOptions options)
     report_.fused_nodes = fuse_epilogues(graph_);
     if (options_.pack_tokens) report_.packed_tokens = pack_tokens(graph_) != 0;
   }
+  if (options_.bf16) report_.bf16_nodes = compute_in_bf16(graph_);
   report_.isa = engine_isa_description();
   if (options_.blocked_layout) {
     const LayoutReport layout = block_layouts(graph_, {channel_block(), options_.winograd});

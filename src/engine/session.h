@@ -21,6 +21,7 @@ struct SessionOptions {
   int threads = 1;            // OpenMP threads of the kernels and oneDNN
   bool fuse = true;           // attention and epilogue fusion (passes/attention_fusion.h, fusion.h); off: every node runs on its own
   bool pack_tokens = true;    // padding-free batches around fused attention (passes/token_packing.h)
+  bool bf16 = false;          // bfloat16 products (passes/bf16_compute.h); the CPU must have AVX512_BF16
   bool blocked_layout = true; // convolutions in the blocked layout (passes/blocked_layout.h); off: plain
   bool winograd = true;       // Winograd for 3x3 stride-1 blocked convolutions where oneDNN offers it
   bool poison_storage = false;// tests: tensors a run allocates start as NaN (core/storage_pool.h)
@@ -32,6 +33,7 @@ struct LoadReport {
   std::size_t fused_nodes = 0;   // folded into a Conv or MatMul before them
   std::size_t attention_nodes = 0;  // multi-head attention subgraphs fused into one node each
   bool packed_tokens = false;    // padded batches run on their real tokens (passes/token_packing.h)
+  std::size_t bf16_nodes = 0;    // products computed in bfloat16 (passes/bf16_compute.h)
   std::size_t blocked_nodes = 0; // convolutions, pooling, element-wise nodes in the blocked layout
   std::size_t reorders = 0;      // layout conversions at the blocked region's edges
   std::string isa;               // the ISA path (engine/isa.h)
@@ -42,7 +44,8 @@ struct LoadReport {
 class Session {
  public:
   // Folds constants and makes the kernels. Throws cpuinfer::Unsupported naming the first node
-  // whose operator has no kernel (and how many others lack one), cpuinfer::Error for invalid nodes.
+  // whose operator has no kernel (and how many others lack one), or the missing CPU extension of
+  // options.bf16; cpuinfer::Error for invalid nodes.
   Session(Graph graph, SessionOptions options);
   ~Session();
 

@@ -7,6 +7,7 @@
 
 namespace cpuinfer {
 
-std::unique_ptr<Backend> make_native_backend(const BackendOptions& options);
+// `bf16`: the products in bfloat16 (backend native-bf16; engine/passes/bf16_compute.h).
+std::unique_ptr<Backend> make_native_backend(const BackendOptions& options, bool bf16 = false);
 
 }  // namespace cpuinfer

@@ -18,6 +18,7 @@
 #include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
 #include "engine/kernels/vector/vector_loops.h"
+#include "engine/passes/bf16_compute.h"
 #include "engine/passes/token_packing.h"
 
 namespace cpuinfer::engine {
@@ -32,7 +33,8 @@ class AttentionKernel final : public Kernel {
 
   explicit AttentionKernel(const Node& node)
       : info_(node), heads_(node.get_int("num_heads", 0)), scale_(node.get_float("scale", 1.0f)),
-        first_query_only_(node.get_int(kFirstQueryOnly, 0) != 0), loops_(vector_loops()) {
+        first_query_only_(node.get_int(kFirstQueryOnly, 0) != 0), bf16_(node.get_int(kBf16Attribute, 0) != 0),
+        loops_(vector_loops()) {
     if (heads_ < 1) info_.fail("num_heads must be positive, got {}", heads_);
   }
 
@@ -174,18 +176,25 @@ class AttentionKernel final : public Kernel {
   static dnnl::memory memory(const dnnl::memory::desc& desc, float* data) { return dnnl::memory(desc, dnnl_engine(), data); }
 
   // [rows, hidden] x weights + bias: [rows, 3 x width].
+  // bf16 (passes/bf16_compute.h): x rounded to bfloat16, the weights packed as bfloat16.
   Tensor project(const Tensor& x, const Tensor& bias) {
     const std::int64_t rows = x.dim(0), n = weights_shape_[1];
     Tensor qkv = allocate_checked(DType::f32, {rows, n}, info_);
+    std::optional<Tensor> rounded;
+    if (bf16_) {
+      rounded = allocate_checked(DType::bf16, x.shape(), info_);
+      to_bf16(x, *rounded);
+    }
+    const auto type = bf16_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
     MatmulPlan& plan = plans_.get(rows, [&] {
       try {
-        const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
-        return make_matmul(plain_desc(x.shape()), any, plain_desc(bias.shape()), plain_desc(qkv.shape()), {});
+        const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), type, dnnl::memory::format_tag::any);
+        return make_matmul(plain_desc(x.shape(), type), any, plain_desc(bias.shape()), plain_desc(qkv.shape()), {});
       } catch (const dnnl::error& e) {
         info_.fail("oneDNN refused the projection of {}: {}", shape_string(x.shape()), e.what());
       }
     });
-    execute(plan, x, weights_->get(plan.b), &bias, qkv);
+    execute(plan, bf16_ ? *rounded : x, weights_->get(plan.b), &bias, qkv);
     return qkv;
   }
 
@@ -193,6 +202,7 @@ class AttentionKernel final : public Kernel {
   std::int64_t heads_;
   float scale_;
   bool first_query_only_;
+  bool bf16_;  // the projection in bfloat16
   const VectorLoops& loops_;
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;

@@ -24,8 +24,15 @@ std::string dnnl_version_string() {
 
 dnnl::memory::dims dnnl_dims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
 
-dnnl::memory::desc plain_desc(const Shape& shape) {
-  return dnnl::memory::desc(dnnl_dims(shape), dnnl::memory::data_type::f32, dnnl_dims(contiguous_strides(shape)));
+dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type) {
+  return dnnl::memory::desc(dnnl_dims(shape), type, dnnl_dims(contiguous_strides(shape)));
+}
+
+void to_bf16(const Tensor& from, Tensor& to) {
+  dnnl::memory src = wrap(plain_desc(from.shape()), from);
+  dnnl::memory dst(plain_desc(to.shape(), dnnl::memory::data_type::bf16), dnnl_engine(), to.data());
+  dnnl::reorder(src, dst).execute(dnnl_stream(), src, dst);
+  dnnl_stream().wait();
 }
 
 dnnl::memory::desc blocked_desc(const Shape& logical, int block) {

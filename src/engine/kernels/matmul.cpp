@@ -9,6 +9,7 @@
 #include "engine/kernels/epilogue.h"
 #include "engine/kernels/matmul_primitive.h"
 #include "engine/kernels/packed_weights.h"
+#include "engine/passes/bf16_compute.h"
 #include "engine/kernels/plan_cache.h"
 
 namespace cpuinfer::engine {
@@ -18,7 +19,8 @@ namespace {
 class MatMulKernel final : public Kernel {
  public:
   // Fused steps (passes/fusion.h): see run() for what oneDNN takes; the rest runs after the product.
-  explicit MatMulKernel(const Node& node) : info_(node), epilogue_(node, kFirstOperand) {}
+  explicit MatMulKernel(const Node& node)
+      : info_(node), epilogue_(node, kFirstOperand), bf16_(node.get_int(kBf16Attribute, 0) != 0) {}
 
   // A constant float32 matrix as the second operand: packed once per layout, never read at run.
   bool prepack(std::size_t input, const Tensor& constant) override {
@@ -99,6 +101,15 @@ class MatMulKernel final : public Kernel {
       std::fill_n(y.values<float>().data(), y.numel(), 0.0f);
       return {epilogue_.apply(std::move(y), 0, 0, args, info_)};
     }
+    // bfloat16 compute (passes/bf16_compute.h): the rows rounded to bfloat16, after the output took
+    // its block (the memory plan's in-place rule reads the first block as the output).
+    const bool bf16 = bf16_ && weights_;
+    std::optional<Tensor> rounded;
+    if (bf16) {
+      rounded = allocate_checked(DType::bf16, da, info_);
+      to_bf16(a.reshaped(da), *rounded);
+    }
+    const auto src_type = bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
     key.push_back({bias ? 1 : 0, sum_first ? 1 : 0});
     Plan& plan = plans_.get(key, [&] {
       Plan p;
@@ -114,9 +125,8 @@ class MatMulKernel final : public Kernel {
       dnnl::primitive_attr attr;
       attr.set_post_ops(p.post_ops.ops);
       try {
-        const auto weights = weights_ ? dnnl::memory::desc(dnnl_dims(db), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any)
-                                      : plain_desc(db);
-        p.matmul = make_matmul(plain_desc(da), weights, bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
+        const auto weights = weights_ ? dnnl::memory::desc(dnnl_dims(db), src_type, dnnl::memory::format_tag::any) : plain_desc(db);
+        p.matmul = make_matmul(plain_desc(da, src_type), weights, bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
       } catch (const dnnl::error& e) {
         info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b_shape), e.what());
       }
@@ -126,7 +136,7 @@ class MatMulKernel final : public Kernel {
     for (const Epilogue::BinaryOperand& o : plan.post_ops.operands)
       extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
                          wrap(o.desc, epilogue_.operand(args, o.add_index, info_)));
-    execute(plan.matmul, a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra);
+    execute(plan.matmul, bf16 ? *rounded : a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra);
     y = epilogue_.apply(std::move(y), plan.post_ops.next_step, plan.post_ops.adds_used, args, info_);
     return {std::move(y)};
   }
@@ -151,6 +161,7 @@ class MatMulKernel final : public Kernel {
   PlanCache<std::vector<Shape>, Plan> plans_{64};
   Shape weights_shape_;                   // of constant weights
   std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
+  bool bf16_;                             // bfloat16 inputs and constant weights, float32 accumulation
 };
 
 // Y = alpha * A' B' + beta * C, A' = transA ? A^T : A. C (unidirectionally broadcast to M x N) is
