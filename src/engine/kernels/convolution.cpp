@@ -15,6 +15,7 @@
 #include "engine/kernels/epilogue.h"
 #include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
+#include "engine/passes/bf16_compute.h"
 #include "engine/passes/blocked_layout.h"
 
 namespace cpuinfer::engine {
@@ -26,7 +27,7 @@ class ConvKernel final : public Kernel {
   explicit ConvKernel(const Node& node)
       : info_(node), window_(Window::from(node, info_)), group_(node.get_int("group", 1)), epilogue_(node, 3),
         block_in_(node.get_int("block_in", 0)), block_out_(node.get_int("block_out", 0)),
-        winograd_(node.get_int("winograd", 0) != 0) {
+        winograd_(node.get_int("winograd", 0) != 0), bf16_(node.get_int(kBf16Attribute, 0) != 0) {
     if (group_ <= 0) info_.fail("group {} is not positive", group_);
     for (std::int64_t b : {block_in_, block_out_})
       if (b != 0 && b != 8 && b != 16) info_.fail("channel block {} is not 8 or 16", b);
@@ -98,7 +99,12 @@ class ConvKernel final : public Kernel {
     std::optional<PackedWeights> given;  // weights that are an input of the run: alive until the primitive ran
     if (w) given.emplace(*w, logical_weights(ws));
     const dnnl::memory weights = (w ? *given : *weights_).get(plan.weights, plan.taps);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
+    std::optional<Tensor> rounded;  // bf16: the input rounded, after the output took its block
+    if (bf16_) {
+      rounded = allocate_checked(DType::bf16, x.shape(), info_);
+      to_bf16(x, *rounded);
+    }
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, bf16_ ? *rounded : x)},
                                                {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
     if (b) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(b->shape()), *b));
@@ -180,9 +186,10 @@ class ConvKernel final : public Kernel {
     try {
       const int bo = static_cast<int>(block_out_);
       plan.out_shape = bo ? blocked_shape(out, bo) : out;
-      plan.src = block_in_ ? blocked_desc(xs, static_cast<int>(block_in_)) : plain_desc(xs);
+      const auto type = bf16_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+      plan.src = block_in_ ? blocked_desc(xs, static_cast<int>(block_in_), type) : plain_desc(xs, type);
       plan.dst = bo ? blocked_desc(out, bo) : plain_desc(out);
-      const auto any_weights = dnnl::memory::desc(dnnl_dims(logical_weights(used)), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+      const auto any_weights = dnnl::memory::desc(dnnl_dims(logical_weights(used)), type, dnnl::memory::format_tag::any);
       const auto bias = b ? plain_desc(b->shape()) : dnnl::memory::desc();
       dnnl::primitive_attr attr = user_scratchpad();
       if (bo) {
@@ -196,7 +203,7 @@ class ConvKernel final : public Kernel {
         return dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_engine());
       };
       std::optional<dnnl::convolution_forward::primitive_desc> pd;
-      if (plan.taps.empty() && may_run_winograd(w) && r.out[0] * r.out[1] >= kWinogradMinPositions) {
+      if (!bf16_ && plan.taps.empty() && may_run_winograd(w) && r.out[0] * r.out[1] >= kWinogradMinPositions) {
         try {
           pd = make(dnnl::algorithm::convolution_winograd);
         } catch (const dnnl::error&) {
@@ -229,6 +236,7 @@ class ConvKernel final : public Kernel {
   Epilogue epilogue_;
   std::int64_t block_in_, block_out_;
   bool winograd_;
+  bool bf16_;  // bfloat16 input and weights, float32 accumulation and output (no Winograd then)
   PlanCache<std::vector<Shape>, Plan> plans_;
   Shape weights_shape_;                  // of constant weights
   std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()

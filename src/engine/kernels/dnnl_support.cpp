@@ -35,9 +35,9 @@ void to_bf16(const Tensor& from, Tensor& to) {
   dnnl_stream().wait();
 }
 
-dnnl::memory::desc blocked_desc(const Shape& logical, int block) {
+dnnl::memory::desc blocked_desc(const Shape& logical, int block, dnnl::memory::data_type type) {
   const auto tag = block == 16 ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nChw8c;
-  return dnnl::memory::desc(dnnl_dims(logical), dnnl::memory::data_type::f32, tag);
+  return dnnl::memory::desc(dnnl_dims(logical), type, tag);
 }
 
 Shape blocked_shape(const Shape& logical, int block) {

@@ -21,11 +21,12 @@ std::string dnnl_version_string();
 dnnl::memory::dims dnnl_dims(const Shape& shape);
 // Row-major descriptor of a shape (float32 unless told).
 dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
-// A float32 tensor rounded into a bfloat16 one of the same shape (oneDNN's reorder: to nearest even).
+// A float32 tensor rounded into a bfloat16 one of the same shape (oneDNN's reorder: to nearest even),
+// element by element in storage order: for any layout, blocked included.
 void to_bf16(const Tensor& from, Tensor& to);
 // The blocked activation layout (passes/blocked_layout.h): logical [N, C, H, W] stored as
 // [N, ceil(C / block), H, W, block], the last block zero-padded. Descriptors take logical dims.
-dnnl::memory::desc blocked_desc(const Shape& logical, int block);
+dnnl::memory::desc blocked_desc(const Shape& logical, int block, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
 Shape blocked_shape(const Shape& logical, int block);
 // The logical [N, C, H, W] of a blocked tensor with `channels` channels; an Error naming the node
 // when the tensor is not [N, ceil(channels / block), H, W, block].

@@ -15,16 +15,16 @@ std::string bf16_unsupported_reason() {
 std::size_t compute_in_bf16(Graph& graph) {
   std::size_t marked = 0;
   for (Node& n : graph.nodes) {
-    const bool matmul = (n.domain.empty() && n.op_type == "MatMul") || (n.domain == kEngineDomain && n.op_type == "FusedMatMul");
     const bool attention = n.domain == kEngineDomain && n.op_type == kAttentionOp;
-    if (!matmul && !attention) continue;
-    if (matmul) {
+    std::string product;  // "MatMul" or "Conv", plain or fused
+    for (const char* op : {"MatMul", "Conv"})
+      if ((n.domain.empty() && n.op_type == op) || (n.domain == kEngineDomain && n.op_type == std::string("Fused") + op)) product = op;
+    if (product.empty() && !attention) continue;
+    if (!product.empty()) {
       const Value& w = graph.values[static_cast<std::size_t>(n.inputs.at(1))];
-      if (!w.constant || w.constant->dtype() != DType::f32 || w.constant->rank() != 2) continue;
-      if (n.domain.empty()) {
-        n.domain = kEngineDomain;
-        n.op_type = "FusedMatMul";
-      }
+      if (!w.constant || w.constant->dtype() != DType::f32 || (product == "MatMul" && w.constant->rank() != 2)) continue;
+      n.domain = kEngineDomain;
+      n.op_type = "Fused" + product;
     }
     n.attributes[kBf16Attribute] = std::int64_t{1};
     ++marked;

@@ -1,9 +1,10 @@
-// bfloat16 compute: the products that carry a model's work (MatMul by constant weights, with their
-// fused steps, and the projection of fused attention) take bfloat16 inputs and weights and
-// accumulate in float32 (oneDNN's AVX512_BF16 kernels: twice float32's rate). Their outputs, and
-// everything else (LayerNorm, Softmax and attention's own products, residual Adds, activations),
-// stay float32. The weights are converted once, at load; the activations per product.
-// Marked nodes carry the attribute "bf16" = 1 (a plain MatMul becomes cpuinfer:FusedMatMul).
+// bfloat16 compute: the products that carry a model's work (convolutions and MatMuls by constant
+// weights, with their fused steps, and the projection of fused attention) take bfloat16 inputs and
+// weights and accumulate in float32 (oneDNN's AVX512_BF16 kernels: twice float32's rate; no
+// Winograd). Their outputs, and everything else (LayerNorm, Softmax and attention's own products,
+// residual Adds, pooling, activations), stay float32. The weights are converted once, at load; the
+// activations per product. Marked nodes carry the attribute "bf16" = 1 (a plain MatMul or Conv
+// becomes cpuinfer:FusedMatMul or cpuinfer:FusedConv).
 #pragma once
 
 #include <cstddef>
