@@ -28,7 +28,7 @@ struct ProfileArgs {
   int threads = 0;
   std::size_t top = 20;
   std::string json;
-  bool no_fusion = false, no_blocking = false, no_winograd = false, no_packing = false;
+  bool no_fusion = false, no_blocking = false, no_winograd = false, no_packing = false, bf16 = false;
 };
 
 int run_profile(ProfileArgs& a) {
@@ -42,8 +42,8 @@ int run_profile(ProfileArgs& a) {
 
   const auto load_start = std::chrono::steady_clock::now();
   auto session = engine::load_onnx_session(
-      a.model, {.threads = a.threads, .fuse = !a.no_fusion, .pack_tokens = !a.no_packing, .blocked_layout = !a.no_blocking,
-                .winograd = !a.no_winograd});
+      a.model, {.threads = a.threads, .fuse = !a.no_fusion, .pack_tokens = !a.no_packing, .bf16 = a.bf16,
+                .blocked_layout = !a.no_blocking, .winograd = !a.no_winograd});
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   for (int i = 0; i < a.warmup; ++i) session->run(inputs);
   engine::Profile profile;
@@ -126,6 +126,7 @@ void add_profile_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--top", args->top, "Slowest nodes to list")->capture_default_str();
   cmd->add_flag("--no-fusion", args->no_fusion, "Run every node on its own (to measure what fusion gains)");
+  cmd->add_flag("--bf16", args->bf16, "Products in bfloat16, as backend native-bf16 (needs AVX512_BF16)");
   cmd->add_flag("--no-packing", args->no_packing, "Run padded batches as they are (what padding-free batches gain)");
   cmd->add_flag("--no-blocking", args->no_blocking, "Keep every activation in the plain layout (what blocking gains)");
   cmd->add_flag("--no-winograd", args->no_winograd, "Direct convolutions only (what Winograd gains)");
