@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include <cmath>
 #include <random>
 #include <tuple>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/error.h"
 
 namespace cpuinfer::engine {
@@ -111,6 +114,21 @@ TEST(VectorLoops, EveryLevelMultipliesARowByAMatrixAsThePlainSum) {
       loops.row_times_matrix(v.data(), depth, m.data(), ld, acc.data(), n);
       for (std::size_t j = 0; j < acc.size(); ++j) ASSERT_NEAR(acc[j], want[j], 1e-4f * (1 + std::abs(want[j]))) << j;
     }
+  }
+}
+
+// Rounding to bfloat16 bit for bit as core's BFloat16 (to nearest even), ties, infinities, NaN,
+// subnormals and the largest floats (which round to infinity) included.
+TEST(VectorLoops, EveryLevelRoundsToBfloat16AsTheScalarConversion) {
+  std::vector<float> in = random_values(1000, 9);
+  for (std::uint32_t bits : {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu, 0x00000001u, 0x80008000u, 0x7f800000u,
+                             0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffffffffu, 0x00000000u, 0x80000000u})
+    in.push_back(std::bit_cast<float>(bits));
+  for (Isa isa : levels()) {
+    std::vector<std::uint16_t> out(in.size());
+    vector_loops(isa).to_bf16(in.data(), out.data(), static_cast<std::int64_t>(in.size()));
+    for (std::size_t i = 0; i < in.size(); ++i)
+      ASSERT_EQ(out[i], BFloat16(in[i]).bits) << isa_name(isa) << " " << std::bit_cast<std::uint32_t>(in[i]);
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include "core/aligned_storage.h"
 #include "core/storage_source.h"
+#include "engine/kernels/vector/vector_loops.h"
 
 namespace cpuinfer::engine {
 
@@ -29,10 +30,11 @@ dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type) 
 }
 
 void to_bf16(const Tensor& from, Tensor& to) {
-  dnnl::memory src = wrap(plain_desc(from.shape()), from);
-  dnnl::memory dst(plain_desc(to.shape(), dnnl::memory::data_type::bf16), dnnl_engine(), to.data());
-  dnnl::reorder(src, dst).execute(dnnl_stream(), src, dst);
-  dnnl_stream().wait();
+  const float* in = from.values<float>().data();
+  auto* out = static_cast<std::uint16_t*>(to.data());
+  const VectorLoops& loops = vector_loops();
+  parallel_for(static_cast<std::int64_t>(from.numel()), 1 << 16,
+               [&](std::int64_t begin, std::int64_t end) { loops.to_bf16(in + begin, out + begin, end - begin); });
 }
 
 dnnl::memory::desc blocked_desc(const Shape& logical, int block, dnnl::memory::data_type type) {

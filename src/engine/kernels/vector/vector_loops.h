@@ -25,6 +25,8 @@ struct VectorLoops {
   void (*affine)(const float* x, float* y, std::int64_t n, float scale, float shift);
   // x = softmax(x * scale + addend) over n values, in place; `addend` may be null (nothing added).
   void (*softmax_row)(float* x, const float* addend, std::int64_t n, float scale);
+  // out[i] = in[i] rounded to bfloat16 (to nearest even; NaN stays NaN).
+  void (*to_bf16)(const float* in, std::uint16_t* out, std::int64_t n);
   // acc[j] += sum over k < depth of v[k] * m[k * ld + j], for j < n: a row times a k-major matrix
   // (the recurrent layers' steps).
   void (*row_times_matrix)(const float* v, std::int64_t depth, const float* m, std::int64_t ld, float* acc, std::int64_t n);

@@ -127,6 +127,17 @@ void softmax_row(float* x, const float* addend, std::int64_t n, float scale) {
   for (std::int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+void to_bf16(const float* in, std::uint16_t* out, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint32_t u;
+    __builtin_memcpy(&u, in + i, 4);
+    const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+    const std::uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    out[i] = static_cast<std::uint16_t>(nan ? (u >> 16) | 0x40u : rounded);
+  }
+}
+
 // Columns in blocks of 64 held in one small array across the whole depth: the FMAs then read one
 // row of m each and the sums stay in L1 (or registers).
 void row_times_matrix(const float* v, std::int64_t depth, const float* m, std::int64_t ld, float* acc, std::int64_t n) {
@@ -147,6 +158,6 @@ void row_times_matrix(const float* v, std::int64_t depth, const float* m, std::i
 
 }  // namespace
 
-VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine, softmax_row, row_times_matrix}; }
+VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine, softmax_row, to_bf16, row_times_matrix}; }
 
 }  // namespace cpuinfer::engine
