@@ -42,7 +42,8 @@ const std::vector<Factory>& factories() {
       {{"opencv", "OpenCV DNN, CPU target, on the ONNX model with torch's Identity nodes removed",
         "resnet101; bert unsupported (OpenCV 4.6 cannot import its dynamic shapes)"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_opencv_backend(o); }},
-      {{"native", "cpuinfer's own engine: ONNX import, constant folding, epilogue fusion, blocked-layout "
+      {{"native", "cpuinfer's own engine: ONNX import, constant folding, attention and epilogue fusion, padding-free "
+                  "batches, blocked-layout "
                   "convolutions (Winograd where offered) with oneDNN post-ops, oneDNN pooling and matmul, own "
                   "kernels for the rest (fp32)",
         "resnet101, bert, any ONNX model whose operators it has"},
