@@ -118,4 +118,14 @@ std::string sort_topologically(Graph& graph) {
   return "";
 }
 
+void release_unread_constants(Graph& graph) {
+  std::vector<bool> read(graph.values.size(), false);
+  for (const Node& n : graph.nodes)
+    for (ValueId in : n.inputs)
+      if (in != kNoValue) read[static_cast<std::size_t>(in)] = true;
+  for (ValueId out : graph.outputs) read[static_cast<std::size_t>(out)] = true;
+  for (std::size_t v = 0; v < graph.values.size(); ++v)
+    if (!read[v]) graph.values[v].constant.reset();
+}
+
 }  // namespace cpuinfer::engine

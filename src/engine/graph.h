@@ -103,4 +103,8 @@ struct Graph {
 // "" when sorted.
 std::string sort_topologically(Graph& graph);
 
+// Frees the tensors of constants that no node reads and that are not graph outputs (weights a pass
+// replaced, initializers only removed nodes read).
+void release_unread_constants(Graph& graph);
+
 }  // namespace cpuinfer::engine

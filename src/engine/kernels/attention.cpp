@@ -98,7 +98,7 @@ class AttentionKernel final : public Kernel {
         const std::int64_t count = heads_ * queries;
 #pragma omp parallel num_threads(std::max<int>(1, std::min<std::int64_t>(threads, count)))
         {
-          std::vector<float> addend(static_cast<std::size_t>(length));
+          std::vector<float> addend(m.gathers() ? static_cast<std::size_t>(length) : 0);  // the mask's row, where strided
 #pragma omp for schedule(static)
           for (std::int64_t i = 0; i < count; ++i) {
             const std::int64_t h = i / queries, q = i % queries;
@@ -119,6 +119,7 @@ class AttentionKernel final : public Kernel {
     std::int64_t stride[4] = {0, 0, 0, 0};
     // The mask's values for one query over `length` keys: the data itself when its keys are
     // contiguous, else gathered into `scratch`; null without a mask.
+    bool gathers() const { return data && stride[3] != 1; }
     const float* row(std::int64_t b, std::int64_t h, std::int64_t q, std::int64_t length, float* scratch) const {
       if (!data) return nullptr;
       const float* p = data + b * stride[0] + h * stride[1] + q * stride[2];
@@ -181,10 +182,7 @@ class AttentionKernel final : public Kernel {
     const std::int64_t rows = x.dim(0), n = weights_shape_[1];
     Tensor qkv = allocate_checked(DType::f32, {rows, n}, info_);
     std::optional<Tensor> rounded;
-    if (bf16_) {
-      rounded = allocate_checked(DType::bf16, x.shape(), info_);
-      to_bf16(x, *rounded);
-    }
+    if (bf16_) rounded = rounded_to_bf16(x, info_);
     const auto type = bf16_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
     MatmulPlan& plan = plans_.get(rows, [&] {
       try {

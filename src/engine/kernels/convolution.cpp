@@ -100,10 +100,7 @@ class ConvKernel final : public Kernel {
     if (w) given.emplace(*w, logical_weights(ws));
     const dnnl::memory weights = (w ? *given : *weights_).get(plan.weights, plan.taps);
     std::optional<Tensor> rounded;  // bf16: the input rounded, after the output took its block
-    if (bf16_) {
-      rounded = allocate_checked(DType::bf16, x.shape(), info_);
-      to_bf16(x, *rounded);
-    }
+    if (bf16_) rounded = rounded_to_bf16(x, info_);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, bf16_ ? *rounded : x)},
                                                {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};

@@ -3,7 +3,6 @@
 
 #include "core/aligned_storage.h"
 #include "core/storage_source.h"
-#include "engine/kernels/vector/vector_loops.h"
 
 namespace cpuinfer::engine {
 
@@ -29,13 +28,6 @@ dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type) 
   return dnnl::memory::desc(dnnl_dims(shape), type, dnnl_dims(contiguous_strides(shape)));
 }
 
-void to_bf16(const Tensor& from, Tensor& to) {
-  const float* in = from.values<float>().data();
-  auto* out = static_cast<std::uint16_t*>(to.data());
-  const VectorLoops& loops = vector_loops();
-  parallel_for(static_cast<std::int64_t>(from.numel()), 1 << 16,
-               [&](std::int64_t begin, std::int64_t end) { loops.to_bf16(in + begin, out + begin, end - begin); });
-}
 
 dnnl::memory::desc blocked_desc(const Shape& logical, int block, dnnl::memory::data_type type) {
   const auto tag = block == 16 ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nChw8c;

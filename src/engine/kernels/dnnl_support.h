@@ -21,9 +21,6 @@ std::string dnnl_version_string();
 dnnl::memory::dims dnnl_dims(const Shape& shape);
 // Row-major descriptor of a shape (float32 unless told).
 dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
-// A float32 tensor rounded into a bfloat16 one of the same shape (to nearest even; the engine's
-// vector loops), element by element in storage order: for any layout, blocked included.
-void to_bf16(const Tensor& from, Tensor& to);
 // The blocked activation layout (passes/blocked_layout.h): logical [N, C, H, W] stored as
 // [N, ceil(C / block), H, W, block], the last block zero-padded. Descriptors take logical dims.
 dnnl::memory::desc blocked_desc(const Shape& logical, int block, dnnl::memory::data_type type = dnnl::memory::data_type::f32);

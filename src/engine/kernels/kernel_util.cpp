@@ -1,8 +1,9 @@
-// Broadcast planning and small helpers.
+// Broadcast planning and small helpers (bfloat16 rounding of a tensor among them).
 #include "engine/kernels/kernel_util.h"
 
 #include <atomic>
 
+#include "engine/kernels/vector/vector_loops.h"
 #include "engine/limits.h"
 
 namespace cpuinfer::engine {
@@ -121,6 +122,16 @@ Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node) {
     node.fail("{} (the limit for sizes that come from data is {} MiB)", e.what(), limit >> 20);
   }
   return Tensor::uninitialized(dtype, shape);
+}
+
+Tensor rounded_to_bf16(const Tensor& t, const NodeInfo& node) {
+  Tensor rounded = allocate_checked(DType::bf16, t.shape(), node);
+  const float* in = t.values<float>().data();
+  auto* out = static_cast<std::uint16_t*>(rounded.data());
+  const VectorLoops& loops = vector_loops();
+  parallel_for(static_cast<std::int64_t>(t.numel()), 1 << 16,
+               [&](std::int64_t begin, std::int64_t end) { loops.to_bf16(in + begin, out + begin, end - begin); });
+  return rounded;
 }
 
 }  // namespace cpuinfer::engine

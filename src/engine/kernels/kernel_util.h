@@ -145,6 +145,10 @@ template <typename F> decltype(auto) visit_element_size(DType dtype, F&& f) {
 // out (contiguous) [i0, i1, ...] = in.data[offset + sum(i_d * in_strides[d])], strides in elements.
 void strided_copy(const Tensor& in, std::int64_t offset, const std::vector<std::int64_t>& in_strides, Tensor& out);
 
+// A float32 tensor rounded to bfloat16 (to nearest even, the engine's vector loops), element by
+// element in storage order: for any layout, blocked included. Its storage is taken as a tensor's.
+Tensor rounded_to_bf16(const Tensor& t, const NodeInfo& node);
+
 // A tensor whose size comes from data or attributes, refused beyond max_computed_tensor_bytes()
 // (engine/limits.h). Not zeroed: the kernel writes every element.
 Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node);

@@ -105,10 +105,7 @@ class MatMulKernel final : public Kernel {
     // its block (the memory plan's in-place rule reads the first block as the output).
     const bool bf16 = bf16_ && weights_;
     std::optional<Tensor> rounded;
-    if (bf16) {
-      rounded = allocate_checked(DType::bf16, da, info_);
-      to_bf16(a.reshaped(da), *rounded);
-    }
+    if (bf16) rounded = rounded_to_bf16(a.reshaped(da), info_);
     const auto src_type = bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
     key.push_back({bias ? 1 : 0, sum_first ? 1 : 0});
     Plan& plan = plans_.get(key, [&] {

@@ -36,7 +36,7 @@ class AttentionMatcher {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i)
       if (!removed_[i]) kept.push_back(std::move(g_.nodes[i]));
     g_.nodes = std::move(kept);
-    release_unread_constants();
+    release_unread_constants(g_);  // the Q, K and V weights now live in the fused nodes' copies
     return fused;
   }
 
@@ -285,17 +285,6 @@ class AttentionMatcher {
     while (names_.count(name)) name += "_";
     names_.insert(name);
     return name;
-  }
-
-  // The Q, K and V weights now live in the fused nodes' copies.
-  void release_unread_constants() {
-    std::vector<bool> read(g_.values.size(), false);
-    for (const Node& n : g_.nodes)
-      for (ValueId in : n.inputs)
-        if (in != kNoValue) read[static_cast<std::size_t>(in)] = true;
-    for (ValueId out : g_.outputs) read[static_cast<std::size_t>(out)] = true;
-    for (std::size_t v = 0; v < g_.values.size(); ++v)
-      if (!read[v]) g_.values[v].constant.reset();
   }
 
   Graph& g_;

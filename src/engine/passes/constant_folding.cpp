@@ -78,9 +78,7 @@ std::size_t fold_constants(Graph& graph, const Evaluate& evaluate) {
     ++folded;
   }
   graph.nodes = std::move(kept);
-  // Constants nothing reads any more (initializers only dead nodes read, say).
-  for (std::size_t v = 0; v < graph.values.size(); ++v)
-    if (readers[v] == 0 && !outputs.count(static_cast<ValueId>(v))) graph.values[v].constant.reset();
+  release_unread_constants(graph);  // initializers only dead nodes read, say
   return folded;
 }
 
