@@ -84,7 +84,6 @@ class AttentionKernel final : public Kernel {
     float* out = y.values<float>().data();
     float* block = scores.values<float>().data();
     const std::int64_t ld = 3 * width;
-    const int threads = max_threads();
     for (std::int64_t b = 0; b < batch; ++b) {
       const std::int64_t first = begin[b], length = begin[b + 1] - first;
       const std::int64_t wanted = first_query_only_ ? 1 : length;  // queries whose context is wanted
@@ -96,7 +95,7 @@ class AttentionKernel final : public Kernel {
         execute(p.scores, memory(p.scores.a, all + (first + q0) * ld), memory(p.scores.b, all + first * ld + width),
                 memory(p.scores.c, block));
         const std::int64_t count = heads_ * queries;
-#pragma omp parallel num_threads(std::max<int>(1, std::min<std::int64_t>(threads, count)))
+#pragma omp parallel num_threads(std::max<int>(1, std::min<std::int64_t>(max_threads(), count)))
         {
           std::vector<float> addend(m.gathers() ? static_cast<std::size_t>(length) : 0);  // the mask's row, where strided
 #pragma omp for schedule(static)
