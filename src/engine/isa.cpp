@@ -51,4 +51,6 @@ std::string engine_isa_description() {
 
 int channel_block() { return engine_isa() == Isa::avx512 ? 16 : 8; }
 
+int exact_int8_weight_limit() { return engine_isa() == Isa::avx512 && cpu_features().avx512_vnni ? 127 : 64; }
+
 }  // namespace cpuinfer::engine

@@ -18,5 +18,10 @@ Isa engine_isa();
 std::string engine_isa_description();
 // Channels per block of the blocked activation layout (nChw16c on AVX-512, nChw8c below).
 int channel_block();
+// The largest |int8 weight| whose products oneDNN computes exactly at the engine's ISA. With
+// AVX512_VNNI at the avx512 level, 127. Below, oneDNN multiplies uint8 by int8 with vpmaddubsw,
+// which saturates each pair of products at int16: exact for weights within [-64, 64] (7 bits,
+// ONNX Runtime's reduce_range), so 64.
+int exact_int8_weight_limit();
 
 }  // namespace cpuinfer::engine

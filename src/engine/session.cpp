@@ -16,6 +16,8 @@
 #include "engine/passes/bf16_compute.h"
 #include "engine/passes/blocked_layout.h"
 #include "engine/passes/constant_folding.h"
+#include "engine/passes/dynamic_int8.h"
+#include "engine/passes/int8_regions.h"
 #include "engine/passes/fusion.h"
 #include "engine/passes/token_packing.h"
 #include "engine/threads.h"
@@ -67,6 +69,8 @@ Session::Session(Graph graph, SessionOptions options)
     throw Unsupported(first_missing->node(), missing > 1 ? fmt::format("{} (nor are {} other nodes)", first_missing->detail(), missing - 1)
                                                          : first_missing->detail());
 
+  // Before folding, which would turn quantized weights into float ones.
+  if (options_.int8) report_.int8_nodes = fold_dynamic_int8(graph_) + form_int8_regions(graph_);
   report_.folded_nodes = fold_constants(graph_, [this](const Node& node, Inputs inputs) {
     auto kernel = make_kernel(node, graph_.opset);
     std::vector<Tensor> outputs = run_kernel(*kernel, node, inputs);

@@ -22,6 +22,7 @@ struct SessionOptions {
   bool fuse = true;           // attention and epilogue fusion (passes/attention_fusion.h, fusion.h); off: every node runs on its own
   bool pack_tokens = true;    // padding-free batches around fused attention (passes/token_packing.h)
   bool bf16 = false;          // bfloat16 products (passes/bf16_compute.h); the CPU must have AVX512_BF16
+  bool int8 = true;           // a quantized model's int8 patterns on int8 kernels (passes/dynamic_int8.h); off: reference kernels
   bool blocked_layout = true; // convolutions in the blocked layout (passes/blocked_layout.h); off: plain
   bool winograd = true;       // Winograd for 3x3 stride-1 blocked convolutions where oneDNN offers it
   bool poison_storage = false;// tests: tensors a run allocates start as NaN (core/storage_pool.h)
@@ -34,6 +35,7 @@ struct LoadReport {
   std::size_t attention_nodes = 0;  // multi-head attention subgraphs fused into one node each
   bool packed_tokens = false;    // padded batches run on their real tokens (passes/token_packing.h)
   std::size_t bf16_nodes = 0;    // products computed in bfloat16 (passes/bf16_compute.h)
+  std::size_t int8_nodes = 0;    // quantized patterns run on int8 kernels
   std::size_t blocked_nodes = 0; // convolutions, pooling, element-wise nodes in the blocked layout
   std::size_t reorders = 0;      // layout conversions at the blocked region's edges
   std::string isa;               // the ISA path (engine/isa.h)

@@ -46,6 +46,16 @@ class OnnxBuilder {
     for (auto v : values) t.add_int64_data(v);
     return t;
   }
+  // Any element type, its bytes as they are stored (little-endian).
+  onnx::TensorProto& raw_initializer(const std::string& name, const std::vector<std::int64_t>& dims, int type,
+                                     const std::string& bytes) {
+    onnx::TensorProto& t = *model_.mutable_graph()->add_initializer();
+    t.set_name(name);
+    t.set_data_type(type);
+    for (auto d : dims) t.add_dims(d);
+    t.set_raw_data(bytes);
+    return t;
+  }
   onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs,
                         const std::vector<std::string>& outputs, const std::string& name = "") {
     onnx::NodeProto& n = *model_.mutable_graph()->add_node();

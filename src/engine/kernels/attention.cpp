@@ -18,6 +18,7 @@
 #include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
 #include "engine/kernels/vector/vector_loops.h"
+#include "engine/kernels/int8_product.h"
 #include "engine/passes/bf16_compute.h"
 #include "engine/passes/token_packing.h"
 
@@ -34,6 +35,7 @@ class AttentionKernel final : public Kernel {
   explicit AttentionKernel(const Node& node)
       : info_(node), heads_(node.get_int("num_heads", 0)), scale_(node.get_float("scale", 1.0f)),
         first_query_only_(node.get_int(kFirstQueryOnly, 0) != 0), bf16_(node.get_int(kBf16Attribute, 0) != 0),
+        int8_scales_(node.has(kInt8ScalesAttribute) ? node.get_floats(kInt8ScalesAttribute) : std::vector<float>{}),
         loops_(vector_loops()) {
     if (heads_ < 1) info_.fail("num_heads must be positive, got {}", heads_);
   }
@@ -43,7 +45,12 @@ class AttentionKernel final : public Kernel {
     if (constant.dtype() != DType::f32 || constant.rank() != 2 || constant.dim(1) % (3 * heads_) != 0)
       info_.fail("weights {} are not [hidden, 3 x heads x head size] float", shape_string(constant.shape()));
     weights_shape_ = constant.shape();
-    weights_.emplace(constant, constant.shape());
+    if (!int8_scales_.empty()) {
+      int8_ = int8_columns(constant, int8_scales_, info_);
+      weights_.emplace(int8_->weights, constant.shape());
+    } else {
+      weights_.emplace(constant, constant.shape());
+    }
     return true;
   }
 
@@ -177,21 +184,36 @@ class AttentionKernel final : public Kernel {
 
   // [rows, hidden] x weights + bias: [rows, 3 x width].
   // bf16 (passes/bf16_compute.h): x rounded to bfloat16, the weights packed as bfloat16.
+  // int8 (kernels/int8_product.h): x quantized per run to uint8, the weights int8.
   Tensor project(const Tensor& x, const Tensor& bias) {
     const std::int64_t rows = x.dim(0), n = weights_shape_[1];
     Tensor qkv = allocate_checked(DType::f32, {rows, n}, info_);
     std::optional<Tensor> rounded;
+    std::optional<Int8Rows> quantized;
+    std::optional<Tensor> int8_bias_values;
     if (bf16_) rounded = rounded_to_bf16(x, info_);
-    const auto type = bf16_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    if (int8_) {
+      quantized = quantize_rows(x, info_);
+      int8_bias_values = int8_bias(*int8_, *quantized, &bias);
+    }
+    const auto a_type = int8_ ? dnnl::memory::data_type::u8 : bf16_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    const auto b_type = int8_ ? dnnl::memory::data_type::s8 : a_type;
     MatmulPlan& plan = plans_.get(rows, [&] {
       try {
-        const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), type, dnnl::memory::format_tag::any);
-        return make_matmul(plain_desc(x.shape(), type), any, plain_desc(bias.shape()), plain_desc(qkv.shape()), {});
+        const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), b_type, dnnl::memory::format_tag::any);
+        return make_matmul(plain_desc(x.shape(), a_type), any, plain_desc(bias.shape()), plain_desc(qkv.shape()),
+                           int8_ ? int8_attributes(*int8_, int8_post_ops()) : dnnl::primitive_attr());
       } catch (const dnnl::error& e) {
         info_.fail("oneDNN refused the projection of {}: {}", shape_string(x.shape()), e.what());
       }
     });
-    execute(plan, bf16_ ? *rounded : x, weights_->get(plan.b), &bias, qkv);
+    if (!int8_) {
+      execute(plan, bf16_ ? *rounded : x, weights_->get(plan.b), &bias, qkv);
+      return qkv;
+    }
+    float row_scale = quantized->scale;
+    execute(plan, quantized->values, weights_->get(plan.b), &*int8_bias_values, qkv,
+            {{DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale)}});
     return qkv;
   }
 
@@ -200,6 +222,8 @@ class AttentionKernel final : public Kernel {
   float scale_;
   bool first_query_only_;
   bool bf16_;  // the projection in bfloat16
+  std::vector<float> int8_scales_;   // the projection in int8: its weights' scales (int8_product.h)
+  std::optional<Int8Columns> int8_;  // its weights, taken by prepack()
   const VectorLoops& loops_;
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;

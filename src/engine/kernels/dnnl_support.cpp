@@ -24,6 +24,17 @@ std::string dnnl_version_string() {
 
 dnnl::memory::dims dnnl_dims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
 
+dnnl::memory::data_type dnnl_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return dnnl::memory::data_type::f32;
+    case DType::bf16: return dnnl::memory::data_type::bf16;
+    case DType::u8: return dnnl::memory::data_type::u8;
+    case DType::i8: return dnnl::memory::data_type::s8;
+    case DType::i32: return dnnl::memory::data_type::s32;
+    default: throw Unsupported(fmt::format("no oneDNN element type for {}", dtype_name(dtype)));
+  }
+}
+
 dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type) {
   return dnnl::memory::desc(dnnl_dims(shape), type, dnnl_dims(contiguous_strides(shape)));
 }

@@ -19,6 +19,8 @@ dnnl::stream& dnnl_stream();
 std::string dnnl_version_string();
 
 dnnl::memory::dims dnnl_dims(const Shape& shape);
+// oneDNN's element type of ours (f32, bf16, u8, i8, i32); Unsupported for the others.
+dnnl::memory::data_type dnnl_type(DType dtype);
 // Row-major descriptor of a shape (float32 unless told).
 dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
 // The blocked activation layout (passes/blocked_layout.h): logical [N, C, H, W] stored as

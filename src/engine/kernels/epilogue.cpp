@@ -84,8 +84,9 @@ const Tensor& Epilogue::operand(Inputs inputs, std::size_t add_index, const Node
 }
 
 Epilogue::PostOps Epilogue::post_ops(std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info,
-                                     const DescribeOperand& describe, bool sum_first) const {
+                                     const DescribeOperand& describe, bool sum_first, const dnnl::post_ops& start) const {
   PostOps p;
+  p.ops = start;
   std::size_t i = from, add = adds_before;
   for (; i < steps_.size(); ++i) {
     switch (steps_[i].kind) {

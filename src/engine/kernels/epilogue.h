@@ -46,8 +46,9 @@ class Epilogue {
     std::vector<BinaryOperand> operands;
     std::size_t next_step = 0, adds_used = 0;  // where apply() goes on
   };
+  // `start`: post-ops the kernel itself needs first (an int8 product's row scale); the steps follow.
   PostOps post_ops(std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info,
-                   const DescribeOperand& describe, bool sum_first) const;
+                   const DescribeOperand& describe, bool sum_first, const dnnl::post_ops& start = {}) const;
   // Applies steps [from, end) to y (float32), returning the result (y itself, unless an Add
   // broadcasts it to a larger shape). `adds_before` Add operands were consumed by earlier steps.
   Tensor apply(Tensor y, std::size_t from, std::size_t adds_before, Inputs inputs, const NodeInfo& info) const;

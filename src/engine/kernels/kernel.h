@@ -121,5 +121,7 @@ void add_matmul_kernels(KernelTable& table);
 void add_attention_kernels(KernelTable& table);
 void add_token_packing_kernels(KernelTable& table);
 void add_layout_kernels(KernelTable& table);
+void add_int8_convolution_kernels(KernelTable& table);
+void add_int8_nhwc_kernels(KernelTable& table);
 
 }  // namespace cpuinfer::engine

@@ -65,6 +65,8 @@ const KernelTable& kernel_table() {
     add_attention_kernels(t);
     add_token_packing_kernels(t);
     add_layout_kernels(t);
+    add_int8_convolution_kernels(t);
+    add_int8_nhwc_kernels(t);
     return t;
   }();
   return table;

@@ -2,11 +2,14 @@
 // primitive, cached per operand shapes. A MatMul whose second operand is a matrix runs as one 2-D
 // product over all rows of the first, the shape of every Linear layer; a constant such matrix is
 // taken at load and reordered once into the layout oneDNN's primitive prefers (packed_weights.h).
+// A product marked int8 (passes/dynamic_int8.h) multiplies uint8 rows by its int8 weights
+// (int8_product.h).
 #include <cstring>
 #include <optional>
 #include <tuple>
 
 #include "engine/kernels/epilogue.h"
+#include "engine/kernels/int8_product.h"
 #include "engine/kernels/matmul_primitive.h"
 #include "engine/kernels/packed_weights.h"
 #include "engine/passes/bf16_compute.h"
@@ -20,13 +23,19 @@ class MatMulKernel final : public Kernel {
  public:
   // Fused steps (passes/fusion.h): see run() for what oneDNN takes; the rest runs after the product.
   explicit MatMulKernel(const Node& node)
-      : info_(node), epilogue_(node, kFirstOperand), bf16_(node.get_int(kBf16Attribute, 0) != 0) {}
+      : info_(node), epilogue_(node, kFirstOperand), bf16_(node.get_int(kBf16Attribute, 0) != 0),
+        int8_scales_(node.has(kInt8ScalesAttribute) ? node.get_floats(kInt8ScalesAttribute) : std::vector<float>{}) {}
 
   // A constant float32 matrix as the second operand: packed once per layout, never read at run.
   bool prepack(std::size_t input, const Tensor& constant) override {
     if (input != 1 || constant.dtype() != DType::f32 || constant.rank() != 2) return false;
     weights_shape_ = constant.shape();
-    weights_.emplace(constant, constant.shape());
+    if (!int8_scales_.empty()) {
+      int8_ = int8_columns(constant, int8_scales_, info_);
+      weights_.emplace(int8_->weights, constant.shape());
+    } else {
+      weights_.emplace(constant, constant.shape());
+    }
     return true;
   }
 
@@ -84,13 +93,14 @@ class MatMulKernel final : public Kernel {
     std::vector<const Tensor*> args(inputs.begin(), inputs.end());
     std::vector<Shape> key{da, db, out};  // with every Add's operand shape: they shape the post-ops
     bool sum_first = false;
+    const bool int8 = int8_ && weights_;
     for (std::size_t step = 0, add = 0; step < steps.size(); ++step) {
       if (steps[step].kind != Epilogue::Kind::add) continue;
       const std::size_t index = add++;
       const Tensor& t = epilogue_.operand(inputs, index, info_);
       key.push_back(t.shape());
       if (t.data() != y.data()) continue;
-      if (step == from && !empty) {
+      if (step == from && !empty && !int8) {  // an int8 product's row scale comes first
         sum_first = true;
       } else {
         saved = copy_of(t);
@@ -107,6 +117,14 @@ class MatMulKernel final : public Kernel {
     std::optional<Tensor> rounded;
     if (bf16) rounded = rounded_to_bf16(a.reshaped(da), info_);
     const auto src_type = bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    // int8 (int8_product.h): the rows quantized, the bias in the sums' domain, the row scale an operand.
+    std::optional<Int8Rows> rows;
+    std::optional<Tensor> int8_bias_values;
+    if (int8) {
+      rows = quantize_rows(a.reshaped(da), info_);
+      int8_bias_values = int8_bias(*int8_, *rows, bias);
+      bias = &*int8_bias_values;
+    }
     key.push_back({bias ? 1 : 0, sum_first ? 1 : 0});
     Plan& plan = plans_.get(key, [&] {
       Plan p;
@@ -118,22 +136,27 @@ class MatMulKernel final : public Kernel {
           return plain_desc(per_column);
         }
         return std::nullopt;
-      }, sum_first);
+      }, sum_first, int8 ? int8_post_ops() : dnnl::post_ops());
       dnnl::primitive_attr attr;
-      attr.set_post_ops(p.post_ops.ops);
+      if (int8) attr = int8_attributes(*int8_, p.post_ops.ops);
+      else attr.set_post_ops(p.post_ops.ops);
       try {
-        const auto weights = weights_ ? dnnl::memory::desc(dnnl_dims(db), src_type, dnnl::memory::format_tag::any) : plain_desc(db);
-        p.matmul = make_matmul(plain_desc(da, src_type), weights, bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
+        const auto a_type = int8 ? dnnl::memory::data_type::u8 : src_type;
+        const auto b_type = int8 ? dnnl::memory::data_type::s8 : src_type;
+        const auto weights = weights_ ? dnnl::memory::desc(dnnl_dims(db), b_type, dnnl::memory::format_tag::any) : plain_desc(db);
+        p.matmul = make_matmul(plain_desc(da, a_type), weights, bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
       } catch (const dnnl::error& e) {
         info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b_shape), e.what());
       }
       return p;
     });
     std::vector<std::pair<int, dnnl::memory>> extra;
+    float row_scale = rows ? rows->scale : 1.0f;
+    if (int8) extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale));
     for (const Epilogue::BinaryOperand& o : plan.post_ops.operands)
       extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
                          wrap(o.desc, epilogue_.operand(args, o.add_index, info_)));
-    execute(plan.matmul, bf16 ? *rounded : a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra);
+    execute(plan.matmul, int8 ? rows->values : bf16 ? *rounded : a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra);
     y = epilogue_.apply(std::move(y), plan.post_ops.next_step, plan.post_ops.adds_used, args, info_);
     return {std::move(y)};
   }
@@ -159,6 +182,8 @@ class MatMulKernel final : public Kernel {
   Shape weights_shape_;                   // of constant weights
   std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
   bool bf16_;                             // bfloat16 inputs and constant weights, float32 accumulation
+  std::vector<float> int8_scales_;        // an int8 product's weight scales (int8_product.h)
+  std::optional<Int8Columns> int8_;       // its weights, taken by prepack()
 };
 
 // Y = alpha * A' B' + beta * C, A' = transA ? A^T : A. C (unidirectionally broadcast to M x N) is

@@ -17,7 +17,7 @@ void reorder(dnnl::memory from, dnnl::memory to) {
 }  // namespace
 
 PackedWeights::PackedWeights(const Tensor& plain, const Shape& logical)
-    : plain_(plain), logical_(logical), source_{nullptr, wrap(plain_desc(logical), plain), {}} {}
+    : plain_(plain), logical_(logical), source_{nullptr, wrap(plain_desc(logical, dnnl_type(plain.dtype())), plain), {}} {}
 
 PackedWeights::Layout PackedWeights::allocate(const dnnl::memory::desc& desc) {
   Layout l;
@@ -32,7 +32,7 @@ void PackedWeights::reorder_into(const dnnl::memory& to, const dnnl::memory::dim
     return reorder(dnnl::memory(part, dnnl_engine(), source_.memory.get_data_handle()), to);
   }
   if (!is_winograd(to.get_desc()) || plain_source_) return reorder(source_.memory, to);
-  const Layout plain = allocate(plain_desc(logical_));  // Winograd from a blocked source: through plain
+  const Layout plain = allocate(plain_desc(logical_, source_.memory.get_desc().data_type()));  // Winograd from a blocked source: through plain
   reorder(source_.memory, plain.memory);
   reorder(plain.memory, to);
 }

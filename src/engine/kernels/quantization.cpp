@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/int8_product.h"
 
 namespace cpuinfer::engine {
 
@@ -160,30 +161,19 @@ std::unique_ptr<Kernel> make_dequantize(const Node& node, std::int64_t opset) {
   });
 }
 
-// uint8 y with the scale and zero point that map [min(x, 0), max(x, 0)] onto [0, 255]. An all-zero
-// x, where the spec divides 0 by 0, gets scale 1 as in ONNX Runtime.
+// uint8 y with the scale and zero point that map [min(x, 0), max(x, 0)] onto [0, 255]
+// (kernels/int8_product.h, which the int8 products share). An all-zero x, where the spec divides 0
+// by 0, gets scale 1 as in ONNX Runtime.
 std::unique_ptr<Kernel> make_dynamic_quantize(const Node& node, std::int64_t) {
   return make_function_kernel([info = NodeInfo(node)](Inputs inputs) {
     const Tensor& x = info.input(inputs, 0);
     if (x.dtype() != DType::f32) info.unsupported("x is {}, not float32", dtype_name(x.dtype()));
-    const float* in = x.values<float>().data();
-    const std::int64_t n = static_cast<std::int64_t>(x.numel());
-    float low = 0.0f, high = 0.0f;  // the range includes 0; NaNs are left out
-    for (std::int64_t i = 0; i < n; ++i) {
-      low = std::min(low, in[i]);
-      high = std::max(high, in[i]);
-    }
-    const float scale = high == low ? 1.0f : (high - low) / 255.0f;
-    const auto zero = convert<std::uint8_t>(std::nearbyint(-low / scale));
-    Tensor y = Tensor::uninitialized(DType::u8, x.shape()), y_scale(DType::f32, {}), y_zero(DType::u8, {});
-    std::uint8_t* o = y.values<std::uint8_t>().data();
-    parallel_for(n, 16384, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) o[i] = quantize<std::uint8_t>(in[i], scale, zero);
-    });
-    y_scale.values<float>()[0] = scale;
-    y_zero.values<std::uint8_t>()[0] = zero;
+    Int8Rows q = quantize_rows(x, info);
+    Tensor y_scale(DType::f32, {}), y_zero(DType::u8, {});
+    y_scale.values<float>()[0] = q.scale;
+    y_zero.values<std::uint8_t>()[0] = static_cast<std::uint8_t>(q.zero_point);
     std::vector<Tensor> outputs;
-    outputs.push_back(std::move(y));
+    outputs.push_back(std::move(q.values));
     outputs.push_back(std::move(y_scale));
     outputs.push_back(std::move(y_zero));
     return outputs;

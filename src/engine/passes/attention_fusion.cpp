@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "engine/passes/dynamic_int8.h"
 #include "engine/passes/graph_index.h"
 
 namespace cpuinfer::engine {
@@ -16,6 +17,7 @@ using Perm = std::vector<std::int64_t>;
 
 struct Projection {
   ValueId x = kNoValue, weights = kNoValue, bias = kNoValue;  // bias: kNoValue when absent
+  std::vector<float> int8_scales;  // an int8 product's weight scales (passes/dynamic_int8.h); empty: float
 };
 
 struct Heads {
@@ -89,6 +91,7 @@ class AttentionMatcher {
     if (!w || (p.bias != kNoValue && index_.constant(p.bias)->dim(0) != w->dim(1))) return std::nullopt;
     p.x = n.inputs[0];
     p.weights = n.inputs[1];
+    if (n.has(kInt8ScalesAttribute)) p.int8_scales = n.get_floats(kInt8ScalesAttribute);
     nodes.push_back(*mm);
     return p;
   }
@@ -190,6 +193,7 @@ class AttentionMatcher {
     const std::int64_t width = q->heads * q->size;
     for (const Heads* h : {&*q, &*k, &*v})
       if (h->projection.x != x || h->heads != q->heads || h->size != q->size ||
+          h->projection.int8_scales.empty() != q->projection.int8_scales.empty() ||
           index_.constant(h->projection.weights)->dim(1) != width ||
           index_.constant(h->projection.weights)->dim(0) != index_.constant(q->projection.weights)->dim(0))
         return 0;
@@ -210,6 +214,11 @@ class AttentionMatcher {
     attention.outputs = {reshape.outputs[0]};
     attention.attributes["num_heads"] = q->heads;
     attention.attributes["scale"] = scale;
+    if (!q->projection.int8_scales.empty()) {  // int8 products (passes/dynamic_int8.h): their scales side by side
+      std::vector<float> scales;
+      for (const Heads* h : {&*q, &*k, &*v}) scales.insert(scales.end(), h->projection.int8_scales.begin(), h->projection.int8_scales.end());
+      attention.attributes[kInt8ScalesAttribute] = std::move(scales);
+    }
     std::sort(core.begin(), core.end());
     for (std::size_t n : core) attention.computes.insert(attention.computes.end(), g_.nodes[n].computes.begin(), g_.nodes[n].computes.end());
     for (std::size_t n : all) removed_[n] = true;

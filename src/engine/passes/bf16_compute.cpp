@@ -3,6 +3,7 @@
 
 #include "engine/isa.h"
 #include "engine/passes/attention_fusion.h"
+#include "engine/passes/dynamic_int8.h"
 
 namespace cpuinfer::engine {
 
@@ -19,7 +20,7 @@ std::size_t compute_in_bf16(Graph& graph) {
     std::string product;  // "MatMul" or "Conv", plain or fused
     for (const char* op : {"MatMul", "Conv"})
       if ((n.domain.empty() && n.op_type == op) || (n.domain == kEngineDomain && n.op_type == std::string("Fused") + op)) product = op;
-    if (product.empty() && !attention) continue;
+    if ((product.empty() && !attention) || n.has(kInt8ScalesAttribute)) continue;  // int8 products stay int8
     if (!product.empty()) {
       const Value& w = graph.values[static_cast<std::size_t>(n.inputs.at(1))];
       if (!w.constant || w.constant->dtype() != DType::f32 || (product == "MatMul" && w.constant->rank() != 2)) continue;

@@ -27,6 +27,15 @@ struct VectorLoops {
   void (*softmax_row)(float* x, const float* addend, std::int64_t n, float scale);
   // out[i] = in[i] rounded to bfloat16 (to nearest even; NaN stays NaN).
   void (*to_bf16)(const float* in, std::uint16_t* out, std::int64_t n);
+  // The least and greatest of n values, NaN skipped (none: lo = +inf, hi = -inf).
+  void (*min_max)(const float* x, std::int64_t n, float* lo, float* hi);
+  // out[i] = saturate(round_half_even(in[i] / scale) + zero) to [0, 255]: QuantizeLinear to uint8
+  // (NaN gives zero's value).
+  void (*quantize_u8)(const float* in, std::uint8_t* out, std::int64_t n, float scale, float zero);
+  // out[i] = saturate(round_half_even(a[i] * ka + b[i] * kb + offset)) to [low, 255]: two uint8
+  // tensors' sum requantized (QLinearAdd), low = the zero point for a Relu after it, else 0.
+  void (*add_u8)(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::int64_t n, float ka, float kb,
+                 float offset, float low);
   // acc[j] += sum over k < depth of v[k] * m[k * ld + j], for j < n: a row times a k-major matrix
   // (the recurrent layers' steps).
   void (*row_times_matrix)(const float* v, std::int64_t depth, const float* m, std::int64_t ld, float* acc, std::int64_t n);

@@ -138,6 +138,39 @@ void to_bf16(const float* in, std::uint16_t* out, std::int64_t n) {
   }
 }
 
+void min_max(const float* x, std::int64_t n, float* lo, float* hi) {
+  float l = __builtin_inff(), h = -__builtin_inff();
+#pragma omp simd reduction(min : l) reduction(max : h)
+  for (std::int64_t i = 0; i < n; ++i) {
+    l = x[i] < l ? x[i] : l;
+    h = x[i] > h ? x[i] : h;
+  }
+  *lo = l;
+  *hi = h;
+}
+
+// nearbyintf rounds half to even in the default rounding mode; the clamp happens in float, where
+// NaN compares false and lands on `zero` (x / scale NaN: the max and min keep their first operand).
+void quantize_u8(const float* in, std::uint8_t* out, std::int64_t n, float scale, float zero) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    float v = __builtin_nearbyintf(in[i] / scale) + zero;
+    v = v == v ? v : zero;
+    v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+    out[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(v));
+  }
+}
+
+void add_u8(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::int64_t n, float ka, float kb, float offset,
+            float low) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    float v = __builtin_nearbyintf(static_cast<float>(a[i]) * ka + static_cast<float>(b[i]) * kb + offset);
+    v = v < low ? low : (v > 255.0f ? 255.0f : v);
+    out[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(v));
+  }
+}
+
 // Columns in blocks of 64 held in one small array across the whole depth: the FMAs then read one
 // row of m each and the sums stay in L1 (or registers).
 void row_times_matrix(const float* v, std::int64_t depth, const float* m, std::int64_t ld, float* acc, std::int64_t n) {
@@ -158,6 +191,6 @@ void row_times_matrix(const float* v, std::int64_t depth, const float* m, std::i
 
 }  // namespace
 
-VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine, softmax_row, to_bf16, row_times_matrix}; }
+VECTOR_LOOPS_FUNCTION() { return {VECTOR_LOOPS_ISA, map, add_map, layer_norm_row, affine, softmax_row, to_bf16, min_max, quantize_u8, add_u8, row_times_matrix}; }
 
 }  // namespace cpuinfer::engine

@@ -1,0 +1,153 @@
+// cpuinfer:Int8Conv (passes/int8_regions.h): a 2-D convolution of uint8 activations stored NHWC
+// by constant int8 weights, through oneDNN's int8 convolutions (VNNI's u8 x s8 dot products
+// where the CPU has them), its result requantized to uint8 in the primitive:
+//   y = saturate(round(relu?(x_scale * w_scale[m] / y_scale * (sum (x - x_zero) * w + bias_q[m]))) + y_zero)
+// with the output scales per map, the zero points as oneDNN's, and the float32 bias b moved into
+// the sums' domain, bias_q[m] = b[m] / (x_scale * w_scale[m]), where oneDNN adds it.
+// Attributes: the Conv's, x_/y_scale and zero_point, w_scales, relu.
+#include <optional>
+
+#include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/packed_weights.h"
+#include "engine/kernels/plan_cache.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+class Int8ConvKernel final : public Kernel {
+ public:
+  explicit Int8ConvKernel(const Node& node)
+      : info_(node), window_(Window::from(node, info_)), group_(node.get_int("group", 1)),
+        x_scale_(node.get_float("x_scale", 0.0f)), y_scale_(node.get_float("y_scale", 0.0f)),
+        x_zero_(static_cast<std::int32_t>(node.get_int("x_zero_point", 0))), y_zero_(static_cast<std::int32_t>(node.get_int("y_zero_point", 0))),
+        w_scales_(node.get_floats("w_scales")), relu_(node.get_int("relu", 0) != 0) {
+    if (group_ <= 0) info_.fail("group {} is not positive", group_);
+    if (!(x_scale_ > 0.0f) || !(y_scale_ > 0.0f)) info_.fail("scales {} and {} must be positive", x_scale_, y_scale_);
+    for (std::int32_t z : {x_zero_, y_zero_})
+      if (z < 0 || z > 255) info_.fail("zero point {} is outside uint8's range", z);
+    for (float s : w_scales_) output_scales_.push_back(x_scale_ * s / y_scale_);
+  }
+
+  bool prepack(std::size_t input, const Tensor& constant) override {
+    const auto maps = static_cast<std::int64_t>(w_scales_.size());
+    if (input == 1) {
+      if (constant.dtype() != DType::i8 || constant.rank() != 4 || constant.dim(0) != maps)
+        info_.fail("weights {} {} are not int8 [{}, C, kh, kw]", dtype_name(constant.dtype()), shape_string(constant.shape()), maps);
+      weights_shape_ = constant.shape();
+      Shape logical = constant.shape();
+      if (group_ > 1) {
+        logical.insert(logical.begin(), group_);
+        logical[1] /= group_;
+      }
+      weights_.emplace(constant, logical);
+      return true;
+    }
+    if (input == 2) {
+      if (constant.dtype() != DType::f32 || constant.numel() != static_cast<std::size_t>(maps))
+        info_.fail("bias {} {} does not match {} maps", dtype_name(constant.dtype()), shape_string(constant.shape()), maps);
+      bias_ = Tensor(DType::f32, {maps});
+      for (std::int64_t m = 0; m < maps; ++m)
+        bias_->values<float>()[static_cast<std::size_t>(m)] =
+            constant.values<float>()[static_cast<std::size_t>(m)] / (x_scale_ * w_scales_[static_cast<std::size_t>(m)]);
+      return true;
+    }
+    return false;
+  }
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    const Tensor& x = info_.input(inputs, 0);
+    if (!weights_) info_.fail("the weights must be a constant");
+    if (x.dtype() != DType::u8 || x.rank() != 4) info_.fail("input {} {} is not uint8 [N, H, W, C]", dtype_name(x.dtype()), shape_string(x.shape()));
+    const Shape xs{x.dim(0), x.dim(3), x.dim(1), x.dim(2)};  // logical NCHW
+    if (xs[1] != weights_shape_[1] * group_)
+      info_.fail("input of {} channels does not match weights {} with group {}", xs[1], shape_string(weights_shape_), group_);
+    Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
+    Tensor y = allocate_checked(DType::u8, plan.out_shape, info_);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
+                                               {DNNL_ARG_WEIGHTS, weights_->get(plan.weights)},
+                                               {DNNL_ARG_DST, wrap(plan.dst, y)}};
+    if (bias_) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(bias_->shape()), *bias_));
+    const dnnl::memory::desc zero_desc({1}, dnnl::memory::data_type::s32, dnnl::memory::format_tag::a);
+    if (x_zero_) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, dnnl::memory(zero_desc, dnnl_engine(), &x_zero_));
+    if (y_zero_) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, dnnl::memory(zero_desc, dnnl_engine(), &y_zero_));
+    const Scratchpad scratchpad(plan.scratchpad);
+    args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
+    plan.primitive.execute(dnnl_stream(), args);
+    dnnl_stream().wait();
+    return one(std::move(y));
+  }
+
+ private:
+  struct Plan {
+    Shape out_shape;  // stored NHWC
+    dnnl::memory::desc src, dst, weights, scratchpad;
+    dnnl::convolution_forward primitive;
+  };
+
+  Plan make_plan(const Shape& xs) {
+    Window window = window_;
+    if (window.kernel.empty()) window.kernel = {weights_shape_[2], weights_shape_[3]};
+    if (window.kernel != std::vector<std::int64_t>{weights_shape_[2], weights_shape_[3]})
+      info_.fail("kernel_shape does not match weights {}", shape_string(weights_shape_));
+    const Window::Resolved r = window.resolve({xs[2], xs[3]}, info_);
+    const Shape out{xs[0], weights_shape_[0], r.out[0], r.out[1]};
+    dnnl::memory::dims strides, dilations;
+    for (std::size_t i = 0; i < 2; ++i) {
+      strides.push_back(window.strides.empty() ? 1 : window.strides[i]);
+      dilations.push_back((window.dilations.empty() ? 1 : window.dilations[i]) - 1);  // oneDNN counts gaps
+    }
+    Plan plan;
+    plan.out_shape = {out[0], out[2], out[3], out[1]};
+    const auto nhwc = dnnl::memory::format_tag::nhwc;
+    try {
+      plan.src = dnnl::memory::desc(dnnl_dims(xs), dnnl::memory::data_type::u8, nhwc);
+      plan.dst = dnnl::memory::desc(dnnl_dims(out), dnnl::memory::data_type::u8, nhwc);
+      Shape logical = weights_shape_;
+      if (group_ > 1) {
+        logical.insert(logical.begin(), group_);
+        logical[1] /= group_;
+      }
+      const dnnl::memory::desc any_weights(dnnl_dims(logical), dnnl::memory::data_type::s8, dnnl::memory::format_tag::any);
+      dnnl::primitive_attr attr = user_scratchpad();
+      attr.set_output_scales(1 << 1, output_scales_);
+      if (x_zero_) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+      if (y_zero_) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+      if (relu_) {
+        dnnl::post_ops ops;
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        attr.set_post_ops(ops);
+      }
+      const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plan.src,
+                                                 any_weights, bias_ ? plain_desc(bias_->shape()) : dnnl::memory::desc(), plan.dst,
+                                                 strides, dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
+      const dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
+      plan.primitive = dnnl::convolution_forward(pd);
+      plan.weights = pd.weights_desc();
+      plan.scratchpad = pd.scratchpad_desc();
+    } catch (const dnnl::error& e) {
+      info_.fail("oneDNN refused the int8 convolution of {} with weights {}: {}", shape_string(xs), shape_string(weights_shape_), e.what());
+    }
+    return plan;
+  }
+
+  NodeInfo info_;
+  Window window_;
+  std::int64_t group_;
+  float x_scale_, y_scale_;
+  std::int32_t x_zero_, y_zero_;  // oneDNN reads them at run time
+  std::vector<float> w_scales_, output_scales_;
+  bool relu_;
+  Shape weights_shape_;
+  std::optional<PackedWeights> weights_;
+  std::optional<Tensor> bias_;  // in the sums' domain
+  PlanCache<Shape, Plan> plans_;
+};
+
+}  // namespace
+
+void add_int8_convolution_kernels(KernelTable& t) {
+  t.add(std::string(kEngineDomain) + ":Int8Conv", [](const Node& node, std::int64_t) { return std::make_unique<Int8ConvKernel>(node); });
+}
+
+}  // namespace cpuinfer::engine

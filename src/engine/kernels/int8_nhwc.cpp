@@ -1,0 +1,192 @@
+// The int8 region's other operators (passes/int8_regions.h), on uint8 tensors stored NHWC:
+//   cpuinfer:QuantizeNhwc    float32 [N, C, H, W] -> uint8 [N, H, W, C]: QuantizeLinear and the layout
+//   cpuinfer:DequantizeNhwc  uint8 [N, H, W, C] -> float32 [N, C, H, W]: DequantizeLinear and the layout
+//   cpuinfer:Int8Add         two uint8 tensors of one shape -> their sum requantized (optionally a Relu)
+//   cpuinfer:Int8MaxPool     2-D max pooling of uint8, requantized when the output's scale differs
+// The two conversions are oneDNN reorders with a scale and zero point (rounding half to even,
+// saturating); multiplying by 1 / scale where QuantizeLinear divides by it may round a value
+// lying within float32's precision of a half the other way.
+#include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/plan_cache.h"
+#include "engine/kernels/vector/vector_loops.h"
+
+namespace cpuinfer::engine {
+
+namespace {
+
+struct Params {
+  float scale;
+  std::int32_t zero;
+};
+
+Params params(const Node& node, const std::string& prefix, const NodeInfo& info) {
+  const Params p{node.get_float(prefix + "scale", 0.0f), static_cast<std::int32_t>(node.get_int(prefix + "zero_point", 0))};
+  if (!(p.scale > 0.0f) || !std::isfinite(p.scale)) info.fail("{}scale {} is not a positive number", prefix, p.scale);
+  if (p.zero < 0 || p.zero > 255) info.fail("{}zero_point {} is outside uint8's range", prefix, p.zero);
+  return p;
+}
+
+const dnnl::memory::desc& zero_point_desc() {
+  static const dnnl::memory::desc desc({1}, dnnl::memory::data_type::s32, dnnl::memory::format_tag::a);
+  return desc;
+}
+
+// Float32 NCHW <-> uint8 NHWC with a scale and zero point.
+class ConvertKernel final : public Kernel {
+ public:
+  ConvertKernel(const Node& node, bool quantize) : info_(node), quantize_(quantize), p_(params(node, "", info_)) {}
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    const Tensor& x = info_.input(inputs, 0);
+    info_.expect_dtype(x, quantize_ ? DType::f32 : DType::u8, "the input");
+    if (x.rank() != 4) info_.fail("input {} is not 4-D", shape_string(x.shape()));
+    const Shape logical = quantize_ ? x.shape() : Shape{x.dim(0), x.dim(3), x.dim(1), x.dim(2)};
+    Tensor y = allocate_checked(quantize_ ? DType::u8 : DType::f32,
+                                quantize_ ? Shape{x.dim(0), x.dim(2), x.dim(3), x.dim(1)} : logical, info_);
+    if (y.numel() == 0) return one(std::move(y));
+    dnnl::reorder& reorder = plans_.get(logical, [&] {
+      const auto nchw = plain_desc(logical);
+      const dnnl::memory::desc nhwc(dnnl_dims(logical), dnnl::memory::data_type::u8, dnnl::memory::format_tag::nhwc);
+      dnnl::primitive_attr attr;
+      attr.set_output_scales(0, {quantize_ ? 1.0f / p_.scale : p_.scale});
+      attr.set_zero_points(quantize_ ? DNNL_ARG_DST : DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+      try {
+        return dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_engine(), quantize_ ? nchw : nhwc, dnnl_engine(),
+                                                           quantize_ ? nhwc : nchw, attr));
+      } catch (const dnnl::error& e) {
+        info_.fail("oneDNN refused the conversion of {}: {}", shape_string(x.shape()), e.what());
+      }
+    });
+    const auto src_desc = quantize_ ? plain_desc(logical)
+                                    : dnnl::memory::desc(dnnl_dims(logical), dnnl::memory::data_type::u8, dnnl::memory::format_tag::nhwc);
+    const auto dst_desc = quantize_ ? dnnl::memory::desc(dnnl_dims(logical), dnnl::memory::data_type::u8, dnnl::memory::format_tag::nhwc)
+                                    : plain_desc(logical);
+    std::int32_t zero = p_.zero;
+    reorder.execute(dnnl_stream(), {{DNNL_ARG_FROM, wrap(src_desc, x)},
+                                    {DNNL_ARG_TO, wrap(dst_desc, y)},
+                                    {DNNL_ARG_ATTR_ZERO_POINTS | (quantize_ ? DNNL_ARG_DST : DNNL_ARG_SRC),
+                                     dnnl::memory(zero_point_desc(), dnnl_engine(), &zero)}});
+    dnnl_stream().wait();
+    return one(std::move(y));
+  }
+
+ private:
+  NodeInfo info_;
+  bool quantize_;
+  Params p_;
+  PlanCache<Shape, dnnl::reorder> plans_;
+};
+
+// y = saturate(round((a - a_zero) * a_scale / y_scale + (b - b_zero) * b_scale / y_scale) + y_zero),
+// floored at y_zero after a Relu.
+class AddKernel final : public Kernel {
+ public:
+  explicit AddKernel(const Node& node)
+      : info_(node), a_(params(node, "a_", info_)), b_(params(node, "b_", info_)), y_(params(node, "y_", info_)),
+        relu_(node.get_int("relu", 0) != 0), loops_(vector_loops()) {}
+
+  bool may_overwrite(std::size_t) const override { return true; }
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    const Tensor& a = info_.input(inputs, 0);
+    const Tensor& b = info_.input(inputs, 1);
+    info_.expect_dtype(a, DType::u8, "input a");
+    info_.expect_dtype(b, DType::u8, "input b");
+    if (a.shape() != b.shape()) info_.fail("inputs {} and {} differ in shape", shape_string(a.shape()), shape_string(b.shape()));
+    Tensor y = allocate_checked(DType::u8, a.shape(), info_);
+    const float ka = a_.scale / y_.scale, kb = b_.scale / y_.scale;
+    const float offset = static_cast<float>(y_.zero) - static_cast<float>(a_.zero) * ka - static_cast<float>(b_.zero) * kb;
+    const float low = relu_ ? static_cast<float>(y_.zero) : 0.0f;
+    const auto* pa = static_cast<const std::uint8_t*>(a.data());
+    const auto* pb = static_cast<const std::uint8_t*>(b.data());
+    auto* out = static_cast<std::uint8_t*>(y.data());
+    parallel_for(static_cast<std::int64_t>(y.numel()), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
+      loops_.add_u8(pa + begin, pb + begin, out + begin, end - begin, ka, kb, offset, low);
+    });
+    return one(std::move(y));
+  }
+
+ private:
+  NodeInfo info_;
+  Params a_, b_, y_;
+  bool relu_;
+  const VectorLoops& loops_;
+};
+
+class MaxPoolKernel final : public Kernel {
+ public:
+  explicit MaxPoolKernel(const Node& node)
+      : info_(node), window_(Window::from(node, info_)), x_(params(node, "x_", info_)), y_(params(node, "y_", info_)),
+        loops_(vector_loops()) {
+    if (window_.kernel.size() != 2) info_.fail("kernel_shape must have 2 sizes");
+  }
+
+  std::vector<Tensor> run(Inputs inputs) override {
+    const Tensor& x = info_.input(inputs, 0);
+    if (x.dtype() != DType::u8 || x.rank() != 4) info_.fail("input {} {} is not uint8 [N, H, W, C]", dtype_name(x.dtype()), shape_string(x.shape()));
+    const Shape xs{x.dim(0), x.dim(3), x.dim(1), x.dim(2)};
+    Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
+    Tensor y = allocate_checked(DType::u8, plan.out_shape, info_);
+    const Scratchpad scratchpad(plan.scratchpad);
+    plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)}, {DNNL_ARG_DST, wrap(plan.dst, y)}, {DNNL_ARG_SCRATCHPAD, scratchpad.memory()}});
+    dnnl_stream().wait();
+    if (x_.scale != y_.scale || x_.zero != y_.zero) {  // the maximum of the values is the value of the maximum: requantize it
+      const float k = x_.scale / y_.scale, offset = static_cast<float>(y_.zero) - static_cast<float>(x_.zero) * k;
+      auto* v = static_cast<std::uint8_t*>(y.data());
+      parallel_for(static_cast<std::int64_t>(y.numel()), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
+        loops_.add_u8(v + begin, v + begin, v + begin, end - begin, k, 0.0f, offset, 0.0f);
+      });
+    }
+    return one(std::move(y));
+  }
+
+ private:
+  struct Plan {
+    Shape out_shape;
+    dnnl::memory::desc src, dst, scratchpad;
+    dnnl::pooling_v2_forward primitive;
+  };
+
+  Plan make_plan(const Shape& xs) {
+    const Window::Resolved r = window_.resolve({xs[2], xs[3]}, info_);
+    const Shape out{xs[0], xs[1], r.out[0], r.out[1]};
+    dnnl::memory::dims strides, dilations;
+    for (std::size_t i = 0; i < 2; ++i) {
+      strides.push_back(window_.strides.empty() ? 1 : window_.strides[i]);
+      dilations.push_back((window_.dilations.empty() ? 1 : window_.dilations[i]) - 1);
+    }
+    Plan plan;
+    plan.out_shape = {out[0], out[2], out[3], out[1]};
+    const auto nhwc = dnnl::memory::format_tag::nhwc;
+    try {
+      plan.src = dnnl::memory::desc(dnnl_dims(xs), dnnl::memory::data_type::u8, nhwc);
+      plan.dst = dnnl::memory::desc(dnnl_dims(out), dnnl::memory::data_type::u8, nhwc);
+      const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, plan.src, plan.dst,
+                                                strides, dnnl_dims(window_.kernel), dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
+      const dnnl::pooling_v2_forward::primitive_desc pd(desc, user_scratchpad(), dnnl_engine());
+      plan.scratchpad = pd.scratchpad_desc();
+      plan.primitive = dnnl::pooling_v2_forward(pd);
+    } catch (const dnnl::error& e) {
+      info_.fail("oneDNN refused int8 pooling over {}: {}", shape_string(xs), e.what());
+    }
+    return plan;
+  }
+
+  NodeInfo info_;
+  Window window_;
+  Params x_, y_;
+  const VectorLoops& loops_;
+  PlanCache<Shape, Plan> plans_;
+};
+
+}  // namespace
+
+void add_int8_nhwc_kernels(KernelTable& t) {
+  const std::string domain = std::string(kEngineDomain) + ":";
+  t.add(domain + "QuantizeNhwc", [](const Node& node, std::int64_t) { return std::make_unique<ConvertKernel>(node, true); });
+  t.add(domain + "DequantizeNhwc", [](const Node& node, std::int64_t) { return std::make_unique<ConvertKernel>(node, false); });
+  t.add(domain + "Int8Add", [](const Node& node, std::int64_t) { return std::make_unique<AddKernel>(node); });
+  t.add(domain + "Int8MaxPool", [](const Node& node, std::int64_t) { return std::make_unique<MaxPoolKernel>(node); });
+}
+
+}  // namespace cpuinfer::engine
