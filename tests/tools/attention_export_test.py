@@ -3,8 +3,8 @@
 mirrors Hugging Face's) exported by torch.onnx at every opset from 12 to 17 must load on `native` with
 every layer's attention fused and the batch packed, and agree with ONNX Runtime on a right-padded text
 (max relative difference <= 1e-4 of the largest |logit|), packed to its real tokens, and on a left-padded
-one, which keeps its padding. (`bench --model` takes .npy inputs as one sample of batch 1; batches of
-mixed lengths are tested in tests/engine/attention_test.cpp.)
+one, which keeps its padding. (Each .npy holds one sample, run at batch size 1; batches of mixed
+lengths are tested in tests/engine/attention_test.cpp.)
 
 Usage: attention_export_test.py <cpuinfer binary>  (run by CTest)
 """
