@@ -1,0 +1,95 @@
+// Checks dimension by dimension, the first dimension (the samples) apart; batches are copies of
+// consecutive samples.
+#include "quantize/calibration_data.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "core/error.h"
+
+namespace cpuinfer::quant {
+
+namespace {
+
+// The static first dimension the model declares for its inputs, or 0 when it is open.
+std::int64_t static_batch(const std::vector<engine::TensorSpec>& inputs) {
+  for (const auto& spec : inputs)
+    if (spec.shape && !spec.shape->empty() && spec.shape->front().is_static()) return spec.shape->front().value;
+  return 0;
+}
+
+std::string input_names(const std::vector<engine::TensorSpec>& inputs) {
+  std::string names;
+  for (const auto& spec : inputs) names += (names.empty() ? "" : ", ") + spec.name;
+  return names;
+}
+
+}  // namespace
+
+std::size_t check_calibration_inputs(const std::vector<engine::TensorSpec>& inputs, std::span<const Tensor> tensors,
+                                     const std::string& what, bool whole_sets) {
+  if (tensors.size() != inputs.size())
+    fail("{} holds {} tensors, the model has {} inputs ({})", what, tensors.size(), inputs.size(), input_names(inputs));
+  std::map<std::string, std::pair<std::int64_t, std::string>> bound;  // symbol -> size, input that bound it
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const engine::TensorSpec& spec = inputs[i];
+    const Tensor& t = tensors[i];
+    if (spec.dtype && t.dtype() != *spec.dtype)
+      fail("{} for input '{}' is {}, the model declares {}", what, spec.name, dtype_name(t.dtype()), dtype_name(*spec.dtype));
+    if (t.rank() == 0)
+      fail("{} for input '{}' is a scalar: samples go along a first dimension", what, spec.name);
+    if (!spec.shape) continue;
+    const auto& dims = *spec.shape;
+    const auto mismatch = [&](const std::string& note) {
+      fail("{} for input '{}' has shape {}, the model declares {}{}", what, spec.name, shape_string(t.shape()),
+           engine::dims_string(dims), note);
+    };
+    if (dims.size() != t.rank()) mismatch("");
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      if (d == 0 && whole_sets) {
+        if (dims[0].is_static() && (dims[0].value == 0 || t.dim(0) % dims[0].value != 0))
+          mismatch(fmt::format(" (whole batches of {} samples)", dims[0].value));
+        continue;  // the sample count, compared across inputs below
+      }
+      if (dims[d].is_static() && dims[d].value != t.dim(d)) mismatch("");
+      if (!dims[d].is_static() && !dims[d].symbol.empty()) {
+        auto [it, fresh] = bound.try_emplace(dims[d].symbol, t.dim(d), spec.name);
+        if (!fresh && it->second.first != t.dim(d))
+          fail("{} for input '{}' has {} = {}, for input '{}' {} = {}", what, spec.name, dims[d].symbol, t.dim(d),
+               it->second.second, dims[d].symbol, it->second.first);
+      }
+    }
+  }
+  if (tensors.empty()) fail("{}: the model has no inputs to calibrate with", what);
+  for (std::size_t i = 1; i < tensors.size(); ++i)
+    if (tensors[i].dim(0) != tensors[0].dim(0))
+      fail("{} for input '{}' has {} samples, for input '{}' {}", what, inputs[i].name, tensors[i].dim(0), inputs[0].name,
+           tensors[0].dim(0));
+  if (tensors[0].dim(0) == 0) fail("{} for input '{}' has no samples", what, inputs[0].name);
+  return static_cast<std::size_t>(tensors[0].dim(0));
+}
+
+std::vector<std::vector<Tensor>> split_into_batches(const std::vector<engine::TensorSpec>& inputs,
+                                                    const std::vector<Tensor>& samples, std::size_t batch_size) {
+  if (samples.empty() || batch_size == 0) return {};
+  if (const std::int64_t fixed = static_batch(inputs); fixed > 0) batch_size = static_cast<std::size_t>(fixed);
+  const auto count = static_cast<std::size_t>(samples[0].dim(0));
+  std::vector<std::vector<Tensor>> batches;
+  for (std::size_t start = 0; start < count; start += batch_size) {
+    const std::size_t n = std::min(batch_size, count - start);
+    std::vector<Tensor> batch;
+    for (const Tensor& t : samples) {
+      Shape shape = t.shape();
+      shape[0] = static_cast<std::int64_t>(n);
+      Tensor slice = Tensor::uninitialized(t.dtype(), shape);
+      const std::size_t sample_bytes = t.nbytes() / count;
+      std::memcpy(slice.data(), static_cast<const std::byte*>(t.data()) + start * sample_bytes, n * sample_bytes);
+      batch.push_back(std::move(slice));
+    }
+    batches.push_back(std::move(batch));
+  }
+  return batches;
+}
+
+}  // namespace cpuinfer::quant
