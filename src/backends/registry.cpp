@@ -50,9 +50,18 @@ const std::vector<Factory>& factories() {
        [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o); }},
       {{"native-bf16", "the native engine with its products in bfloat16: MatMul by constant weights and fused attention's "
                        "projection take bfloat16 inputs and weights, accumulate in float32 (oneDNN's AVX512_BF16 kernels); "
-                       "LayerNorm, Softmax, residual Adds and convolutions stay float32",
-        "resnet101 (convolutions not yet in bfloat16), bert, any ONNX model; unsupported without AVX512_BF16"},
-       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o, true); }},
+                       "convolutions take bfloat16 inputs and weights too; LayerNorm, Softmax and residual Adds stay float32",
+        "resnet101, bert, any ONNX model; unsupported without AVX512_BF16"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o, NativePrecision::bf16); }},
+      {{"native-int8", "the native engine on the run's int8 model (cpuinfer quantize, calibrated on the run's samples; "
+                       "the same file as ort-int8): QDQ convolutions, Adds and pooling on uint8 NHWC tensors, dynamic "
+                       "int8 Linear layers; oneDNN's uint8 x int8 products (VNNI where present)",
+        "resnet101, bert, any ONNX model cpuinfer quantize handles"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o, NativePrecision::int8); }},
+      {{"ort-int8", "ONNX Runtime (level ALL) on the run's int8 model, the same file as native-int8: its QDQ "
+                    "transformers make QLinearConv, QLinearAdd and DynamicQuantizeMatMul",
+        "resnet101, bert, any ONNX model cpuinfer quantize handles"},
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_ort_backend(OrtLevel::all, o, true); }},
   };
   return kFactories;
 }

@@ -4,12 +4,15 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <numeric>
 
 #include "backends/registry.h"
 #include "bench/metrics.h"
 #include "bench/progress.h"
+#include "bench/quantized_model.h"
 #include "bench/result_files.h"
 #include "bench/workload.h"
 #include "core/error.h"
@@ -180,16 +183,27 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
   std::vector<std::unique_ptr<Backend>> backends;
   for (const auto& name : sweep_order(o)) backends.push_back(make_backend(name, backend_options));
 
+  // The int8 model of native-int8 and ort-int8, made from the export before any backend loads.
+  ModelFiles files = w.model().files;
+  std::map<std::string, std::string> export_errors = w.model().export_errors;
+  if (std::ranges::any_of(backends, [](const auto& b) { return b->format() == kInt8Format; })) {
+    try {
+      files.by_format[kInt8Format] = quantized_model(w, o.threads, progress);
+    } catch (const Error& e) {
+      export_errors[kInt8Format] = e.what();
+    }
+  }
+
   ReferenceOutputs ref;
   ref.by_sample.resize(w.size());
   for (auto& backend : backends) {
     const bool rss_reset = reset_peak_rss();
     std::string load_error;
     std::optional<double> load_ms;  // model file to ready session
-    const auto file = w.model().files.by_format.find(backend->format());
-    if (file == w.model().files.by_format.end()) {
-      const auto why = w.model().export_errors.find(backend->format());
-      load_error = why != w.model().export_errors.end()
+    const auto file = files.by_format.find(backend->format());
+    if (file == files.by_format.end()) {
+      const auto why = export_errors.find(backend->format());
+      load_error = why != export_errors.end()
                        ? fmt::format("failed: export: {}", why->second)
                        : fmt::format("unsupported: no {} export of {}", backend->format(), w.name());
     } else if (!std::filesystem::is_regular_file(file->second)) {

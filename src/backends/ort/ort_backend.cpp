@@ -40,11 +40,11 @@ DType from_ort_type(ONNXTensorElementDataType type) {
 
 class OrtBackend final : public Backend {
  public:
-  OrtBackend(OrtLevel level, const BackendOptions& options) : level_(level), options_(options) {}
+  OrtBackend(OrtLevel level, const BackendOptions& options, bool int8) : level_(level), options_(options), int8_(int8) {}
 
-  std::string name() const override { return level_ == OrtLevel::all ? "ort" : "ort-basic"; }
+  std::string name() const override { return int8_ ? "ort-int8" : level_ == OrtLevel::all ? "ort" : "ort-basic"; }
   std::string version() const override { return Ort::GetVersionString(); }
-  std::string format() const override { return "onnx"; }
+  std::string format() const override { return int8_ ? "onnx-int8" : "onnx"; }
   nlohmann::json settings() const override {
     nlohmann::json s = {{"graph_optimization_level", level_ == OrtLevel::all ? "ORT_ENABLE_ALL" : "ORT_ENABLE_BASIC"},
                         {"intra_op_threads", options_.threads},
@@ -110,6 +110,7 @@ class OrtBackend final : public Backend {
  private:
   OrtLevel level_;
   BackendOptions options_;
+  bool int8_;
   nlohmann::json optimized_graph_;  // what inspect found
   std::unique_ptr<Ort::Session> session_;
   std::vector<std::string> input_names_, output_names_;
@@ -117,8 +118,8 @@ class OrtBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_ort_backend(OrtLevel level, const BackendOptions& options) {
-  return std::make_unique<OrtBackend>(level, options);
+std::unique_ptr<Backend> make_ort_backend(OrtLevel level, const BackendOptions& options, bool int8) {
+  return std::make_unique<OrtBackend>(level, options, int8);
 }
 
 }  // namespace cpuinfer

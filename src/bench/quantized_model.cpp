@@ -1,0 +1,86 @@
+// The run's int8 model: calibration batches from the workload, the cache key, the quantizer.
+#include "bench/quantized_model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "bench/progress.h"
+#include "bench/workload.h"
+#include "core/error.h"
+#include "engine/isa.h"
+#include "quantize/quantize_model.h"
+
+namespace fs = std::filesystem;
+
+namespace cpuinfer {
+
+namespace {
+
+// Bumped when the quantizer's output changes for the same inputs.
+constexpr int kRecipeVersion = 1;
+// Calibration: up to this many samples of the run, in batches of 8.
+constexpr std::size_t kCalibrationSamples = 64, kCalibrationBatch = 8;
+
+// FNV-1a, 64 bits.
+struct Hash {
+  std::uint64_t h = 1469598103934665603ull;
+  void add(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  template <typename T> void add(const T& v) { add(&v, sizeof v); }
+};
+
+}  // namespace
+
+fs::path quantized_model(const Workload& w, int threads, Progress& progress) {
+  const auto found = w.model().files.by_format.find("onnx");
+  if (found == w.model().files.by_format.end()) fail("no ONNX export of {} to quantize", w.name());
+  const fs::path f32 = found->second;
+  std::error_code ec;
+  const auto size = fs::file_size(f32, ec);
+  if (ec) fail("cannot read {}: {}", f32.string(), ec.message());
+  const auto mtime = fs::last_write_time(f32, ec).time_since_epoch().count();
+
+  // The run's first samples in its planned batches (the first variant's: padding does not change
+  // a static model's activations, and dynamic quantization reads none).
+  std::vector<std::vector<Tensor>> calibration;
+  const std::size_t batch = std::min(kCalibrationBatch, w.max_batch_size());
+  std::size_t samples = 0;
+  for (const PlannedBatch& b : w.plan(batch, w.variants().front())) {
+    if (samples >= kCalibrationSamples) break;
+    calibration.push_back(w.batch(b));
+    samples += b.samples.size();
+  }
+  Hash key;
+  key.add(kRecipeVersion);
+  key.add(size);
+  key.add(mtime);
+  key.add(engine::exact_int8_weight_limit());
+  for (const auto& inputs : calibration)
+    for (const Tensor& t : inputs) {
+      key.add(t.dtype());
+      for (std::int64_t d : t.shape()) key.add(d);
+      key.add(t.data(), t.nbytes());
+    }
+  const fs::path out = f32.parent_path() / fmt::format("{}.int8-{:016x}.onnx", f32.stem().string(), key.h);
+  if (fs::exists(out)) return out;
+
+  progress.start(fmt::format("quantizing {} to int8 (once; later runs reuse it)", f32.filename().string()), 1);
+  quant::QuantizeOptions options;
+  options.threads = threads;
+  options.weight_limit = engine::exact_int8_weight_limit();
+  try {
+    const quant::QuantizeReport r = quant::quantize_model(f32, out, calibration, options);
+    progress.finish(fmt::format("{}: {} nodes, {} weights, {} calibration samples -> {}", r.mode, r.quantized_nodes,
+                                r.quantized_weights, r.calibration_samples, out.filename().string()));
+  } catch (const Error& e) {
+    progress.finish("failed");
+    fail("quantize: {}", e.what());
+  }
+  return out;
+}
+
+}  // namespace cpuinfer
