@@ -49,13 +49,29 @@ TEST(DynamicInt8, LinearLayersRunAsInt8ProductsAndMatchTheReferenceKernels) {
     EXPECT_EQ(fast.report().int8_nodes, static_cast<std::size_t>(6 * layers)) << c.label();
     EXPECT_EQ(fast.report().attention_nodes, static_cast<std::size_t>(layers)) << c.label();
     EXPECT_TRUE(fast.operators_run().empty() || !fast.operators_run().count("MatMulInteger")) << c.label();
-    const std::vector<Tensor> inputs = {test::hidden_states(3, 9, hidden, 5), test::right_padded({9, 9, 9}, 9)};
+    // 65 rows: two blocks of 32 and one padded row (kernels/matmul.cpp's row blocks).
+    const std::vector<Tensor> inputs = {test::hidden_states(5, 13, hidden, 5), test::right_padded({13, 13, 13, 13, 13}, 13)};
     const Tensor want = reference.run(inputs).at(0), got = fast.run(inputs).at(0);
     ASSERT_EQ(got.shape(), want.shape()) << c.label();
     EXPECT_LE(testing::max_abs_difference(got.values<float>(), want.values<float>()), tolerance(want, 1e-4)) << c.label();
     EXPECT_TRUE(reference.operators_run().count("MatMulInteger")) << c.label();
     EXPECT_TRUE(fast.operators_run().count("MatMulInteger")) << c.label() << ": the int8 product says what it computes";
   }
+}
+
+// Float products by constant weights run in row blocks of 256 and 32, the rest padded: 300 rows
+// (256 + 32 + 12) with the residual Add and GELU as post-ops against every node on its own.
+TEST(RowBlocks, AProductInBlocksEqualsTheWholeProduct) {
+  Config c(32, 4, 2, 17);
+  engine::SessionOptions o;
+  o.threads = 2;
+  o.pack_tokens = false;
+  engine::Session blocked(engine::import_onnx_bytes(TinyBert(c).bytes(), "tiny-bert"), o);
+  o.fuse = false;
+  engine::Session reference(engine::import_onnx_bytes(TinyBert(c).bytes(), "tiny-bert"), o);
+  const std::vector<Tensor> inputs = {test::hidden_states(4, 75, 32, 3), test::right_padded({75, 75, 75, 75}, 75)};
+  const Tensor want = reference.run(inputs).at(0), got = blocked.run(inputs).at(0);
+  EXPECT_LE(testing::max_abs_difference(got.values<float>(), want.values<float>()), tolerance(want, 1e-5));
 }
 
 // Weights of 8 bits where oneDNN's products are exact only to 7 (no VNNI) stay on the reference kernels.

@@ -12,7 +12,9 @@
 // first_query_only: only each sequence's first query, output [1, batch, width] (the last layer of
 // a model that reads only the first token, passes/token_packing.h).
 #include <algorithm>
+#include <cstring>
 #include <optional>
+#include <unordered_map>
 
 #include "engine/kernels/matmul_primitive.h"
 #include "engine/kernels/packed_weights.h"
@@ -97,10 +99,11 @@ class AttentionKernel final : public Kernel {
       const std::int64_t out_row = first_query_only_ ? b : first;   // where the first one's goes
       for (std::int64_t q0 = 0; q0 < wanted; q0 += kQueryBlock) {
         const std::int64_t queries = std::min(kQueryBlock, wanted - q0);
-        HeadProducts& p = products_.get({queries, length}, [&] { return head_products(queries, length, head_size, width); });
+        HeadProducts& p = products_.get(queries, [&] { return head_products(queries, head_size, width); });
+        const HeadDescs d = head_descs(queries, length, head_size, width);
         // Every head's scores for this block of queries, then their softmax, then their context.
-        execute(p.scores, memory(p.scores.a, all + (first + q0) * ld), memory(p.scores.b, all + first * ld + width),
-                memory(p.scores.c, block));
+        execute(p.scores, memory(d.scores_a, all + (first + q0) * ld), memory(d.scores_b, all + first * ld + width),
+                memory(d.scores_c, block));
         const std::int64_t count = heads_ * queries;
 #pragma omp parallel num_threads(std::max<int>(1, std::min<std::int64_t>(max_threads(), count)))
         {
@@ -111,8 +114,8 @@ class AttentionKernel final : public Kernel {
             loops_.softmax_row(block + i * length, m.row(b, h, q0 + q, length, addend.data()), length, scale_);
           }
         }
-        execute(p.context, memory(p.context.a, block), memory(p.context.b, all + first * ld + 2 * width),
-                memory(p.context.c, out + (out_row + q0) * width));
+        execute(p.context, memory(d.context_a, block), memory(d.context_b, all + first * ld + 2 * width),
+                memory(d.context_c, out + (out_row + q0) * width));
       }
     }
     return one(std::move(y));
@@ -160,24 +163,36 @@ class AttentionKernel final : public Kernel {
   // For one block of queries of one sequence, over every head (batch dimension): the scores
   // [heads, queries, length] = Q [heads, queries, size] x K^T [heads, size, length], and the context
   // [heads, queries, size] = P x V [heads, length, size], Q, K and V read in place from the
-  // projection's rows, the context written in place into the output's.
+  // projection's rows, the context written in place into the output's. The primitives take the
+  // length at run time (oneDNN's runtime dimensions, as fast here as fixed ones): one pair per
+  // query count serves every sequence length, where each new length used to make 24 primitives.
   struct HeadProducts {
     MatmulPlan scores, context;
   };
-  HeadProducts head_products(std::int64_t queries, std::int64_t length, std::int64_t size, std::int64_t width) const {
+  struct HeadDescs {
+    dnnl::memory::desc scores_a, scores_b, scores_c, context_a, context_b, context_c;
+  };
+  // `length` may be DNNL_RUNTIME_DIM_VAL: the primitives' descriptors.
+  HeadDescs head_descs(std::int64_t queries, std::int64_t length, std::int64_t size, std::int64_t width) const {
     const std::int64_t ld = 3 * width, h = heads_;
+    const bool runtime = length == DNNL_RUNTIME_DIM_VAL;
+    const std::int64_t score_plane = runtime ? DNNL_RUNTIME_DIM_VAL : queries * length;
     auto desc = [](dnnl::memory::dims dims, dnnl::memory::dims strides) {
       return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
     };
+    const auto scores = desc({h, queries, length}, {score_plane, length, 1});
+    return {desc({h, queries, size}, {size, ld, 1}), desc({h, size, length}, {size, 1, ld}), scores,
+            scores, desc({h, length, size}, {size, ld, 1}), desc({h, queries, size}, {size, width, 1})};
+  }
+  HeadProducts head_products(std::int64_t queries, std::int64_t size, std::int64_t width) const {
+    const HeadDescs d = head_descs(queries, DNNL_RUNTIME_DIM_VAL, size, width);
     try {
       HeadProducts p;
-      p.scores = make_matmul(desc({h, queries, size}, {size, ld, 1}), desc({h, size, length}, {size, 1, ld}), {},
-                             desc({h, queries, length}, {queries * length, length, 1}), {});
-      p.context = make_matmul(desc({h, queries, length}, {queries * length, length, 1}), desc({h, length, size}, {size, ld, 1}), {},
-                              desc({h, queries, size}, {size, width, 1}), {});
+      p.scores = make_matmul(d.scores_a, d.scores_b, {}, d.scores_c, {});
+      p.context = make_matmul(d.context_a, d.context_b, {}, d.context_c, {});
       return p;
     } catch (const dnnl::error& e) {
-      info_.fail("oneDNN refused attention over {} queries and {} keys: {}", queries, length, e.what());
+      info_.fail("oneDNN refused attention over {} queries: {}", queries, e.what());
     }
   }
   static dnnl::memory memory(const dnnl::memory::desc& desc, float* data) { return dnnl::memory(desc, dnnl_engine(), data); }
@@ -198,22 +213,39 @@ class AttentionKernel final : public Kernel {
     }
     const auto a_type = int8_ ? dnnl::memory::data_type::u8 : bf16_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
     const auto b_type = int8_ ? dnnl::memory::data_type::s8 : a_type;
-    MatmulPlan& plan = plans_.get(rows, [&] {
-      try {
-        const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), b_type, dnnl::memory::format_tag::any);
-        return make_matmul(plain_desc(x.shape(), a_type), any, plain_desc(bias.shape()), plain_desc(qkv.shape()),
-                           int8_ ? int8_attributes(*int8_, int8_post_ops()) : dnnl::primitive_attr());
-      } catch (const dnnl::error& e) {
-        info_.fail("oneDNN refused the projection of {}: {}", shape_string(x.shape()), e.what());
+    const Tensor& lhs = int8_ ? quantized->values : bf16_ ? *rounded : x;
+    const Tensor& b = int8_ ? *int8_bias_values : bias;
+    float row_scale = int8_ ? quantized->scale : 1.0f;
+    const std::size_t row_bytes = static_cast<std::size_t>(x.dim(1)) * dtype_size(lhs.dtype());
+    // In row blocks (matmul_primitive.h), the rest padded to a block in copies.
+    for_each_row_block(rows, [&](std::int64_t block, std::int64_t first, std::int64_t count) {
+      MatmulPlan& plan = plans_.get(block, [&] {
+        try {
+          const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), b_type, dnnl::memory::format_tag::any);
+          return make_matmul(plain_desc({block, x.dim(1)}, a_type), any, plain_desc({1, n}), plain_desc({block, n}),
+                             int8_ ? int8_attributes(*int8_, int8_post_ops()) : dnnl::primitive_attr());
+        } catch (const dnnl::error& e) {
+          info_.fail("oneDNN refused the projection of {}: {}", shape_string(x.shape()), e.what());
+        }
+      });
+      const std::byte* a_rows = static_cast<const std::byte*>(lhs.data()) + static_cast<std::size_t>(first) * row_bytes;
+      float* out = qkv.values<float>().data() + first * n;
+      std::vector<std::byte> a_pad;
+      std::vector<float> out_pad;
+      if (count < block) {
+        a_pad.resize(static_cast<std::size_t>(block) * row_bytes);
+        std::memcpy(a_pad.data(), a_rows, static_cast<std::size_t>(count) * row_bytes);
+        out_pad.resize(static_cast<std::size_t>(block * n));
       }
+      std::unordered_map<int, dnnl::memory> args{
+          {DNNL_ARG_SRC, dnnl::memory(plan.a, dnnl_engine(), const_cast<std::byte*>(a_pad.empty() ? a_rows : a_pad.data()))},
+          {DNNL_ARG_WEIGHTS, weights_->get(plan.b)},
+          {DNNL_ARG_BIAS, wrap(plan.bias, b)},
+          {DNNL_ARG_DST, dnnl::memory(plan.c, dnnl_engine(), out_pad.empty() ? out : out_pad.data())}};
+      if (int8_) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale));
+      execute(plan, std::move(args));
+      if (!out_pad.empty()) std::copy_n(out_pad.begin(), count * n, out);
     });
-    if (!int8_) {
-      execute(plan, bf16_ ? *rounded : x, weights_->get(plan.b), &bias, qkv);
-      return qkv;
-    }
-    float row_scale = quantized->scale;
-    execute(plan, quantized->values, weights_->get(plan.b), &*int8_bias_values, qkv,
-            {{DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale)}});
     return qkv;
   }
 
@@ -228,7 +260,7 @@ class AttentionKernel final : public Kernel {
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;
   PlanCache<std::int64_t, MatmulPlan> plans_{64};
-  PlanCache<std::pair<std::int64_t, std::int64_t>, HeadProducts> products_{64};  // by (queries, keys)
+  PlanCache<std::int64_t, HeadProducts> products_{64};  // by query count
 };
 
 }  // namespace

@@ -5,6 +5,9 @@
 // A product marked int8 (passes/dynamic_int8.h) multiplies uint8 rows by its int8 weights
 // (int8_product.h).
 #include <cstring>
+#include <functional>
+#include <map>
+#include <unordered_map>
 #include <optional>
 #include <tuple>
 
@@ -126,38 +129,96 @@ class MatMulKernel final : public Kernel {
       bias = &*int8_bias_values;
     }
     key.push_back({bias ? 1 : 0, sum_first ? 1 : 0});
-    Plan& plan = plans_.get(key, [&] {
-      Plan p;
-      p.post_ops = epilogue_.post_ops(from, from /* Adds before: the bias */, args, info_, [&](const Tensor& t) -> std::optional<dnnl::memory::desc> {
-        if (t.shape() == y.shape()) return plain_desc(dc);  // laid out as the product
-        if (t.rank() >= 1 && t.numel() == static_cast<std::size_t>(n) && t.dim(t.rank() - 1) == n && t.rank() <= y.rank()) {
-          Shape per_column(dc.size(), 1);
-          per_column.back() = n;
-          return plain_desc(per_column);
-        }
-        return std::nullopt;
-      }, sum_first, int8 ? int8_post_ops() : dnnl::post_ops());
-      dnnl::primitive_attr attr;
-      if (int8) attr = int8_attributes(*int8_, p.post_ops.ops);
-      else attr.set_post_ops(p.post_ops.ops);
-      try {
-        const auto a_type = int8 ? dnnl::memory::data_type::u8 : src_type;
-        const auto b_type = int8 ? dnnl::memory::data_type::s8 : src_type;
-        const auto weights = weights_ ? dnnl::memory::desc(dnnl_dims(db), b_type, dnnl::memory::format_tag::any) : plain_desc(db);
-        p.matmul = make_matmul(plain_desc(da, a_type), weights, bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc), attr);
-      } catch (const dnnl::error& e) {
-        info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b_shape), e.what());
+    // A product by constant weights of at least a small block's rows runs in row blocks
+    // (matmul_primitive.h); fewer rows, a count that repeats (the batch), in one.
+    const bool in_blocks = weights_ && da.size() == 2 && da[0] >= kSmallRowBlock;
+    auto plan_for = [&](std::int64_t plan_rows) -> Plan& {
+      const Shape pa{plan_rows, k}, pc{plan_rows, n};
+      std::vector<Shape> plan_key = key;
+      if (in_blocks) {
+        plan_key[0] = pa;
+        plan_key[2] = pc;
+        for (std::size_t i = 3; i + 1 < plan_key.size(); ++i)
+          if (plan_key[i] == y.shape()) plan_key[i] = {-1};  // an operand shaped as the output: blocked with it
       }
-      return p;
-    });
-    std::vector<std::pair<int, dnnl::memory>> extra;
+      return plans_.get(plan_key, [&] {
+        const Shape& da_p = in_blocks ? pa : da;
+        const Shape& dc_p = in_blocks ? pc : dc;
+        Plan p;
+        p.post_ops = epilogue_.post_ops(from, from /* Adds before: the bias */, args, info_, [&](const Tensor& t) -> std::optional<dnnl::memory::desc> {
+          if (t.shape() == y.shape()) return plain_desc(dc_p);  // laid out as the product
+          if (t.rank() >= 1 && t.numel() == static_cast<std::size_t>(n) && t.dim(t.rank() - 1) == n && t.rank() <= y.rank()) {
+            Shape per_column(dc_p.size(), 1);
+            per_column.back() = n;
+            return plain_desc(per_column);
+          }
+          return std::nullopt;
+        }, sum_first, int8 ? int8_post_ops() : dnnl::post_ops());
+        dnnl::primitive_attr attr;
+        if (int8) attr = int8_attributes(*int8_, p.post_ops.ops);
+        else attr.set_post_ops(p.post_ops.ops);
+        try {
+          const auto a_type = int8 ? dnnl::memory::data_type::u8 : src_type;
+          const auto b_type = int8 ? dnnl::memory::data_type::s8 : src_type;
+          const auto weights = weights_ ? dnnl::memory::desc(dnnl_dims(db), b_type, dnnl::memory::format_tag::any) : plain_desc(db);
+          p.matmul = make_matmul(plain_desc(da_p, a_type), weights, bias ? plain_desc({1, n}) : dnnl::memory::desc(), plain_desc(dc_p), attr);
+        } catch (const dnnl::error& e) {
+          info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b_shape), e.what());
+        }
+        return p;
+      });
+    };
+    const Tensor& lhs = int8 ? rows->values : bf16 ? *rounded : a;
     float row_scale = rows ? rows->scale : 1.0f;
-    if (int8) extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale));
-    for (const Epilogue::BinaryOperand& o : plan.post_ops.operands)
-      extra.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
-                         wrap(o.desc, epilogue_.operand(args, o.add_index, info_)));
-    execute(plan.matmul, int8 ? rows->values : bf16 ? *rounded : a, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b), bias, y, extra);
-    y = epilogue_.apply(std::move(y), plan.post_ops.next_step, plan.post_ops.adds_used, args, info_);
+    // One execution over rows [first, first + count) of the product; `a_rows`, `y_rows` and the
+    // output-shaped operands' rows at those places (a padded block's copies, or views).
+    auto execute_rows = [&](Plan& plan, const void* a_rows, float* y_rows, const std::function<const float*(std::size_t)>& operand_rows) {
+      std::unordered_map<int, dnnl::memory> run_args{
+          {DNNL_ARG_SRC, dnnl::memory(plan.matmul.a, dnnl_engine(), const_cast<void*>(a_rows))},
+          {DNNL_ARG_WEIGHTS, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b)},
+          {DNNL_ARG_DST, dnnl::memory(plan.matmul.c, dnnl_engine(), y_rows)}};
+      if (bias) run_args.emplace(DNNL_ARG_BIAS, wrap(plan.matmul.bias, *bias));
+      if (int8) run_args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale));
+      for (const Epilogue::BinaryOperand& o : plan.post_ops.operands) {
+        const Tensor& t = epilogue_.operand(args, o.add_index, info_);
+        const float* data = t.shape() == y.shape() ? operand_rows(o.add_index) : t.values<float>().data();
+        run_args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(o.post_op)) | DNNL_ARG_SRC_1,
+                         dnnl::memory(o.desc, dnnl_engine(), const_cast<float*>(data)));
+      }
+      execute(plan.matmul, std::move(run_args));
+    };
+    const std::size_t a_row_bytes = static_cast<std::size_t>(k) * dtype_size(lhs.dtype());
+    auto a_at = [&](std::int64_t row) { return static_cast<const std::byte*>(lhs.data()) + static_cast<std::size_t>(row) * a_row_bytes; };
+    auto operand_at = [&](std::int64_t row) {
+      return [&, row](std::size_t add_index) { return epilogue_.operand(args, add_index, info_).values<float>().data() + row * n; };
+    };
+    float* y_data = y.values<float>().data();
+    Plan* last = nullptr;
+    if (!in_blocks) {
+      last = &plan_for(0);
+      execute_rows(*last, lhs.data(), y_data, operand_at(0));
+    } else {
+      for_each_row_block(da[0], [&](std::int64_t block, std::int64_t row, std::int64_t count) {
+        last = &plan_for(block);
+        if (count == block) return execute_rows(*last, a_at(row), y_data + row * n, operand_at(row));
+        // The rest, padded to a block in copies.
+        std::vector<std::byte> a_pad(static_cast<std::size_t>(block) * a_row_bytes);
+        std::memcpy(a_pad.data(), a_at(row), static_cast<std::size_t>(count) * a_row_bytes);
+        std::vector<float> y_pad(static_cast<std::size_t>(block * n));
+        if (sum_first) std::copy_n(y_data + row * n, count * n, y_pad.begin());  // the sum's operand sits in the output
+        std::map<std::size_t, std::vector<float>> operands_pad;
+        for (const Epilogue::BinaryOperand& o : last->post_ops.operands) {
+          const Tensor& t = epilogue_.operand(args, o.add_index, info_);
+          if (t.shape() != y.shape()) continue;
+          std::vector<float>& pad = operands_pad[o.add_index];
+          pad.assign(static_cast<std::size_t>(block * n), 0.0f);
+          std::copy_n(t.values<float>().data() + row * n, count * n, pad.begin());
+        }
+        execute_rows(*last, a_pad.data(), y_pad.data(), [&](std::size_t add_index) { return operands_pad.at(add_index).data(); });
+        std::copy_n(y_pad.begin(), count * n, y_data + row * n);
+      });
+    }
+    y = epilogue_.apply(std::move(y), last->post_ops.next_step, last->post_ops.adds_used, args, info_);
     return {std::move(y)};
   }
 

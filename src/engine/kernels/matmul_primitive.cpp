@@ -14,14 +14,19 @@ MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
   return plan;
 }
 
-namespace {
+void for_each_row_block(std::int64_t rows, const std::function<void(std::int64_t, std::int64_t, std::int64_t)>& run) {
+  std::int64_t first = 0;
+  for (const std::int64_t block : {kLargeRowBlock, kSmallRowBlock})
+    for (; rows - first >= block; first += block) run(block, first, block);
+  if (first < rows) run(kSmallRowBlock, first, rows - first);
+}
+
 void execute(MatmulPlan& plan, std::unordered_map<int, dnnl::memory> args) {
   const Scratchpad scratchpad(plan.scratchpad);
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
   plan.primitive.execute(dnnl_stream(), args);
   dnnl_stream().wait();
 }
-}  // namespace
 
 void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
              const std::vector<std::pair<int, dnnl::memory>>& extra) {
