@@ -188,7 +188,7 @@ void run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& results, P
   std::map<std::string, std::string> export_errors = w.model().export_errors;
   if (std::ranges::any_of(backends, [](const auto& b) { return b->format() == kInt8Format; })) {
     try {
-      files.by_format[kInt8Format] = quantized_model(w, o.threads, progress);
+      files.by_format[kInt8Format] = quantized_model(w, o.threads, o.calibration, progress);
     } catch (const Error& e) {
       export_errors[kInt8Format] = e.what();
     }

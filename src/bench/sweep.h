@@ -20,6 +20,9 @@ struct SweepOptions {
   int threads = 1;
   int warmup = 3;         // untimed batches before each (backend, batch size)
   std::string reference;  // backend whose outputs the others are compared with
+  // The int8 model's calibration data as --calibration flags ("[name=]FILE.npy"); empty: the run's
+  // samples (bench/quantized_model.h).
+  std::vector<std::string> calibration;
 };
 
 // Throws cpuinfer::Error for an impossible configuration (a batch size above the sample count) —

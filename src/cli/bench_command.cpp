@@ -8,6 +8,7 @@
 #include "bench/progress.h"
 #include "bench/result_files.h"
 #include "bench/result_table.h"
+#include "bench/quantized_model.h"
 #include "bench/sweep.h"
 #include "bench/workload.h"
 #include "cli/commands.h"
@@ -45,13 +46,18 @@ struct BenchArgs {
   std::string model;
   std::vector<std::string> shapes, inputs;
   std::string labels;
+  std::vector<std::string> calibration;  // the int8 model's
 };
 
 int run_bench(BenchArgs& a) {
   const MachineInfo machine = read_machine_info();
   if (a.threads <= 0) a.threads = machine.usable_cores;
   for (const auto& name : a.backends) make_backend(name, BackendOptions{});  // unknown names fail here
-  SweepOptions sweep{a.backends, a.batch_sizes, a.threads, a.warmup, a.reference};
+  SweepOptions sweep{a.backends, a.batch_sizes, a.threads, a.warmup, a.reference, a.calibration};
+  const bool int8_rows = std::ranges::any_of(a.backends, [](const std::string& b) {
+    return make_backend(b, BackendOptions{})->format() == kInt8Format;
+  });
+  if (!a.calibration.empty() && !int8_rows) fail("--calibration is for the int8 model of native-int8 and ort-int8, and neither is in --backends");
   if (sweep.reference.empty()) {
     const bool has_libtorch = std::find(a.backends.begin(), a.backends.end(), "libtorch") != a.backends.end();
     sweep.reference = has_libtorch ? "libtorch" : a.backends.front();
@@ -87,6 +93,7 @@ int run_bench(BenchArgs& a) {
                workload->name(), a.seed);
 
   check_sweep(*workload, sweep);  // before any result file exists
+  if (!a.calibration.empty()) calibration_batches(*workload, a.calibration);  // bad data: an error now, not a failed row later
   nlohmann::ordered_json header = run_header(a.command_line, machine);
   header["workload"] = workload->description();
   header["workload"]["name"] = workload->name();
@@ -98,6 +105,8 @@ int run_bench(BenchArgs& a) {
                         {"threads", a.threads},
                         {"warmup_batches", a.warmup},
                         {"reference", sweep.reference},
+                        {"int8_calibration", int8_rows ? (a.calibration.empty() ? nlohmann::ordered_json("the run's samples") : nlohmann::ordered_json(a.calibration))
+                                                       : nlohmann::ordered_json()},
                         {"timed", "each backend run() call, steady_clock; batching and preprocessing untimed"},
                         {"last_incomplete_batch", "dropped"},
                         {"percentiles", "per-batch latency, linear interpolation"}};
@@ -171,6 +180,9 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed for random weights and the sample subset")->capture_default_str();
+  cmd->add_option("--calibration", args->calibration,
+                  "native-int8, ort-int8: calibrate the int8 model on these .npy files, [name=]FILE.npy per input, samples "
+                  "along the first dimension (default: the run's own samples)");
   cmd->add_option("--reference", args->reference, "Backend the others are compared with (default: libtorch, else the first)");
   cmd->add_option("--out", args->out, "Folder for the CSV and JSON results")->capture_default_str();
   cmd->add_option("--cache", args->cache, "Cache folder with models/ and data/ (default: $CPUINFER_CACHE or the repo's .cache)");

@@ -5,12 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/machine.h"
-#include "data/npy_file.h"
 #include "engine/onnx/import.h"
 #include "quantize/calibration_data.h"
 #include "quantize/quantize_model.h"
@@ -31,38 +29,6 @@ struct QuantizeArgs {
   bool reduce_range = false;
 };
 
-std::string names_of(const std::vector<engine::TensorSpec>& inputs) {
-  std::string names;
-  for (const auto& spec : inputs) names += (names.empty() ? "" : ", ") + spec.name;
-  return names;
-}
-
-// "name=FILE.npy", or "FILE.npy" alone for a model of one input: input name -> file.
-std::map<std::string, fs::path> calibration_files(const std::vector<std::string>& flags,
-                                                  const std::vector<engine::TensorSpec>& inputs) {
-  std::map<std::string, fs::path> files;
-  for (const std::string& flag : flags) {
-    std::string name;
-    fs::path file;
-    const auto eq = flag.find('=');
-    const bool named = eq != std::string::npos &&
-                       std::ranges::any_of(inputs, [&](const auto& spec) { return spec.name == flag.substr(0, eq); });
-    if (named) {
-      name = flag.substr(0, eq);
-      file = flag.substr(eq + 1);
-    } else if (inputs.size() == 1 && (eq == std::string::npos || fs::exists(flag))) {
-      name = inputs[0].name;
-      file = flag;
-    } else if (eq != std::string::npos) {
-      fail("--calibration {}: the model has no input '{}' (its inputs: {})", flag, flag.substr(0, eq), names_of(inputs));
-    } else {
-      fail("--calibration {}: the model has {} inputs ({}); give name=FILE.npy for each", flag, inputs.size(), names_of(inputs));
-    }
-    if (!files.emplace(name, file).second) fail("--calibration {}: input '{}' is given twice", flag, name);
-  }
-  return files;
-}
-
 std::string megabytes(const fs::path& file) {
   std::error_code ec;
   const auto size = fs::file_size(file, ec);
@@ -78,15 +44,7 @@ int run_quantize(QuantizeArgs& a) {
   std::vector<std::vector<Tensor>> batches;
   std::size_t samples = 0;
   if (!a.calibration.empty()) {
-    const auto files = calibration_files(a.calibration, signature.inputs);
-    std::vector<Tensor> data;
-    for (const auto& spec : signature.inputs) {
-      auto it = files.find(spec.name);
-      if (it == files.end()) fail("no calibration data for input '{}' (give --calibration {}=FILE.npy)", spec.name, spec.name);
-      data.push_back(read_npy(it->second));
-    }
-    samples = quant::check_calibration_inputs(signature.inputs, data, "calibration data", true);
-    batches = quant::split_into_batches(signature.inputs, data, static_cast<std::size_t>(a.batch_size));
+    batches = quant::read_calibration(signature.inputs, a.calibration, static_cast<std::size_t>(a.batch_size), &samples);
   } else if (a.mode == "static") {
     fail("--mode static needs calibration data: --calibration [name=]FILE.npy, samples along the first dimension");
   }

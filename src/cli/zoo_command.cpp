@@ -67,7 +67,7 @@ int run_zoo(ZooArgs& a) {
   ResultFiles summary(a.out, stem, header, zoo_columns());
   ResultFiles runs(a.out, stem + "-runs", header);
   Progress progress(!a.quiet);
-  const SweepOptions sweep{{kReference, "native"}, a.batch_sizes, a.threads, a.warmup, kReference};
+  const SweepOptions sweep{{kReference, "native"}, a.batch_sizes, a.threads, a.warmup, kReference, {}};
   if (!a.quiet)
     fmt::print(stderr, "zoo: {} models from {}, batch sizes {}, {} samples, {} threads on {}\n", models.size(), folder.string(),
                fmt::join(a.batch_sizes, ","), a.samples, a.threads, machine.cpu_model);

@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "core/error.h"
+#include "data/npy_file.h"
 
 namespace cpuinfer::quant {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -90,6 +94,56 @@ std::vector<std::vector<Tensor>> split_into_batches(const std::vector<engine::Te
     batches.push_back(std::move(batch));
   }
   return batches;
+}
+
+namespace {
+
+std::string names_of(const std::vector<engine::TensorSpec>& inputs) {
+  std::string names;
+  for (const auto& spec : inputs) names += (names.empty() ? "" : ", ") + spec.name;
+  return names;
+}
+
+// "name=FILE.npy", or "FILE.npy" alone for a model of one input: input name -> file.
+std::map<std::string, fs::path> calibration_files(const std::vector<std::string>& flags,
+                                                  const std::vector<engine::TensorSpec>& inputs) {
+  std::map<std::string, fs::path> files;
+  for (const std::string& flag : flags) {
+    std::string name;
+    fs::path file;
+    const auto eq = flag.find('=');
+    const bool named = eq != std::string::npos &&
+                       std::ranges::any_of(inputs, [&](const auto& spec) { return spec.name == flag.substr(0, eq); });
+    if (named) {
+      name = flag.substr(0, eq);
+      file = flag.substr(eq + 1);
+    } else if (inputs.size() == 1 && (eq == std::string::npos || fs::exists(flag))) {
+      name = inputs[0].name;
+      file = flag;
+    } else if (eq != std::string::npos) {
+      fail("--calibration {}: the model has no input '{}' (its inputs: {})", flag, flag.substr(0, eq), names_of(inputs));
+    } else {
+      fail("--calibration {}: the model has {} inputs ({}); give name=FILE.npy for each", flag, inputs.size(), names_of(inputs));
+    }
+    if (!files.emplace(name, file).second) fail("--calibration {}: input '{}' is given twice", flag, name);
+  }
+  return files;
+}
+
+}  // namespace
+
+std::vector<std::vector<Tensor>> read_calibration(const std::vector<engine::TensorSpec>& inputs, const std::vector<std::string>& flags,
+                                                 std::size_t batch_size, std::size_t* samples) {
+  const auto files = calibration_files(flags, inputs);
+  std::vector<Tensor> data;
+  for (const auto& spec : inputs) {
+    auto it = files.find(spec.name);
+    if (it == files.end()) fail("no calibration data for input '{}' (give --calibration {}=FILE.npy)", spec.name, spec.name);
+    data.push_back(read_npy(it->second));
+  }
+  const std::size_t count = check_calibration_inputs(inputs, data, "calibration data", true);
+  if (samples) *samples = count;
+  return split_into_batches(inputs, data, batch_size);
 }
 
 }  // namespace cpuinfer::quant

@@ -26,4 +26,10 @@ std::size_t check_calibration_inputs(const std::vector<engine::TensorSpec>& inpu
 std::vector<std::vector<Tensor>> split_into_batches(const std::vector<engine::TensorSpec>& inputs,
                                                     const std::vector<Tensor>& samples, std::size_t batch_size);
 
+// The --calibration flags of `cpuinfer quantize` and `cpuinfer bench`: "name=FILE.npy" per input,
+// or "FILE.npy" alone for a model of one input; each file holds samples along the first dimension.
+// Reads, checks (check_calibration_inputs) and batches them; `samples`, if given, gets the count.
+std::vector<std::vector<Tensor>> read_calibration(const std::vector<engine::TensorSpec>& inputs, const std::vector<std::string>& flags,
+                                                 std::size_t batch_size, std::size_t* samples = nullptr);
+
 }  // namespace cpuinfer::quant
