@@ -102,9 +102,10 @@ TEST(DynamicInt8, PaddedBatchesStayWithinInt8ErrorOfTheFloatModel) {
 
 
 // Static int8 regions (passes/int8_regions.h) on a small CNN in ONNX Runtime's QDQ form: a
-// convolution with a folded Relu (zero point 0), one without, a residual Add with a Relu, a max
-// pooling whose output has a scale of its own, a grouped 1x1 convolution, global average pooling
-// after the region. The reference computes in float32 between QuantizeLinear and
+// convolution with a folded Relu (zero point 0), one without, a residual Add with a Relu (merged
+// into the convolution before it; or, where a second output reads that convolution too, on its
+// own kernel), a max pooling whose output has a scale of its own, a grouped 1x1 convolution, global
+// average pooling after the region. The reference computes in float32 between QuantizeLinear and
 // DequantizeLinear, the int8 kernels in int32 sums: a sum lying near a rounding boundary may land
 // one step apart and move what follows by a step or two. Tolerance: 3 steps of the last
 // quantization (max |int8 kernels - reference| <= 3 x its scale).
@@ -112,7 +113,7 @@ class QdqCnn {
  public:
   static constexpr float kLastScale = 0.05f;
 
-  explicit QdqCnn(unsigned seed) : random_(seed) {
+  QdqCnn(unsigned seed, bool conv_read_twice) : random_(seed) {
     b_.input("x", test::kFloat, {"batch", "3", "8", "8"});
     quantize("x", "x", 0.02f, 128);
     conv("x_dq", "c1", 3, 8, 3, 1, 0.03f, 0, 1);         // Conv + folded Relu
@@ -127,6 +128,10 @@ class QdqCnn {
     conv("p_dq", "c3", 8, 4, 1, 2, kLastScale, 100, 1);  // grouped 1x1
     b_.node("GlobalAveragePool", {"c3_dq"}, {"y"});
     b_.output("y");
+    if (conv_read_twice) {
+      b_.node("GlobalAveragePool", {"c2_dq"}, {"y2"});
+      b_.output("y2");
+    }
   }
   std::string bytes() const { return b_.bytes(); }
 
@@ -184,18 +189,22 @@ Tensor images(std::int64_t batch, unsigned seed) {
 }
 
 TEST(Int8Regions, QdqConvolutionsRunOnInt8KernelsAndMatchTheReferenceKernels) {
-  for (unsigned seed : {1u, 2u, 3u}) {
+  for (const auto& [seed, twice] : {std::pair{1u, false}, std::pair{2u, false}, std::pair{3u, true}, std::pair{4u, true}}) {
     engine::SessionOptions o;
     o.threads = 2;
-    engine::Session fast(engine::import_onnx_bytes(QdqCnn(seed).bytes(), "qdq-cnn"), o);
+    engine::Session fast(engine::import_onnx_bytes(QdqCnn(seed, twice).bytes(), "qdq-cnn"), o);
     o.int8 = false;
-    engine::Session reference(engine::import_onnx_bytes(QdqCnn(seed).bytes(), "qdq-cnn"), o);
+    engine::Session reference(engine::import_onnx_bytes(QdqCnn(seed, twice).bytes(), "qdq-cnn"), o);
     EXPECT_EQ(fast.report().int8_nodes, 5u) << "three Conv, the Add, the MaxPool";
     EXPECT_EQ(reference.report().int8_nodes, 0u);
     for (std::int64_t batch : {1, 3}) {
       const std::vector<Tensor> inputs = {images(batch, seed * 10 + static_cast<unsigned>(batch))};
       const Tensor want = reference.run(inputs).at(0), got = fast.run(inputs).at(0);
       ASSERT_EQ(got.shape(), want.shape());
+      if (twice) {
+        const Tensor want2 = reference.run(inputs).at(1), got2 = fast.run(inputs).at(1);
+        EXPECT_LE(testing::max_abs_difference(got2.values<float>(), want2.values<float>()), 3 * 0.04f);
+      }
       const auto [lo, hi] = std::ranges::minmax(want.values<float>());
       EXPECT_GT(hi - lo, 20 * QdqCnn::kLastScale) << "the outputs must vary for the comparison to mean something";
       EXPECT_LE(testing::max_abs_difference(got.values<float>(), want.values<float>()), 3 * QdqCnn::kLastScale)

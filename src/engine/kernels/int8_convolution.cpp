@@ -3,9 +3,16 @@
 // where the CPU has them), its result requantized to uint8 in the primitive:
 //   y = saturate(round(relu?(x_scale * w_scale[m] / y_scale * (sum (x - x_zero) * w + bias_q[m]))) + y_zero)
 // with the output scales per map, the zero points as oneDNN's, and the float32 bias b moved into
-// the sums' domain, bias_q[m] = b[m] / (x_scale * w_scale[m]), where oneDNN adds it.
-// Attributes: the Conv's, x_/y_scale and zero_point, w_scales, relu.
+// the sums' domain, bias_q[m] = b[m] / (x_scale * w_scale[m]), where oneDNN adds it. A merged
+// residual Add (input 3, uint8 shaped as the output, its scale and zero point r_) is oneDNN's sum
+// post-op before the Relu: the output is placed over the residual (or starts as its copy). The
+// Conv's own quantization (c_scale, c_zero_point: rounding and saturation) comes first as post-ops,
+// so that the result is the model's Q -> DQ -> Add -> Relu -> Q, then
+// r_scale / y_scale * (residual - r_zero) is added.
+// Attributes: the Conv's, x_/y_/r_/c_scale and zero_point, w_scales, relu.
+#include <cstring>
 #include <optional>
+#include <unordered_map>
 
 #include "engine/kernels/dnnl_support.h"
 #include "engine/kernels/packed_weights.h"
@@ -21,12 +28,18 @@ class Int8ConvKernel final : public Kernel {
       : info_(node), window_(Window::from(node, info_)), group_(node.get_int("group", 1)),
         x_scale_(node.get_float("x_scale", 0.0f)), y_scale_(node.get_float("y_scale", 0.0f)),
         x_zero_(static_cast<std::int32_t>(node.get_int("x_zero_point", 0))), y_zero_(static_cast<std::int32_t>(node.get_int("y_zero_point", 0))),
-        w_scales_(node.get_floats("w_scales")), relu_(node.get_int("relu", 0) != 0) {
+        w_scales_(node.get_floats("w_scales")), relu_(node.get_int("relu", 0) != 0),
+        residual_(node.input_count() > kResidual), r_scale_(node.get_float("r_scale", 1.0f)),
+        r_zero_(static_cast<std::int32_t>(node.get_int("r_zero_point", 0))), c_scale_(node.get_float("c_scale", 1.0f)),
+        c_zero_(static_cast<std::int32_t>(node.get_int("c_zero_point", 0))) {
+    if (residual_ && (!(r_scale_ > 0.0f) || r_zero_ < 0 || r_zero_ > 255 || !(c_scale_ > 0.0f) || c_zero_ < 0 || c_zero_ > 255))
+      info_.fail("residual or convolution output scale or zero point out of range");
     if (group_ <= 0) info_.fail("group {} is not positive", group_);
     if (!(x_scale_ > 0.0f) || !(y_scale_ > 0.0f)) info_.fail("scales {} and {} must be positive", x_scale_, y_scale_);
     for (std::int32_t z : {x_zero_, y_zero_})
       if (z < 0 || z > 255) info_.fail("zero point {} is outside uint8's range", z);
-    for (float s : w_scales_) output_scales_.push_back(x_scale_ * s / y_scale_);
+    // With a merged residual Add, the sums are first scaled into the Conv's own quantized units.
+    for (float s : w_scales_) output_scales_.push_back(x_scale_ * s / (residual_ ? c_scale_ : y_scale_));
   }
 
   bool prepack(std::size_t input, const Tensor& constant) override {
@@ -55,6 +68,8 @@ class Int8ConvKernel final : public Kernel {
     return false;
   }
 
+  bool may_overwrite(std::size_t input) const override { return input == kResidual; }
+
   std::vector<Tensor> run(Inputs inputs) override {
     const Tensor& x = info_.input(inputs, 0);
     if (!weights_) info_.fail("the weights must be a constant");
@@ -64,6 +79,12 @@ class Int8ConvKernel final : public Kernel {
       info_.fail("input of {} channels does not match weights {} with group {}", xs[1], shape_string(weights_shape_), group_);
     Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
     Tensor y = allocate_checked(DType::u8, plan.out_shape, info_);
+    if (residual_) {
+      const Tensor& r = info_.input(inputs, kResidual);
+      if (r.dtype() != DType::u8 || r.shape() != y.shape())
+        info_.fail("residual {} {} does not match the output {}", dtype_name(r.dtype()), shape_string(r.shape()), shape_string(y.shape()));
+      if (r.data() != y.data()) std::memcpy(y.data(), r.data(), r.nbytes());  // the memory plan did not place it there
+    }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
                                                {DNNL_ARG_WEIGHTS, weights_->get(plan.weights)},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
@@ -113,15 +134,21 @@ class Int8ConvKernel final : public Kernel {
       attr.set_output_scales(1 << 1, output_scales_);
       if (x_zero_) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
       if (y_zero_) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
-      if (relu_) {
-        dnnl::post_ops ops;
-        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-        attr.set_post_ops(ops);
+      dnnl::post_ops ops;
+      if (residual_) {
+        // The Conv's own QuantizeLinear, in its units (the output scales divide by its scale):
+        // round, saturate around its zero point; then into the Add's units, plus the residual.
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_round, 0.0f, 0.0f);
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, -static_cast<float>(c_zero_), 255.0f - static_cast<float>(c_zero_));
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, c_scale_ / y_scale_, 0.0f);
+        ops.append_sum(r_scale_ / y_scale_, r_zero_, dnnl::memory::data_type::u8);
       }
+      if (relu_) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
       const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plan.src,
                                                  any_weights, bias_ ? plain_desc(bias_->shape()) : dnnl::memory::desc(), plan.dst,
                                                  strides, dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
-      const dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
+      const dnnl::convolution_forward::primitive_desc pd = dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_engine());
       plan.primitive = dnnl::convolution_forward(pd);
       plan.weights = pd.weights_desc();
       plan.scratchpad = pd.scratchpad_desc();
@@ -131,6 +158,8 @@ class Int8ConvKernel final : public Kernel {
     return plan;
   }
 
+  static constexpr std::size_t kResidual = 3;  // x, weights, bias, residual
+
   NodeInfo info_;
   Window window_;
   std::int64_t group_;
@@ -138,6 +167,11 @@ class Int8ConvKernel final : public Kernel {
   std::int32_t x_zero_, y_zero_;  // oneDNN reads them at run time
   std::vector<float> w_scales_, output_scales_;
   bool relu_;
+  bool residual_;
+  float r_scale_;
+  std::int32_t r_zero_;
+  float c_scale_;          // with a merged Add, the Conv's own output quantization
+  std::int32_t c_zero_;
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;
   std::optional<Tensor> bias_;  // in the sums' domain

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -35,6 +36,11 @@ struct Pattern {
   ValueId weights = kNoValue;
   std::vector<float> weight_scales;
   std::optional<Tensor> bias;         // float32
+  // A residual Add merged into the Conv: its other operand, added in the sums' domain.
+  ValueId residual = kNoValue;
+  QParams residual_params, conv_params;  // conv_params: the Conv's own output quantization
+  bool relu_after_sum = false;
+  std::vector<std::size_t> absorbed;  // the merged Add's nodes (and the DequantizeLinear between)
 };
 
 class RegionBuilder {
@@ -48,8 +54,10 @@ class RegionBuilder {
     while (!patterns.empty() && prune(patterns)) {
     }
     if (patterns.empty()) return 0;
+    const std::size_t count = patterns.size();
+    merge_residual_adds(patterns);
     rewrite(patterns);
-    return patterns.size();
+    return count;
   }
 
  private:
@@ -227,6 +235,43 @@ class RegionBuilder {
     return patterns.size() != before;
   }
 
+  // A Conv whose uint8 output only a residual Add reads (ResNet's last convolution of a block)
+  // computes the Add too (kernels/int8_convolution.cpp): its own quantization as post-ops, then
+  // oneDNN's sum post-op adds the other operand, over which the output is placed, then the Relu.
+  void merge_residual_adds(std::vector<Pattern>& patterns) const {
+    std::map<ValueId, std::size_t> conv_making;
+    for (std::size_t i = 0; i < patterns.size(); ++i)
+      if (patterns[i].op == "Conv" && !patterns[i].relu) conv_making[patterns[i].out] = i;
+    std::vector<bool> merged(patterns.size(), false);
+    for (std::size_t a = 0; a < patterns.size(); ++a) {
+      const Pattern& add = patterns[a];
+      if (add.op != "Add") continue;
+      for (std::size_t side = 0; side < 2; ++side) {
+        const auto c = conv_making.find(add.in[side]);
+        if (c == conv_making.end() || merged[c->second] || add.in[0] == add.in[1]) continue;
+        const auto& readers = index_.readers(add.in[side]);  // the DequantizeLinear only this Add reads
+        if (readers.size() != 1 || readers[0] != add.dequantize[side] || index_.readers(g_.nodes[readers[0]].outputs[0]).size() != 1)
+          continue;
+        Pattern& conv = patterns[c->second];
+        conv.residual = add.in[1 - side];
+        conv.residual_params = add.in_params[1 - side];
+        conv.conv_params = conv.out_params;
+        conv.out = add.out;
+        conv.out_params = add.out_params;
+        conv.relu_after_sum = add.relu.has_value();
+        conv.absorbed = {add.node, add.quantize, add.dequantize[side]};
+        if (add.relu) conv.absorbed.push_back(*add.relu);
+        merged[c->second] = merged[a] = true;
+        conv_making.erase(c);
+        break;
+      }
+    }
+    std::vector<Pattern> kept;
+    for (std::size_t i = 0; i < patterns.size(); ++i)
+      if (!(merged[i] && patterns[i].op == "Add")) kept.push_back(std::move(patterns[i]));
+    patterns = std::move(kept);
+  }
+
   ValueId add_constant(const std::string& name, Tensor t) {
     Value v;
     v.name = name;
@@ -261,11 +306,19 @@ class RegionBuilder {
       set_params(n, "x_", p.in_params[0]);
     }
     set_params(n, "y_", p.out_params);
-    n.attributes["relu"] = std::int64_t{p.relu ? 1 : 0};
+    n.attributes["relu"] = std::int64_t{p.relu || p.relu_after_sum ? 1 : 0};
     if (p.op == "Conv") {
       n.inputs.push_back(p.weights);
       n.attributes["w_scales"] = p.weight_scales;
-      if (p.bias) n.inputs.push_back(add_constant(op.name + "/bias", *p.bias));
+      n.inputs.push_back(p.bias ? add_constant(op.name + "/bias", *p.bias) : kNoValue);
+      if (p.residual != kNoValue) {
+        n.inputs.push_back(p.residual);
+        set_params(n, "r_", p.residual_params);
+        set_params(n, "c_", p.conv_params);
+        n.computes.insert(n.computes.end() - 1, "Add");
+        if (p.relu_after_sum) n.computes.insert(n.computes.end() - 1, "Relu");
+      }
+      while (n.inputs.back() == kNoValue) n.inputs.pop_back();
     }
     return n;
   }
@@ -278,12 +331,18 @@ class RegionBuilder {
       pattern_q.insert(p.quantize);
       removed[p.quantize] = true;
       if (p.relu) removed[*p.relu] = true;
+      for (std::size_t n : p.absorbed) {  // a merged Add's: its QuantizeLinear now makes the Conv's output
+        removed[n] = true;
+        pattern_nodes.insert(n);
+        pattern_q.insert(n);
+      }
     }
     // A DequantizeLinear goes when only patterns read it; one that others read leaves the region.
     std::set<ValueId> region;
     for (const Pattern& p : patterns) {
       region.insert(p.in.begin(), p.in.end());
       region.insert(p.out);
+      if (p.residual != kNoValue) region.insert(p.residual);
       for (std::size_t d : p.constant_dequantize) {
         const ValueId out = g_.nodes[d].outputs[0];
         removed[d] = std::ranges::all_of(index_.readers(out), [&](std::size_t r) { return pattern_nodes.count(r) != 0; }) &&
@@ -327,6 +386,7 @@ class RegionBuilder {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i)
       if (!removed[i]) kept.push_back(std::move(g_.nodes[i]));
     g_.nodes = std::move(kept);
+    sort_topologically(g_);  // a merged Add's other operand may come later in the file (ResNet's downsample)
     release_unread_constants(g_);
   }
 
