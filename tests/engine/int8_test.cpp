@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <random>
 
+#include "core/error.h"
 #include "engine/isa.h"
 #include "engine/onnx/import.h"
 #include "engine/session.h"
@@ -212,6 +214,75 @@ TEST(Int8Regions, QdqConvolutionsRunOnInt8KernelsAndMatchTheReferenceKernels) {
     }
     for (const char* op : {"QuantizeLinear", "DequantizeLinear", "Conv", "Add", "Relu", "MaxPool"})
       EXPECT_TRUE(fast.operators_run().count(op)) << op;
+  }
+}
+
+// A broken QDQ model is an error naming the node and the culprit, at load (constants) or at the
+// first run (activations): a zero or negative scale, per-channel scales of the wrong length, a
+// zero point of another type than its data or a non-zero one for int32 data.
+TEST(QdqModels, BrokenQuantizationParametersAreOneLineErrors) {
+  struct Case {
+    const char* what;
+    std::function<void(test::OnnxBuilder&)> build;
+    const char* message;
+  };
+  auto scalar_u8 = [](test::OnnxBuilder& b, const std::string& name, std::uint8_t v) {
+    b.raw_initializer(name, {}, onnx::TensorProto::UINT8, std::string(1, static_cast<char>(v)));
+  };
+  const std::vector<Case> cases = {
+      {"zero scale",
+       [&](test::OnnxBuilder& b) {
+         b.initializer("s", {}, {0.0f});
+         scalar_u8(b, "z", 0);
+         b.node("QuantizeLinear", {"x", "s", "z"}, {"q"});
+         b.node("DequantizeLinear", {"q", "s", "z"}, {"y"});
+       },
+       "y_scale 0 is not a positive number"},
+      {"per-channel scales of the wrong length",
+       [&](test::OnnxBuilder& b) {
+         b.raw_initializer("w", {4, 4, 1, 1}, onnx::TensorProto::INT8, std::string(16, '\1'));
+         b.initializer("ws", {3}, {1.0f, 1.0f, 1.0f});
+         auto& dq = b.node("DequantizeLinear", {"w", "ws"}, {"wf"});
+         test::OnnxBuilder::attribute(dq, "axis", std::int64_t{0});
+         b.node("Conv", {"x", "wf"}, {"y"});
+       },
+       "x_scale has 3 values, x has 4 along axis 0"},
+      {"zero point of another type",
+       [&](test::OnnxBuilder& b) {
+         b.initializer("s", {}, {0.1f});
+         scalar_u8(b, "z", 0);
+         b.raw_initializer("z8", {}, onnx::TensorProto::INT8, std::string(1, '\3'));
+         b.node("QuantizeLinear", {"x", "s", "z"}, {"q"});
+         b.node("DequantizeLinear", {"q", "s", "z8"}, {"y"});
+       },
+       "x_zero_point is int8, x is uint8"},
+      {"non-zero zero point of int32 data",
+       [&](test::OnnxBuilder& b) {
+         std::string bias(16, '\0');
+         b.raw_initializer("b", {4}, onnx::TensorProto::INT32, bias);
+         b.initializer("bs", {}, {0.1f});
+         b.raw_initializer("bz", {}, onnx::TensorProto::INT32, std::string("\5\0\0\0", 4));
+         b.node("DequantizeLinear", {"b", "bs", "bz"}, {"bf"});
+         b.node("Add", {"x", "bf"}, {"y"});
+       },
+       "x_zero_point of an int32 x must be 0, got 5"},
+  };
+  for (const Case& c : cases) {
+    test::OnnxBuilder b;
+    b.input("x", test::kFloat, {"1", "4", "2", "2"});
+    c.build(b);
+    b.output("y");
+    std::string message;
+    try {
+      engine::SessionOptions o;
+      engine::Session s(engine::import_onnx_bytes(b.bytes(), "broken-qdq"), o);
+      Tensor x(DType::f32, {1, 4, 2, 2});
+      s.run(std::vector<Tensor>{x});
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    EXPECT_THAT(message, ::testing::HasSubstr(c.message)) << c.what;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << c.what;
   }
 }
 

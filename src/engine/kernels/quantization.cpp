@@ -31,9 +31,12 @@ template <typename Q> Q requantize(std::uint32_t sum, float multiplier, float ze
   return convert<Q>(std::nearbyint(static_cast<float>(static_cast<std::int32_t>(sum)) * multiplier) + zero);
 }
 
+// A scale must be a positive number: a zero one (a broken calibration) would divide by zero.
 std::vector<float> scales(const Tensor& s, const char* name, const NodeInfo& info) {
   info.expect_dtype(s, DType::f32, name);
   const auto v = s.values<float>();
+  for (float x : v)
+    if (!(x > 0.0f) || !std::isfinite(x)) info.fail("{} {} is not a positive number", name, x);
   return {v.begin(), v.end()};
 }
 
