@@ -28,7 +28,7 @@ struct ProfileArgs {
   int threads = 0;
   std::size_t top = 20;
   std::string json;
-  bool no_fusion = false, no_blocking = false, no_winograd = false, no_packing = false, bf16 = false;
+  bool no_fusion = false, no_blocking = false, no_winograd = false, no_packing = false, bf16 = false, no_int8 = false;
 };
 
 int run_profile(ProfileArgs& a) {
@@ -43,7 +43,7 @@ int run_profile(ProfileArgs& a) {
   const auto load_start = std::chrono::steady_clock::now();
   auto session = engine::load_onnx_session(
       a.model, {.threads = a.threads, .fuse = !a.no_fusion, .pack_tokens = !a.no_packing, .bf16 = a.bf16,
-                .blocked_layout = !a.no_blocking, .winograd = !a.no_winograd});
+                .int8 = !a.no_int8, .blocked_layout = !a.no_blocking, .winograd = !a.no_winograd});
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   for (int i = 0; i < a.warmup; ++i) session->run(inputs);
   engine::Profile profile;
@@ -60,9 +60,10 @@ int run_profile(ProfileArgs& a) {
   for (const auto& t : inputs) shapes += (shapes.empty() ? "" : ", ") + shape_string(t.shape());
   const engine::LoadReport& r = session->report();
   fmt::print("{}: {} nodes imported, {} folded at load, {} attention subgraphs fused, {} nodes fused into epilogues, {} in the blocked layout "
-             "with {} reorders, {}{} run; load {:.0f} ms; ISA path {}\n",
+             "with {} reorders, {}{}{} run; load {:.0f} ms; ISA path {}\n",
              a.model, r.imported_nodes, r.folded_nodes, r.attention_nodes, r.fused_nodes, r.blocked_nodes, r.reorders,
-             r.packed_tokens ? "batches packed to their real tokens, " : "", session->node_count(), load_ms, r.isa);
+             r.packed_tokens ? "batches packed to their real tokens, " : "",
+             r.int8_nodes ? fmt::format("{} quantized patterns on int8 kernels, ", r.int8_nodes) : "", session->node_count(), load_ms, r.isa);
   fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: median {:.2f} ms per run, of which {:.2f} ms "
              "in nodes (mean)\n",
              shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, s.node_ms_per_run);
@@ -130,6 +131,7 @@ void add_profile_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-packing", args->no_packing, "Run padded batches as they are (what padding-free batches gain)");
   cmd->add_flag("--no-blocking", args->no_blocking, "Keep every activation in the plain layout (what blocking gains)");
   cmd->add_flag("--no-winograd", args->no_winograd, "Direct convolutions only (what Winograd gains)");
+  cmd->add_flag("--no-int8", args->no_int8, "A quantized model's operators on the reference kernels (what the int8 kernels gain)");
   cmd->add_option("--json", args->json, "Also write the full profile (every node) to this JSON file");
   cmd->callback([args, &exit_code] { exit_code = run_profile(*args); });
 }

@@ -119,7 +119,7 @@ main.append(table([
   {title: 'started (UTC)', text: true, value: f => f.started_utc + (f.complete ? '' : ' — incomplete sweep')},
 ], report.files));
 for (const f of report.files.filter(f => f.random_weights))
-  main.append(el('div', {class: 'banner'}, `${f.label}: seeded random weights — accuracy against labels means nothing; agreement between backends still does.`));
+  main.append(el('div', {class: 'banner'}, `${f.label}: ${f.weights_note}`));
 report.workloads.forEach((w, wi) => {
   main.append(el('h2', {}, w.name));
   main.append(el('h3', {}, 'Recommendation'));

@@ -29,6 +29,7 @@ std::string render_markdown_report(const nlohmann::json& report) {
                       f["weights"].get<std::string>(), f["random_weights"].get<bool>() ? " (accuracy meaningless)" : "",
                       m.value("cpu", "?"), m.value("usable_cores", 0), m.value("os", "?"),
                       f["complete"].get<bool>() ? "" : " — **incomplete sweep**");
+    if (f["random_weights"].get<bool>()) md += fmt::format("  {}\n", f["weights_note"].get<std::string>());
   }
   const double threshold = report["threshold"].get<double>();
   for (const auto& w : report["workloads"]) {

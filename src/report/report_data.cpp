@@ -56,6 +56,13 @@ std::string ort_fused_line(const nlohmann::json& row, const std::string& series)
 
 }  // namespace
 
+// What a reader must know about a run on seeded random weights.
+constexpr const char* kRandomWeightsNote =
+    "seeded random weights: accuracy against labels means nothing, agreement between backends still does. "
+    "Low-precision rows (int8, bfloat16) agree less here: random weights give near-tied logits, which the "
+    "rounding of a low-precision product reorders, and one-step differences grow over many layers. Judge "
+    "their accuracy on a trained model (README: trained guard models).";
+
 nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const ReportOptions& options) {
   nlohmann::json report = {{"threshold", options.agreement_threshold},
                            {"baseline", options.baseline},
@@ -74,6 +81,7 @@ nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const Re
                                {"workload", w.value("name", "?")},
                                {"weights", w.value("weights", "?")},
                                {"random_weights", w.value("random_weights", false)},
+                               {"weights_note", w.value("random_weights", false) ? kRandomWeightsNote : ""},
                                {"dataset", w.value("dataset", "?")},
                                {"started_utc", d.value("started_utc", "")},
                                {"complete", d.value("complete", false)},
