@@ -86,7 +86,7 @@ template <typename Types = StandardTypes, typename F> decltype(auto) visit_dtype
       if (!((dtype == dtype_of<T>() ? (f(T{}), true) : false) || ...)) unsupported_dtype(dtype);
     } else {
       std::optional<R> result;
-      ((dtype == dtype_of<T>() ? (result.emplace(f(T{})), true) : false) || ...);
+      (void)((dtype == dtype_of<T>() ? (result.emplace(f(T{})), true) : false) || ...);
       if (!result) unsupported_dtype(dtype);
       return R(std::move(*result));
     }
