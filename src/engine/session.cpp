@@ -88,6 +88,7 @@ Session::Session(Graph graph, SessionOptions options)
     const LayoutReport layout = block_layouts(graph_, {channel_block(), options_.winograd});
     report_.blocked_nodes = layout.blocked_nodes;
     report_.reorders = layout.reorders;
+    if (options_.bf16) report_.bf16_outputs = keep_bf16_activations(graph_);
   }
   for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset, first_input_type(node)));
   prepack_constants();

@@ -35,6 +35,7 @@ struct LoadReport {
   std::size_t attention_nodes = 0;  // multi-head attention subgraphs fused into one node each
   bool packed_tokens = false;    // padded batches run on their real tokens (passes/token_packing.h)
   std::size_t bf16_nodes = 0;    // products computed in bfloat16 (passes/bf16_compute.h)
+  std::size_t bf16_outputs = 0;  // of which convolutions writing their output in bfloat16
   std::size_t int8_nodes = 0;    // quantized patterns run on int8 kernels
   std::size_t blocked_nodes = 0; // convolutions, pooling, element-wise nodes in the blocked layout
   std::size_t reorders = 0;      // layout conversions at the blocked region's edges

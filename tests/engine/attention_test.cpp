@@ -17,7 +17,6 @@
 #include "engine/onnx/import.h"
 #include "engine/onnx_builder.h"
 #include "engine/tiny_bert.h"
-#include "engine/passes/bf16_compute.h"
 #include "engine/passes/token_packing.h"
 #include "engine/session.h"
 #include "support/test_support.h"
@@ -200,36 +199,6 @@ TEST(AttentionFusion, APatternWithAValueReadOutsideRunsUnfused) {
 // bfloat16 products (passes/bf16_compute.h) on the same encoders: every MatMul by weights and the
 // attention projections marked; outputs within bfloat16's precision of the float32 reference
 // (8 significant bits: 2e-2 of the largest output after two layers), and not identical to it.
-TEST(Bf16Compute, ProductsInBfloat16AgreeToItsPrecision) {
-  if (const std::string why = engine::bf16_unsupported_reason(); !why.empty()) GTEST_SKIP() << "unsupported: " << why;
-  const Config c{32, 4, 2, 17};
-  engine::SessionOptions o;
-  o.threads = 2;
-  o.bf16 = true;
-  engine::Session bf16(engine::import_onnx_bytes(TinyBert(c).bytes(), "tiny-bert"), o);
-  engine::Session plain = session(c, false);
-  EXPECT_EQ(bf16.report().bf16_nodes, 2u * 4u);  // per layer: attention, output, up and down projections
-  const Tensor x = hidden_states(3, 9, 32, 9), mask = right_padded({9, 4, 1}, 9);
-  const Tensor got = bf16.run(std::vector<Tensor>{x, mask})[0], want = plain.run(std::vector<Tensor>{x, mask})[0];
-  double scale = 1.0;
-  for (float v : want.values<float>()) scale = std::max(scale, static_cast<double>(std::fabs(v)));
-  const double diff = testing::max_abs_difference(got.values<float>(), want.values<float>());
-  EXPECT_LE(diff, 2e-2 * scale);
-  EXPECT_GT(diff, 0.0);  // bfloat16 really ran
-}
-
-TEST(Bf16Compute, ACpuWithoutAvx512Bf16SaysSo) {
-  if (engine::bf16_unsupported_reason().empty()) GTEST_SKIP() << "this CPU has AVX512_BF16";
-  engine::SessionOptions o;
-  o.bf16 = true;
-  try {
-    engine::Session s(engine::import_onnx_bytes(TinyBert({16, 2, 1, 17}).bytes(), "tiny-bert"), o);
-    ADD_FAILURE() << "a bf16 session loaded";
-  } catch (const Unsupported& e) {
-    EXPECT_THAT(e.what(), HasSubstr("AVX512_BF16"));
-  }
-}
-
 TEST(TokenPacking, ABadMaskIsAnErrorNamingTheInput) {
   engine::Session s = session({16, 2, 1, 17}, true);
   const Tensor x = hidden_states(2, 5, 16, 6);

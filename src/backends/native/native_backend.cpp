@@ -34,7 +34,10 @@ class NativeBackend final : public Backend {
       s["fused_nodes"] = session_->report().fused_nodes;
       s["attention_nodes"] = session_->report().attention_nodes;
       s["packed_tokens"] = session_->report().packed_tokens;
-      if (precision_ == NativePrecision::bf16) s["bf16_nodes"] = session_->report().bf16_nodes;
+      if (precision_ == NativePrecision::bf16) {
+        s["bf16_nodes"] = session_->report().bf16_nodes;
+        s["bf16_outputs"] = session_->report().bf16_outputs;
+      }
       if (precision_ == NativePrecision::int8) s["int8_nodes"] = session_->report().int8_nodes;
       s["blocked_nodes"] = session_->report().blocked_nodes;
       s["reorders"] = session_->report().reorders;

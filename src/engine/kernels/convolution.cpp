@@ -27,7 +27,8 @@ class ConvKernel final : public Kernel {
   explicit ConvKernel(const Node& node)
       : info_(node), window_(Window::from(node, info_)), group_(node.get_int("group", 1)), epilogue_(node, 3),
         block_in_(node.get_int("block_in", 0)), block_out_(node.get_int("block_out", 0)),
-        winograd_(node.get_int("winograd", 0) != 0), bf16_(node.get_int(kBf16Attribute, 0) != 0) {
+        winograd_(node.get_int("winograd", 0) != 0), bf16_(node.get_int(kBf16Attribute, 0) != 0),
+        bf16_output_(node.get_int(kBf16OutputAttribute, 0) != 0) {
     if (group_ <= 0) info_.fail("group {} is not positive", group_);
     for (std::int64_t b : {block_in_, block_out_})
       if (b != 0 && b != 8 && b != 16) info_.fail("channel block {} is not 8 or 16", b);
@@ -51,8 +52,9 @@ class ConvKernel final : public Kernel {
     const Tensor* w = weights_ ? nullptr : &info_.input(inputs, 1);
     const Shape& ws = w ? w->shape() : weights_shape_;
     const Tensor* b = info_.optional_input(inputs, 2);
-    for (const Tensor* t : {&x, w, b})
-      if (t && t->dtype() != DType::f32) info_.unsupported("element type {}", dtype_name(t->dtype()));
+    for (const Tensor* t : {&x, w, b})  // a bfloat16 product's input may come in bfloat16 (passes/bf16_compute.h)
+      if (t && t->dtype() != DType::f32 && !(bf16_ && t == &x && t->dtype() == DType::bf16))
+        info_.unsupported("element type {}", dtype_name(t->dtype()));
     const std::int64_t maps = ws.size() > 0 ? ws[0] : 0;
     const Shape xs = block_in_ ? logical_shape(x, ws.size() > 1 ? ws[1] * group_ : 0, static_cast<int>(block_in_), info_) : x.shape();
     if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
@@ -67,7 +69,7 @@ class ConvKernel final : public Kernel {
     const std::size_t adds = block_out_ ? add_count() : 0;  // post-op operands shape the plan
     for (std::size_t k = 0; k < adds; ++k) key.push_back(epilogue_.operand(inputs, k, info_).shape());
     Plan* plan = &plans_.get(key, [&] { return make_plan(xs, ws, b, inputs, false); });
-    Tensor y = allocate_checked(DType::f32, plan->out_shape, info_);
+    Tensor y = allocate_checked(bf16_output_ ? DType::bf16 : DType::f32, plan->out_shape, info_);
     if (sums_in_place() && y.data() == epilogue_.operand(inputs, 0, info_).data()) {  // the memory plan chose it
       key.push_back({});  // the in-place variant
       plan = &plans_.get(key, [&] { return make_plan(xs, ws, b, inputs, true); });
@@ -99,9 +101,9 @@ class ConvKernel final : public Kernel {
     std::optional<PackedWeights> given;  // weights that are an input of the run: alive until the primitive ran
     if (w) given.emplace(*w, logical_weights(ws));
     const dnnl::memory weights = (w ? *given : *weights_).get(plan.weights, plan.taps);
-    std::optional<Tensor> rounded;  // bf16: the input rounded, after the output took its block
-    if (bf16_) rounded = rounded_to_bf16(x, info_);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, bf16_ ? *rounded : x)},
+    std::optional<Tensor> rounded;  // bf16: the input rounded (unless it came so), after the output took its block
+    if (bf16_ && x.dtype() == DType::f32) rounded = rounded_to_bf16(x, info_);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, rounded ? *rounded : x)},
                                                {DNNL_ARG_WEIGHTS, weights},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
     if (b) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(b->shape()), *b));
@@ -185,7 +187,7 @@ class ConvKernel final : public Kernel {
       plan.out_shape = bo ? blocked_shape(out, bo) : out;
       const auto type = bf16_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
       plan.src = block_in_ ? blocked_desc(xs, static_cast<int>(block_in_), type) : plain_desc(xs, type);
-      plan.dst = bo ? blocked_desc(out, bo) : plain_desc(out);
+      plan.dst = bo ? blocked_desc(out, bo, bf16_output_ ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32) : plain_desc(out);
       const auto any_weights = dnnl::memory::desc(dnnl_dims(logical_weights(used)), type, dnnl::memory::format_tag::any);
       const auto bias = b ? plain_desc(b->shape()) : dnnl::memory::desc();
       dnnl::primitive_attr attr = user_scratchpad();
@@ -234,6 +236,7 @@ class ConvKernel final : public Kernel {
   std::int64_t block_in_, block_out_;
   bool winograd_;
   bool bf16_;  // bfloat16 input and weights, float32 accumulation and output (no Winograd then)
+  bool bf16_output_;  // the output in bfloat16 too (passes/bf16_compute.h, keep_bf16_activations)
   PlanCache<std::vector<Shape>, Plan> plans_;
   Shape weights_shape_;                  // of constant weights
   std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()

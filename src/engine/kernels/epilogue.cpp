@@ -106,7 +106,8 @@ Epilogue::PostOps Epilogue::post_ops(std::size_t from, std::size_t adds_before, 
       continue;
     }
     const Tensor& t = operand(inputs, add, info);
-    if (t.dtype() != DType::f32) info.fail("fused Add operand must be float32, got {}", dtype_name(t.dtype()));
+    // bfloat16: a blocked convolution's residual kept in bfloat16 (passes/bf16_compute.h)
+    if (t.dtype() != DType::f32 && t.dtype() != DType::bf16) info.fail("fused Add operand must be float32, got {}", dtype_name(t.dtype()));
     const std::optional<dnnl::memory::desc> desc = describe(t);
     if (!desc) break;
     p.operands.push_back({static_cast<std::size_t>(p.ops.len()), add++, *desc});

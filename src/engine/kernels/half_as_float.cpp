@@ -10,11 +10,9 @@ namespace cpuinfer::engine {
 
 namespace {
 
-bool is_half_type(DType t) { return t == DType::f16 || t == DType::bf16; }
-
 class HalfAsFloat final : public Kernel {
  public:
-  explicit HalfAsFloat(std::unique_ptr<Kernel> inner) : inner_(std::move(inner)) {}
+  HalfAsFloat(std::unique_ptr<Kernel> inner, bool takes_bf16) : inner_(std::move(inner)), takes_bf16_(takes_bf16) {}
 
   bool prepack(std::size_t input, const Tensor& constant) override {
     if (!is_half_type(constant.dtype())) return inner_->prepack(input, constant);
@@ -28,6 +26,9 @@ class HalfAsFloat final : public Kernel {
   }
 
   bool may_overwrite(std::size_t input) const override { return inner_->may_overwrite(input); }
+
+  // The half types this wrapper widens.
+  bool is_half_type(DType t) const { return t == DType::f16 || (t == DType::bf16 && !takes_bf16_); }
 
   std::vector<Tensor> run(Inputs inputs) override {
     std::optional<DType> half = constant_half_;
@@ -61,12 +62,15 @@ class HalfAsFloat final : public Kernel {
 
  private:
   std::unique_ptr<Kernel> inner_;
+  bool takes_bf16_;
   std::optional<DType> constant_half_;
   std::vector<std::optional<Tensor>> widened_;  // half constants the inner kernel did not take, widened
 };
 
 }  // namespace
 
-std::unique_ptr<Kernel> half_as_float(std::unique_ptr<Kernel> kernel) { return std::make_unique<HalfAsFloat>(std::move(kernel)); }
+std::unique_ptr<Kernel> half_as_float(std::unique_ptr<Kernel> kernel, bool takes_bf16) {
+  return std::make_unique<HalfAsFloat>(std::move(kernel), takes_bf16);
+}
 
 }  // namespace cpuinfer::engine

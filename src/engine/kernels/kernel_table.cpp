@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "engine/kernels/half_as_float.h"
+#include "engine/passes/bf16_compute.h"
 
 namespace cpuinfer::engine {
 
@@ -107,7 +108,9 @@ const KernelRegistration& KernelTable::find(const Node& node, std::int64_t opset
 std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset, std::optional<DType> type) {
   const KernelRegistration& r = kernel_table().find(node, opset, type);
   std::unique_ptr<Kernel> kernel = r.make(node, opset);
-  return has(r.types, DType::f16) ? std::move(kernel) : half_as_float(std::move(kernel));
+  // A bfloat16 product (passes/bf16_compute.h) takes bfloat16 activations as they are.
+  const bool takes_bf16 = has(r.types, DType::bf16) || node.get_int(kBf16Attribute, 0) != 0;
+  return has(r.types, DType::f16) ? std::move(kernel) : half_as_float(std::move(kernel), takes_bf16);
 }
 
 }  // namespace cpuinfer::engine

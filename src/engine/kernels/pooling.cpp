@@ -27,11 +27,12 @@ class PoolKernel final : public Kernel {
   std::vector<Tensor> run(Inputs inputs) override {
     const Tensor& x = info_.input(inputs, 0);
     if (max_ && !block_ && (outputs_ > 1 || x.dtype() != DType::f32)) return max_pool_indices(x, window_, column_major_, info_);
-    if (x.dtype() != DType::f32) info_.unsupported("element type {}", dtype_name(x.dtype()));
+    // Blocked pooling keeps a bfloat16 input's type (passes/bf16_compute.h).
+    if (x.dtype() != DType::f32 && !(block_ && x.dtype() == DType::bf16)) info_.unsupported("element type {}", dtype_name(x.dtype()));
     const Shape xs = block_ ? logical_shape(x, channels_, block_, info_) : x.shape();
     if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
-    Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
-    Tensor y = allocate_checked(DType::f32, plan.out_shape, info_);
+    Plan& plan = plans_.get({xs, {static_cast<std::int64_t>(x.dtype())}}, [&] { return make_plan(xs, x.dtype()); });
+    Tensor y = allocate_checked(x.dtype(), plan.out_shape, info_);
     const Scratchpad scratchpad(plan.scratchpad);
     plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)},
                                            {DNNL_ARG_DST, wrap(plan.dst, y)},
@@ -47,7 +48,7 @@ class PoolKernel final : public Kernel {
     dnnl::pooling_v2_forward primitive;
   };
 
-  Plan make_plan(const Shape& shape) {
+  Plan make_plan(const Shape& shape, DType type) {
     const std::vector<std::int64_t> in(shape.begin() + 2, shape.end());
     const Window::Resolved r = window_.resolve(in, info_);
     Plan plan;
@@ -66,8 +67,8 @@ class PoolKernel final : public Kernel {
                                 : include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
                                                : dnnl::algorithm::pooling_avg_exclude_padding;
     try {
-      plan.src = block_ ? blocked_desc(shape, block_) : plain_desc(shape);
-      plan.dst = block_ ? blocked_desc(out, block_) : plain_desc(out);
+      plan.src = block_ ? blocked_desc(shape, block_, dnnl_type(type)) : plain_desc(shape);
+      plan.dst = block_ ? blocked_desc(out, block_, dnnl_type(type)) : plain_desc(out);
       dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, plan.src, plan.dst, strides,
                                           dnnl_dims(window_.kernel), dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
       const dnnl::pooling_v2_forward::primitive_desc pd(desc, user_scratchpad(), dnnl_engine());
@@ -85,7 +86,7 @@ class PoolKernel final : public Kernel {
   std::size_t outputs_;
   int block_;
   std::int64_t channels_;
-  PlanCache<Shape, Plan> plans_;
+  PlanCache<std::vector<Shape>, Plan> plans_;  // by input shape and type
 };
 
 KernelFactory global_pool(bool max) {
@@ -124,11 +125,15 @@ KernelFactory global_pool(bool max) {
 }  // namespace
 
 void add_pooling_kernels(KernelTable& t) {
-  for (const std::string& prefix : {std::string(), std::string(kEngineDomain) + ":"}) {
-    t.add(prefix + "MaxPool", [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); }, {},
-          dtypes(NumericTypes{}));
-    t.add(prefix + "AveragePool", [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); }, {}, {DType::f32});
-  }
+  auto max = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); };
+  auto average = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); };
+  t.add("MaxPool", max, {}, dtypes(NumericTypes{}));
+  t.add("AveragePool", average, {}, {DType::f32});
+  // Blocked pooling also keeps bfloat16 activations as they are (passes/bf16_compute.h).
+  std::vector<DType> blocked = dtypes(NumericTypes{});
+  blocked.push_back(DType::bf16);
+  t.add(std::string(kEngineDomain) + ":MaxPool", max, {}, blocked);
+  t.add(std::string(kEngineDomain) + ":AveragePool", average, {}, {DType::f32, DType::bf16});
   t.add("GlobalAveragePool", global_pool(false), {}, {DType::f32});
   t.add("GlobalMaxPool", global_pool(true), {}, {DType::f32});
 }

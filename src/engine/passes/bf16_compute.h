@@ -22,4 +22,18 @@ std::string bf16_unsupported_reason();
 // Returns the number of nodes marked.
 std::size_t compute_in_bf16(Graph& graph);
 
+// After the blocked layout (passes/blocked_layout.h): a marked blocked convolution whose output
+// only bfloat16 consumers read writes it in bfloat16 (attribute kBf16OutputAttribute), halving the
+// traffic between convolutions and saving the next one's rounding pass. bfloat16 consumers: a
+// marked blocked convolution (as its input or its fused residual Add's operand), a blocked pooling
+// whose own readers are such (pooling keeps its input's type), a ToPlain (marked to give float32).
+// A fused residual Add's operand and the output placed over it have one type: a convolution and the
+// producer of its residual operand write bfloat16 both or neither. The values stored are what the
+// next product would have rounded anyway, except the residual stream, which is held in bfloat16
+// between blocks (its Adds still run in float32 inside the convolution). Returns the convolutions marked.
+inline constexpr const char* kBf16OutputAttribute = "bf16_output";
+// On a ToPlain reading such an output: give float32 (the rest of the model's type).
+inline constexpr const char* kFloatOutputAttribute = "float_output";
+std::size_t keep_bf16_activations(Graph& graph);
+
 }  // namespace cpuinfer::engine
