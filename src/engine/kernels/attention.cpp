@@ -99,7 +99,8 @@ class AttentionKernel final : public Kernel {
       const std::int64_t out_row = first_query_only_ ? b : first;   // where the first one's goes
       for (std::int64_t q0 = 0; q0 < wanted; q0 += kQueryBlock) {
         const std::int64_t queries = std::min(kQueryBlock, wanted - q0);
-        HeadProducts& p = products_.get(queries, [&] { return head_products(queries, head_size, width); });
+        if (!products_) products_ = head_products(head_size, width);
+        HeadProducts& p = *products_;
         const HeadDescs d = head_descs(queries, length, head_size, width);
         // Every head's scores for this block of queries, then their softmax, then their context.
         execute(p.scores, memory(d.scores_a, all + (first + q0) * ld), memory(d.scores_b, all + first * ld + width),
@@ -164,15 +165,16 @@ class AttentionKernel final : public Kernel {
   // [heads, queries, length] = Q [heads, queries, size] x K^T [heads, size, length], and the context
   // [heads, queries, size] = P x V [heads, length, size], Q, K and V read in place from the
   // projection's rows, the context written in place into the output's. The primitives take the
-  // length at run time (oneDNN's runtime dimensions, as fast here as fixed ones): one pair per
-  // query count serves every sequence length, where each new length used to make 24 primitives.
+  // query count and the length at run time (oneDNN's runtime dimensions, as fast here as fixed
+  // ones): one pair serves every block and sequence length, where each new length used to make 24
+  // primitives, and each new last block's query count 24 more.
   struct HeadProducts {
     MatmulPlan scores, context;
   };
   struct HeadDescs {
     dnnl::memory::desc scores_a, scores_b, scores_c, context_a, context_b, context_c;
   };
-  // `length` may be DNNL_RUNTIME_DIM_VAL: the primitives' descriptors.
+  // `queries` and `length` DNNL_RUNTIME_DIM_VAL: the primitives' descriptors.
   HeadDescs head_descs(std::int64_t queries, std::int64_t length, std::int64_t size, std::int64_t width) const {
     const std::int64_t ld = 3 * width, h = heads_;
     const bool runtime = length == DNNL_RUNTIME_DIM_VAL;
@@ -184,15 +186,15 @@ class AttentionKernel final : public Kernel {
     return {desc({h, queries, size}, {size, ld, 1}), desc({h, size, length}, {size, 1, ld}), scores,
             scores, desc({h, length, size}, {size, ld, 1}), desc({h, queries, size}, {size, width, 1})};
   }
-  HeadProducts head_products(std::int64_t queries, std::int64_t size, std::int64_t width) const {
-    const HeadDescs d = head_descs(queries, DNNL_RUNTIME_DIM_VAL, size, width);
+  HeadProducts head_products(std::int64_t size, std::int64_t width) const {
+    const HeadDescs d = head_descs(DNNL_RUNTIME_DIM_VAL, DNNL_RUNTIME_DIM_VAL, size, width);
     try {
       HeadProducts p;
       p.scores = make_matmul(d.scores_a, d.scores_b, {}, d.scores_c, {});
       p.context = make_matmul(d.context_a, d.context_b, {}, d.context_c, {});
       return p;
     } catch (const dnnl::error& e) {
-      info_.fail("oneDNN refused attention over {} queries: {}", queries, e.what());
+      info_.fail("oneDNN refused attention's head products: {}", e.what());
     }
   }
   static dnnl::memory memory(const dnnl::memory::desc& desc, float* data) { return dnnl::memory(desc, dnnl_engine(), data); }
@@ -260,7 +262,7 @@ class AttentionKernel final : public Kernel {
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;
   PlanCache<std::int64_t, MatmulPlan> plans_{64};
-  PlanCache<std::int64_t, HeadProducts> products_{64};  // by query count
+  std::optional<HeadProducts> products_;  // for every query count and length
 };
 
 }  // namespace
