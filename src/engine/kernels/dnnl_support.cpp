@@ -40,6 +40,10 @@ dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type) 
 }
 
 
+dnnl::memory::desc nhwc_desc(const Shape& logical, dnnl::memory::data_type type) {
+  return dnnl::memory::desc(dnnl_dims(logical), type, dnnl::memory::format_tag::nhwc);
+}
+
 dnnl::memory::desc blocked_desc(const Shape& logical, int block, dnnl::memory::data_type type) {
   const auto tag = block == 16 ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nChw8c;
   return dnnl::memory::desc(dnnl_dims(logical), type, tag);
@@ -93,6 +97,18 @@ Window Window::from(const Node& node, const NodeInfo& info) {
   for (std::int64_t p : w.pads)
     if (p < 0 || p > (std::int64_t{1} << 30)) info.fail("pads {} has a negative or absurd pad", fmt::join(w.pads, ","));
   return w;
+}
+
+dnnl::memory::dims Window::dnnl_strides(std::size_t spatial) const {
+  dnnl::memory::dims d;
+  for (std::size_t i = 0; i < spatial; ++i) d.push_back(strides.empty() ? 1 : strides[i]);
+  return d;
+}
+
+dnnl::memory::dims Window::dnnl_dilations(std::size_t spatial) const {
+  dnnl::memory::dims d;
+  for (std::size_t i = 0; i < spatial; ++i) d.push_back((dilations.empty() ? 1 : dilations[i]) - 1);
+  return d;
 }
 
 Window::Resolved Window::resolve(const std::vector<std::int64_t>& in, const NodeInfo& info) const {

@@ -27,6 +27,8 @@ dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type =
 // [N, ceil(C / block), H, W, block], the last block zero-padded. Descriptors take logical dims.
 dnnl::memory::desc blocked_desc(const Shape& logical, int block, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
 Shape blocked_shape(const Shape& logical, int block);
+// The int8 region's layout (passes/int8_regions.h): logical [N, C, H, W] stored NHWC.
+dnnl::memory::desc nhwc_desc(const Shape& logical, dnnl::memory::data_type type = dnnl::memory::data_type::u8);
 // The logical [N, C, H, W] of a blocked tensor with `channels` channels; an Error naming the node
 // when the tensor is not [N, ceil(channels / block), H, W, block].
 Shape logical_shape(const Tensor& blocked, std::int64_t channels, int block, const NodeInfo& info);
@@ -64,6 +66,10 @@ struct Window {
     std::vector<std::int64_t> out, pad_begin, pad_end;
   };
   Resolved resolve(const std::vector<std::int64_t>& in, const NodeInfo& info) const;
+  // oneDNN's strides and dilations over `spatial` dimensions (1 and 0 where not given: oneDNN
+  // counts the gaps a dilation leaves).
+  dnnl::memory::dims dnnl_strides(std::size_t spatial) const;
+  dnnl::memory::dims dnnl_dilations(std::size_t spatial) const;
 };
 
 }  // namespace cpuinfer::engine

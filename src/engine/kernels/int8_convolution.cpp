@@ -113,17 +113,11 @@ class Int8ConvKernel final : public Kernel {
       info_.fail("kernel_shape does not match weights {}", shape_string(weights_shape_));
     const Window::Resolved r = window.resolve({xs[2], xs[3]}, info_);
     const Shape out{xs[0], weights_shape_[0], r.out[0], r.out[1]};
-    dnnl::memory::dims strides, dilations;
-    for (std::size_t i = 0; i < 2; ++i) {
-      strides.push_back(window.strides.empty() ? 1 : window.strides[i]);
-      dilations.push_back((window.dilations.empty() ? 1 : window.dilations[i]) - 1);  // oneDNN counts gaps
-    }
     Plan plan;
     plan.out_shape = {out[0], out[2], out[3], out[1]};
-    const auto nhwc = dnnl::memory::format_tag::nhwc;
     try {
-      plan.src = dnnl::memory::desc(dnnl_dims(xs), dnnl::memory::data_type::u8, nhwc);
-      plan.dst = dnnl::memory::desc(dnnl_dims(out), dnnl::memory::data_type::u8, nhwc);
+      plan.src = nhwc_desc(xs);
+      plan.dst = nhwc_desc(out);
       Shape logical = weights_shape_;
       if (group_ > 1) {
         logical.insert(logical.begin(), group_);
@@ -147,7 +141,8 @@ class Int8ConvKernel final : public Kernel {
       attr.set_post_ops(ops);
       const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plan.src,
                                                  any_weights, bias_ ? plain_desc(bias_->shape()) : dnnl::memory::desc(), plan.dst,
-                                                 strides, dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
+                                                 window.dnnl_strides(2), window.dnnl_dilations(2), dnnl_dims(r.pad_begin),
+                                                 dnnl_dims(r.pad_end));
       const dnnl::convolution_forward::primitive_desc pd = dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_engine());
       plan.primitive = dnnl::convolution_forward(pd);
       plan.weights = pd.weights_desc();

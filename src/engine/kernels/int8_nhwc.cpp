@@ -46,7 +46,7 @@ class ConvertKernel final : public Kernel {
     if (y.numel() == 0) return one(std::move(y));
     dnnl::reorder& reorder = plans_.get(logical, [&] {
       const auto nchw = plain_desc(logical);
-      const dnnl::memory::desc nhwc(dnnl_dims(logical), dnnl::memory::data_type::u8, dnnl::memory::format_tag::nhwc);
+      const dnnl::memory::desc nhwc = nhwc_desc(logical);
       dnnl::primitive_attr attr;
       attr.set_output_scales(0, {quantize_ ? 1.0f / p_.scale : p_.scale});
       attr.set_zero_points(quantize_ ? DNNL_ARG_DST : DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
@@ -57,10 +57,8 @@ class ConvertKernel final : public Kernel {
         info_.fail("oneDNN refused the conversion of {}: {}", shape_string(x.shape()), e.what());
       }
     });
-    const auto src_desc = quantize_ ? plain_desc(logical)
-                                    : dnnl::memory::desc(dnnl_dims(logical), dnnl::memory::data_type::u8, dnnl::memory::format_tag::nhwc);
-    const auto dst_desc = quantize_ ? dnnl::memory::desc(dnnl_dims(logical), dnnl::memory::data_type::u8, dnnl::memory::format_tag::nhwc)
-                                    : plain_desc(logical);
+    const auto src_desc = quantize_ ? plain_desc(logical) : nhwc_desc(logical);
+    const auto dst_desc = quantize_ ? nhwc_desc(logical) : plain_desc(logical);
     std::int32_t zero = p_.zero;
     reorder.execute(dnnl_stream(), {{DNNL_ARG_FROM, wrap(src_desc, x)},
                                     {DNNL_ARG_TO, wrap(dst_desc, y)},
@@ -150,19 +148,14 @@ class MaxPoolKernel final : public Kernel {
   Plan make_plan(const Shape& xs) {
     const Window::Resolved r = window_.resolve({xs[2], xs[3]}, info_);
     const Shape out{xs[0], xs[1], r.out[0], r.out[1]};
-    dnnl::memory::dims strides, dilations;
-    for (std::size_t i = 0; i < 2; ++i) {
-      strides.push_back(window_.strides.empty() ? 1 : window_.strides[i]);
-      dilations.push_back((window_.dilations.empty() ? 1 : window_.dilations[i]) - 1);
-    }
     Plan plan;
     plan.out_shape = {out[0], out[2], out[3], out[1]};
-    const auto nhwc = dnnl::memory::format_tag::nhwc;
     try {
-      plan.src = dnnl::memory::desc(dnnl_dims(xs), dnnl::memory::data_type::u8, nhwc);
-      plan.dst = dnnl::memory::desc(dnnl_dims(out), dnnl::memory::data_type::u8, nhwc);
+      plan.src = nhwc_desc(xs);
+      plan.dst = nhwc_desc(out);
       const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, plan.src, plan.dst,
-                                                strides, dnnl_dims(window_.kernel), dilations, dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
+                                                window_.dnnl_strides(2), dnnl_dims(window_.kernel), window_.dnnl_dilations(2),
+                                                dnnl_dims(r.pad_begin), dnnl_dims(r.pad_end));
       const dnnl::pooling_v2_forward::primitive_desc pd(desc, user_scratchpad(), dnnl_engine());
       plan.scratchpad = pd.scratchpad_desc();
       plan.primitive = dnnl::pooling_v2_forward(pd);

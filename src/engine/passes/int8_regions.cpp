@@ -323,6 +323,18 @@ class RegionBuilder {
     return n;
   }
 
+  // A QuantizeLinear or DequantizeLinear at the region's edge becomes `op` with its scale and zero
+  // point as attributes.
+  void to_region_edge(Node& n, const char* op, const char* computes) const {
+    const QParams params = *scalar_params(n);
+    n.domain = kEngineDomain;
+    n.op_type = op;
+    n.inputs.resize(1);
+    n.attributes.clear();
+    set_params(n, "", params);
+    n.computes = {computes};
+  }
+
   void rewrite(const std::vector<Pattern>& patterns) {
     std::vector<bool> removed(g_.nodes.size(), false);
     std::set<std::size_t> pattern_nodes, pattern_q;
@@ -353,16 +365,7 @@ class RegionBuilder {
     for (const Pattern& p : patterns) made.push_back(make_node(p));
     for (ValueId v : region) {
       const auto producer = index_.producer(v);
-      if (!pattern_q.count(*producer)) {  // entering the region
-        Node& q = g_.nodes[*producer];
-        const QParams params = *scalar_params(q);
-        q.domain = kEngineDomain;
-        q.op_type = "QuantizeNhwc";
-        q.inputs.resize(1);
-        q.attributes.clear();
-        set_params(q, "", params);
-        q.computes = {"QuantizeLinear"};
-      }
+      if (!pattern_q.count(*producer)) to_region_edge(g_.nodes[*producer], "QuantizeNhwc", "QuantizeLinear");  // entering the region
       for (std::size_t r : index_.readers(v)) {
         Node& dq = g_.nodes[r];
         if (dq.domain == kEngineDomain) continue;  // already rewritten (a node reading v twice)
@@ -371,13 +374,7 @@ class RegionBuilder {
           removed[r] = true;
           continue;
         }
-        const QParams params = *scalar_params(dq);
-        dq.domain = kEngineDomain;
-        dq.op_type = "DequantizeNhwc";
-        dq.inputs.resize(1);
-        dq.attributes.clear();
-        set_params(dq, "", params);
-        dq.computes = {"DequantizeLinear"};
+        to_region_edge(dq, "DequantizeNhwc", "DequantizeLinear");  // leaving it
       }
     }
     std::size_t next = 0;
