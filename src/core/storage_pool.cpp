@@ -28,10 +28,24 @@ struct StoragePool::Shared {
 StoragePool::StoragePool(bool poison) : shared_(std::make_shared<Shared>()), poison_(poison) {}
 StoragePool::~StoragePool() = default;
 
+namespace {
+// A new block's size: above 64 KiB, rounded up to a multiple of an eighth of its power of two, so
+// that a block made for one sequence length also serves the next few longer ones. At most 12.5%
+// more memory.
+std::size_t size_class(std::size_t bytes) {
+  constexpr std::size_t kSmall = std::size_t{1} << 16;
+  if (bytes <= kSmall) return bytes;
+  std::size_t power = kSmall;
+  while (power * 2 <= bytes) power *= 2;
+  const std::size_t step = power / 8;
+  return (bytes + step - 1) / step * step;
+}
+}  // namespace
+
 std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
   bytes = std::max<std::size_t>((bytes + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment, kStorageAlignment);
   std::byte* data = nullptr;
-  std::size_t size = bytes;
+  std::size_t size = size_class(bytes);
   {
     std::lock_guard lock(shared_->mutex);
     auto it = shared_->free.lower_bound(bytes);
@@ -45,7 +59,7 @@ std::shared_ptr<std::byte[]> StoragePool::take(std::size_t bytes) {
       ++shared_->stats.heap_allocations;
     }
   }
-  if (!data) data = allocate_block(bytes);
+  if (!data) data = allocate_block(size);
   if (poison_) std::memset(data, 0xFF, size);
   // The block goes back to the pool while the pool's state lives, else to the heap.
   std::weak_ptr<Shared> owner = shared_;

@@ -30,6 +30,8 @@ void RunMemory::begin_run(const std::vector<Shape>& binding) {
   serving_.reset();
   if (std::shared_ptr<Plan>* plan = plans_.find(binding)) {
     serving_ = *plan;
+    if (pool_holds_recording_) pool_.clear();  // a recorded run's intermediates: the arena takes their place
+    pool_holds_recording_ = false;
     if (!arena_ || stats_.arena_bytes < serving_->arena.bytes) {
       arena_.reset();
       arena_ = allocate_storage(std::max<std::size_t>(serving_->arena.bytes, kStorageAlignment));
@@ -73,7 +75,9 @@ void RunMemory::end_run(std::vector<Tensor>& results) {
     plan->blocks = blocks;
     plan->arena = plan_arena(blocks, kStorageAlignment);
     plans_.put(binding_, plan);
-    pool_.clear();  // the recorded intermediates: the arena takes their place from the next run
+    // The recorded intermediates stay in the pool until a planned run takes the arena: a run of
+    // another new binding (a new sequence length) reuses them rather than faulting in fresh pages.
+    pool_holds_recording_ = true;
     ++stats_.recorded_runs;
     recording_.reset();
   } else if (serving_) {

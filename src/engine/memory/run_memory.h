@@ -11,6 +11,9 @@
 // it has as many bytes as the block asked for (an operand the kernel broadcasts never has). The rule is the same in recorded and planned runs, so traces stay aligned, and
 // it also lowers the recorded run's peak.
 //
+// A recorded run's intermediates stay in the pool until a planned run takes the arena, so that runs
+// of new bindings in a row (each text a new length) reuse them rather than fault in fresh pages.
+//
 // Blocks that outlive the run (the results) never come from the arena, so a result the caller holds
 // is never overwritten by the next run. Shapes that depend on data (packed tokens: the same input
 // shapes, fewer real tokens) make smaller blocks: a block no larger than the trace's, taken at the
@@ -66,6 +69,7 @@ class RunMemory final : public StorageSource {
   bool poison_;
   PlanCache<std::vector<Shape>, std::shared_ptr<Plan>> plans_{16};
   std::shared_ptr<Recording> recording_;  // while a binding's first run is recorded
+  bool pool_holds_recording_ = false;     // the pool holds a recorded run's intermediates
   std::shared_ptr<Plan> serving_;         // while a run follows its plan
   std::shared_ptr<Plan> strayed_;         // the plan a run strayed from, until its binding is recorded again
   std::vector<Shape> strayed_binding_;
