@@ -48,9 +48,10 @@ const std::vector<Factory>& factories() {
                   "kernels for the rest (fp32)",
         "resnet101, bert, any ONNX model whose operators it has"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o); }},
-      {{"native-bf16", "the native engine with its products in bfloat16: MatMul by constant weights and fused attention's "
-                       "projection take bfloat16 inputs and weights, accumulate in float32 (oneDNN's AVX512_BF16 kernels); "
-                       "convolutions take bfloat16 inputs and weights too; LayerNorm, Softmax and residual Adds stay float32",
+      {{"native-bf16", "the native engine with its products in bfloat16: MatMul by constant weights and fused attention "
+                       "take bfloat16 inputs and weights, accumulate in float32 (oneDNN's AVX512_BF16 kernels); "
+                       "convolutions take bfloat16 inputs and weights too and pass bfloat16 activations between them; "
+                       "LayerNorm, Softmax and residual Adds run in float32",
         "resnet101, bert, any ONNX model; unsupported without AVX512_BF16"},
        [](const BackendOptions& o) -> std::unique_ptr<Backend> { return make_native_backend(o, NativePrecision::bf16); }},
       {{"native-int8", "the native engine on the run's int8 model (cpuinfer quantize, calibrated on the run's samples; "

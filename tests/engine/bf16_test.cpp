@@ -1,5 +1,5 @@
 // bfloat16 compute (passes/bf16_compute.h) against float32 on the same inputs: a small BERT
-// encoder's products, and a small CNN whose blocked convolutions keep their activations in
+// encoder's products (its Linear layers and fused attention's projection and head products), and a small CNN whose blocked convolutions keep their activations in
 // bfloat16 between them. Tolerance: bfloat16's 8 significant bits over a few layers,
 // max |bf16 - f32| <= 2e-2 (BERT), 3e-2 (CNN) x max(1, max |f32|). Skipped, saying why, where the CPU
 // lacks AVX512_BF16.

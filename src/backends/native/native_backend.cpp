@@ -24,7 +24,7 @@ class NativeBackend final : public Backend {
   std::string format() const override { return precision_ == NativePrecision::int8 ? "onnx-int8" : "onnx"; }
   nlohmann::json settings() const override {
     const char* precision = "f32";
-    if (precision_ == NativePrecision::bf16) precision = "bf16 products (Conv, MatMul, attention's projection), f32 accumulation and the rest";
+    if (precision_ == NativePrecision::bf16) precision = "bf16 products (Conv, MatMul, fused attention), f32 accumulation and the rest";
     if (precision_ == NativePrecision::int8) precision = "int8 model (cpuinfer quantize): uint8 x int8 products, int32 sums";
     nlohmann::json s = {{"intra_op_threads", options_.threads}, {"inter_op_threads", 1}, {"threading", "OpenMP"},
                         {"precision", precision}};

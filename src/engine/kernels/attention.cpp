@@ -11,6 +11,9 @@
 // The mask (additive, broadcast to [batch, heads, queries, keys]) is read in place, never expanded.
 // first_query_only: only each sequence's first query, output [1, batch, width] (the last layer of
 // a model that reads only the first token, passes/token_packing.h).
+// bf16 (passes/bf16_compute.h): the projection takes bfloat16 and writes Q, K, V in bfloat16, and
+// the head products multiply bfloat16 (Q K^T, and the probabilities, rounded after the float32
+// softmax, by V) with float32 sums; the scores, softmax and context stay float32.
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -89,9 +92,16 @@ class AttentionKernel final : public Kernel {
     if (rows == 0) return one(std::move(y));
     const Tensor qkv = project(x.reshaped({rows, hidden}), bias.reshaped({1, 3 * width}));
     Tensor scores = allocate_checked(DType::f32, {heads_, std::min(kQueryBlock, longest), longest}, info_);
-    auto* all = const_cast<float*>(qkv.values<float>().data());  // oneDNN takes sources as non-const
+    // bf16: the probabilities rounded to bfloat16 for the context's product.
+    std::optional<Tensor> probabilities;
+    if (bf16_) probabilities = allocate_checked(DType::bf16, scores.shape(), info_);
+    // Element offsets into the projection (float32, or bfloat16 in bf16), as oneDNN's non-const sources.
+    auto* qkv_bytes = const_cast<std::byte*>(static_cast<const std::byte*>(qkv.data()));
+    const std::size_t qkv_element = dtype_size(qkv.dtype());
+    auto all = [&](std::int64_t offset) { return qkv_bytes + static_cast<std::size_t>(offset) * qkv_element; };
     float* out = y.values<float>().data();
     float* block = scores.values<float>().data();
+    auto* product_block = probabilities ? static_cast<std::uint16_t*>(probabilities->data()) : nullptr;
     const std::int64_t ld = 3 * width;
     for (std::int64_t b = 0; b < batch; ++b) {
       const std::int64_t first = begin[b], length = begin[b + 1] - first;
@@ -103,7 +113,7 @@ class AttentionKernel final : public Kernel {
         HeadProducts& p = *products_;
         const HeadDescs d = head_descs(queries, length, head_size, width);
         // Every head's scores for this block of queries, then their softmax, then their context.
-        execute(p.scores, memory(d.scores_a, all + (first + q0) * ld), memory(d.scores_b, all + first * ld + width),
+        execute(p.scores, memory(d.scores_a, all((first + q0) * ld)), memory(d.scores_b, all(first * ld + width)),
                 memory(d.scores_c, block));
         const std::int64_t count = heads_ * queries;
 #pragma omp parallel num_threads(std::max<int>(1, std::min<std::int64_t>(max_threads(), count)))
@@ -113,10 +123,11 @@ class AttentionKernel final : public Kernel {
           for (std::int64_t i = 0; i < count; ++i) {
             const std::int64_t h = i / queries, q = i % queries;
             loops_.softmax_row(block + i * length, m.row(b, h, q0 + q, length, addend.data()), length, scale_);
+            if (product_block) loops_.to_bf16(block + i * length, product_block + i * length, length);
           }
         }
-        execute(p.context, memory(d.context_a, block), memory(d.context_b, all + first * ld + 2 * width),
-                memory(d.context_c, out + (out_row + q0) * width));
+        execute(p.context, product_block ? memory(d.context_a, product_block) : memory(d.context_a, block),
+                memory(d.context_b, all(first * ld + 2 * width)), memory(d.context_c, out + (out_row + q0) * width));
       }
     }
     return one(std::move(y));
@@ -179,12 +190,17 @@ class AttentionKernel final : public Kernel {
     const std::int64_t ld = 3 * width, h = heads_;
     const bool runtime = length == DNNL_RUNTIME_DIM_VAL;
     const std::int64_t score_plane = runtime ? DNNL_RUNTIME_DIM_VAL : queries * length;
-    auto desc = [](dnnl::memory::dims dims, dnnl::memory::dims strides) {
-      return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
+    // bf16: Q, K, V and the probabilities in bfloat16, the scores and the context float32.
+    const auto f32 = dnnl::memory::data_type::f32, half = bf16_ ? dnnl::memory::data_type::bf16 : f32;
+    auto desc = [](dnnl::memory::dims dims, dnnl::memory::data_type type, dnnl::memory::dims strides) {
+      return dnnl::memory::desc(dims, type, strides);
     };
-    const auto scores = desc({h, queries, length}, {score_plane, length, 1});
-    return {desc({h, queries, size}, {size, ld, 1}), desc({h, size, length}, {size, 1, ld}), scores,
-            scores, desc({h, length, size}, {size, ld, 1}), desc({h, queries, size}, {size, width, 1})};
+    return {desc({h, queries, size}, half, {size, ld, 1}),
+            desc({h, size, length}, half, {size, 1, ld}),
+            desc({h, queries, length}, f32, {score_plane, length, 1}),
+            desc({h, queries, length}, half, {score_plane, length, 1}),
+            desc({h, length, size}, half, {size, ld, 1}),
+            desc({h, queries, size}, f32, {size, width, 1})};
   }
   HeadProducts head_products(std::int64_t size, std::int64_t width) const {
     const HeadDescs d = head_descs(DNNL_RUNTIME_DIM_VAL, DNNL_RUNTIME_DIM_VAL, size, width);
@@ -197,14 +213,16 @@ class AttentionKernel final : public Kernel {
       info_.fail("oneDNN refused attention's head products: {}", e.what());
     }
   }
-  static dnnl::memory memory(const dnnl::memory::desc& desc, float* data) { return dnnl::memory(desc, dnnl_engine(), data); }
+  static dnnl::memory memory(const dnnl::memory::desc& desc, void* data) { return dnnl::memory(desc, dnnl_engine(), data); }
 
   // [rows, hidden] x weights + bias: [rows, 3 x width].
-  // bf16 (passes/bf16_compute.h): x rounded to bfloat16, the weights packed as bfloat16.
+  // bf16 (passes/bf16_compute.h): x rounded to bfloat16, the weights packed as bfloat16, and Q, K, V
+  // written in bfloat16 for the head products.
   // int8 (kernels/int8_product.h): x quantized per run to uint8, the weights int8.
   Tensor project(const Tensor& x, const Tensor& bias) {
     const std::int64_t rows = x.dim(0), n = weights_shape_[1];
-    Tensor qkv = allocate_checked(DType::f32, {rows, n}, info_);
+    const DType out_type = bf16_ ? DType::bf16 : DType::f32;
+    Tensor qkv = allocate_checked(out_type, {rows, n}, info_);
     std::optional<Tensor> rounded;
     std::optional<Int8Rows> quantized;
     std::optional<Tensor> int8_bias_values;
@@ -224,20 +242,20 @@ class AttentionKernel final : public Kernel {
       MatmulPlan& plan = plans_.get(block, [&] {
         try {
           const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), b_type, dnnl::memory::format_tag::any);
-          return make_matmul(plain_desc({block, x.dim(1)}, a_type), any, plain_desc({1, n}), plain_desc({block, n}),
+          return make_matmul(plain_desc({block, x.dim(1)}, a_type), any, plain_desc({1, n}), plain_desc({block, n}, dnnl_type(out_type)),
                              int8_ ? int8_attributes(*int8_, int8_post_ops()) : dnnl::primitive_attr());
         } catch (const dnnl::error& e) {
           info_.fail("oneDNN refused the projection of {}: {}", shape_string(x.shape()), e.what());
         }
       });
       const std::byte* a_rows = static_cast<const std::byte*>(lhs.data()) + static_cast<std::size_t>(first) * row_bytes;
-      float* out = qkv.values<float>().data() + first * n;
-      std::vector<std::byte> a_pad;
-      std::vector<float> out_pad;
+      const std::size_t out_row_bytes = static_cast<std::size_t>(n) * dtype_size(out_type);
+      std::byte* out = static_cast<std::byte*>(qkv.data()) + static_cast<std::size_t>(first) * out_row_bytes;
+      std::vector<std::byte> a_pad, out_pad;
       if (count < block) {
         a_pad.resize(static_cast<std::size_t>(block) * row_bytes);
         std::memcpy(a_pad.data(), a_rows, static_cast<std::size_t>(count) * row_bytes);
-        out_pad.resize(static_cast<std::size_t>(block * n));
+        out_pad.resize(static_cast<std::size_t>(block) * out_row_bytes);
       }
       std::unordered_map<int, dnnl::memory> args{
           {DNNL_ARG_SRC, dnnl::memory(plan.a, dnnl_engine(), const_cast<std::byte*>(a_pad.empty() ? a_rows : a_pad.data()))},
@@ -246,7 +264,7 @@ class AttentionKernel final : public Kernel {
           {DNNL_ARG_DST, dnnl::memory(plan.c, dnnl_engine(), out_pad.empty() ? out : out_pad.data())}};
       if (int8_) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale));
       execute(plan, std::move(args));
-      if (!out_pad.empty()) std::copy_n(out_pad.begin(), count * n, out);
+      if (!out_pad.empty()) std::memcpy(out, out_pad.data(), static_cast<std::size_t>(count) * out_row_bytes);
     });
     return qkv;
   }

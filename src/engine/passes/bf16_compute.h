@@ -1,10 +1,11 @@
 // bfloat16 compute: the products that carry a model's work (convolutions and MatMuls by constant
-// weights, with their fused steps, and the projection of fused attention) take bfloat16 inputs and
-// weights and accumulate in float32 (oneDNN's AVX512_BF16 kernels: twice float32's rate; no
-// Winograd). Their outputs, and everything else (LayerNorm, Softmax and attention's own products,
-// residual Adds, pooling, activations), stay float32. The weights are converted once, at load; the
-// activations per product. Marked nodes carry the attribute "bf16" = 1 (a plain MatMul or Conv
-// becomes cpuinfer:FusedMatMul or cpuinfer:FusedConv).
+// weights, with their fused steps, and fused attention: its projection and its Q K^T and P V,
+// kernels/attention.cpp) take bfloat16 inputs and weights and accumulate in float32 (oneDNN's
+// AVX512_BF16 kernels: twice float32's rate; no Winograd). Their fused steps (bias, residual Adds,
+// activations) run in float32 on the sums; LayerNorm, Softmax and everything else stay float32.
+// The weights are converted once, at load; the activations per product, unless a convolution
+// already wrote them in bfloat16 (keep_bf16_activations below). Marked nodes carry the attribute
+// "bf16" = 1 (a plain MatMul or Conv becomes cpuinfer:FusedMatMul or cpuinfer:FusedConv).
 #pragma once
 
 #include <cstddef>
