@@ -12,7 +12,12 @@ namespace cpuinfer::engine {
 
 namespace {
 
-bool is_default(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+// Of type `op` in the default domain, with a first input and a first output (a model may leave
+// optional ones out, kNoValue, which no pattern here has).
+bool is_default(const Node& n, const char* op) {
+  return n.domain.empty() && n.op_type == op && !n.inputs.empty() && n.inputs[0] != kNoValue && !n.outputs.empty() &&
+         n.outputs[0] != kNoValue;
+}
 
 }  // namespace
 

@@ -24,7 +24,10 @@ std::optional<std::size_t> GraphIndex::producer(ValueId v) const {
   return static_cast<std::size_t>(producer_[static_cast<std::size_t>(v)]);
 }
 
-const std::vector<std::size_t>& GraphIndex::readers(ValueId v) const { return readers_[static_cast<std::size_t>(v)]; }
+const std::vector<std::size_t>& GraphIndex::readers(ValueId v) const {
+  static const std::vector<std::size_t> kNone;
+  return v == kNoValue ? kNone : readers_[static_cast<std::size_t>(v)];
+}
 
 const Tensor* GraphIndex::constant(ValueId v) const {
   if (v == kNoValue) return nullptr;

@@ -14,7 +14,12 @@ namespace cpuinfer::engine {
 
 namespace {
 
-bool is_default(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+// Of type `op` in the default domain, with a first input and a first output (a model may leave
+// optional ones out, kNoValue, which no pattern here has).
+bool is_default(const Node& n, const char* op) {
+  return n.domain.empty() && n.op_type == op && !n.inputs.empty() && n.inputs[0] != kNoValue && !n.outputs.empty() &&
+         n.outputs[0] != kNoValue;
+}
 
 struct QParams {
   float scale = 1.0f;
@@ -179,7 +184,7 @@ class RegionBuilder {
 
   std::optional<Pattern> match(std::size_t i) const {
     const Node& n = g_.nodes[i];
-    if (!n.domain.empty() || n.outputs.empty()) return std::nullopt;
+    if (!is_default(n, n.op_type.c_str())) return std::nullopt;
     Pattern p;
     p.op = n.op_type;
     p.node = i;
