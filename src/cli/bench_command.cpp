@@ -12,6 +12,7 @@
 #include "bench/sweep.h"
 #include "bench/workload.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "cli/run_header.h"
 #include "core/error.h"
 #include "core/machine.h"
@@ -166,6 +167,7 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   cmd->add_option("--samples", args->samples, "Samples to run (a seeded subset spread over classes); 0 = all")
+      ->check(non_negative_integer())
       ->capture_default_str();
   cmd->add_option("--data", args->data,
                   "Data set: resnet101, a folder in the Imagenette layout (<root>/val/<wnid>/*.JPEG); bert, an IMDB "
@@ -177,9 +179,11 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed warm-up batches per (backend, batch size)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_integer())
       ->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Seed for random weights and the sample subset")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Seed for random weights and the sample subset")
+      ->check(non_negative_integer())
+      ->capture_default_str();
   cmd->add_option("--calibration", args->calibration,
                   "native-int8, ort-int8: calibrate the int8 model on these .npy files, [name=]FILE.npy per input, samples "
                   "along the first dimension (default: the run's own samples)");

@@ -7,10 +7,12 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "engine/isa.h"
+#include "engine/session.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cpuinfer: fast, measurable CPU inference"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("cpuinfer {}\n{}", CPUINFER_VERSION, cpuinfer::engine::engine_version()));
   int exit_code = 0;
   std::string command_line = "cpuinfer";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];

@@ -11,6 +11,7 @@
 #include "bench/metrics.h"
 #include "bench/onnx_model_workload.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "core/error.h"
 #include "core/machine.h"
 #include "engine/session.h"
@@ -121,7 +122,7 @@ void add_profile_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   cmd->add_option("--iterations", args->iterations, "Timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(non_negative_integer())->capture_default_str();
   cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all usable cores")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();

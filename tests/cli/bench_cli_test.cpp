@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sstream>
+#include <tuple>
 
 #include "core/subprocess.h"
 #include "support/test_support.h"
@@ -94,6 +95,26 @@ TEST_F(BenchCli, UnknownFlag) {
   const auto r = testing::run_cpuinfer(args({"--no-such-flag"}));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--no-such-flag"), std::string::npos) << r.output;
+}
+
+// A negative or non-numeric count is refused as such, before anything runs (unsigned options used
+// to wrap -1 into 18446744073709551615).
+TEST_F(BenchCli, NegativeCountsAreRefusedReadably) {
+  for (const auto& [flag, value, message] : {std::tuple{"--seed", "-1", "--seed: must be 0 or more, got -1"},
+                                             std::tuple{"--samples", "-5", "--samples: must be 0 or more, got -5"},
+                                             std::tuple{"--warmup", "-1", "--warmup: must be 0 or more, got -1"},
+                                             std::tuple{"--samples", "abc", "--samples: must be a whole number, got 'abc'"}}) {
+    const auto r = testing::run_cpuinfer(args({flag, value}));
+    EXPECT_NE(r.exit_code, 0) << flag << " " << value;
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+  }
+}
+
+TEST_F(BenchCli, VersionNamesTheProgramAndItsEngine) {
+  const auto r = testing::run_cpuinfer({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("cpuinfer ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("oneDNN"), std::string::npos) << r.output;
 }
 
 TEST_F(BenchCli, EmptyDataFolder) {
