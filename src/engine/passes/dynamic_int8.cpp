@@ -70,14 +70,6 @@ class DynamicInt8Matcher {
     if (n.inputs[1] == one) return n.inputs[0];
     return std::nullopt;
   }
-  bool all_zero(ValueId v) const {
-    if (v == kNoValue) return true;
-    const Tensor* t = index_.constant(v);
-    if (!t || t->dtype() != DType::i8) return false;
-    const auto values = t->values<std::int8_t>();
-    return std::ranges::all_of(values, [](std::int8_t z) { return z == 0; });
-  }
-
   std::size_t try_fold(std::size_t mmi) {
     const Node& mm = g_.nodes[mmi];
     if (mm.inputs.size() < 3 || mm.outputs.size() != 1) return 0;
@@ -86,7 +78,7 @@ class DynamicInt8Matcher {
     const Node& q = g_.nodes[*dql];
     if (q.outputs.size() != 3 || mm.inputs[0] != q.outputs[0] || mm.inputs[2] != q.outputs[2]) return 0;
     const Tensor* w = index_.constant(mm.inputs[1]);
-    if (!w || w->dtype() != DType::i8 || w->rank() != 2 || !all_zero(mm.inputs.size() > 3 ? mm.inputs[3] : kNoValue)) return 0;
+    if (!w || w->dtype() != DType::i8 || w->rank() != 2 || !index_.zero_or_absent(mm.inputs.size() > 3 ? mm.inputs[3] : kNoValue, DType::i8)) return 0;
     if (!within_exact_limit(*w)) return 0;
     const std::int64_t k = w->dim(0), n = w->dim(1);
     const auto cast = only_reader(mm.outputs[0], "Cast");

@@ -52,6 +52,14 @@ std::optional<std::vector<std::int64_t>> GraphIndex::ints(ValueId v) const {
   return values;
 }
 
+bool GraphIndex::zero_or_absent(ValueId v, DType type) const {
+  if (v == kNoValue) return true;
+  const Tensor* t = constant(v);
+  if (!t || t->dtype() != type) return false;
+  const auto* bytes = static_cast<const std::byte*>(t->data());
+  return std::all_of(bytes, bytes + t->nbytes(), [](std::byte b) { return b == std::byte{0}; });
+}
+
 const Node* GraphIndex::produced_by(ValueId v, const char* op) const {
   const auto p = producer(v);
   if (!p) return nullptr;

@@ -24,6 +24,8 @@ class GraphIndex {
   const Tensor* constant(ValueId v) const;
   // A float32 constant holding one value, or nullopt.
   std::optional<float> scalar(ValueId v) const;
+  // An optional zero point that changes nothing: left out, or a constant of `type` holding only 0.
+  bool zero_or_absent(ValueId v, DType type) const;
   // An integer constant's values, or nullopt.
   std::optional<std::vector<std::int64_t>> ints(ValueId v) const;
 

@@ -136,12 +136,7 @@ class RegionBuilder {
     const std::int64_t maps = w->dim(0);
     if (s->numel() != 1 && !(s->rank() == 1 && s->dim(0) == maps && (dq.get_int("axis", 1) == 0 || dq.get_int("axis", 1) == -4)))
       return false;
-    if (dq.inputs.size() > 2 && dq.inputs[2] != kNoValue) {
-      const Tensor* z = index_.constant(dq.inputs[2]);
-      if (!z || z->dtype() != DType::i8) return false;
-      const auto zv = z->values<std::int8_t>();
-      if (!std::ranges::all_of(zv, [](std::int8_t v) { return v == 0; })) return false;
-    }
+    if (!index_.zero_or_absent(dq.inputs.size() > 2 ? dq.inputs[2] : kNoValue, DType::i8)) return false;
     const auto sv = s->values<float>();
     for (std::int64_t m = 0; m < maps; ++m) p.weight_scales.push_back(sv[s->numel() == 1 ? 0 : static_cast<std::size_t>(m)]);
     if (!std::ranges::all_of(p.weight_scales, [](float v) { return v > 0.0f && std::isfinite(v); })) return false;
@@ -165,12 +160,7 @@ class RegionBuilder {
     if (!q || q->dtype() != DType::i32 || q->numel() != static_cast<std::size_t>(maps) || !s || s->dtype() != DType::f32 ||
         (s->numel() != 1 && s->numel() != static_cast<std::size_t>(maps)))
       return false;
-    if (dq.inputs.size() > 2 && dq.inputs[2] != kNoValue) {
-      const Tensor* z = index_.constant(dq.inputs[2]);
-      if (!z || z->dtype() != DType::i32) return false;
-      const auto zv = z->values<std::int32_t>();
-      if (!std::ranges::all_of(zv, [](std::int32_t v) { return v == 0; })) return false;
-    }
+    if (!index_.zero_or_absent(dq.inputs.size() > 2 ? dq.inputs[2] : kNoValue, DType::i32)) return false;
     Tensor b(DType::f32, {maps});
     const auto qv = q->values<std::int32_t>();
     const auto sv = s->values<float>();
