@@ -17,7 +17,7 @@ apt_packages=(
   libtorch-dev python3-torch python3-torchvision python3-onnx python3-pil python3-numpy python3-sklearn
   libopenblas0-openmp libopencv-dnn-dev libonnx-dev libprotobuf-dev
   libdnnl-dev libonnx-testdata clang libclang-rt-14-dev
-  libcli11-dev libfmt-dev nlohmann-json3-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
   chromium
 )

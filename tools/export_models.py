@@ -9,8 +9,10 @@ bert:      a BERT-base sequence classifier (Hugging Face BertForSequenceClassifi
 Run with Debian's /usr/bin/python3 (it has torch, torchvision and onnx). Each model goes to
 <out>/<workload>-<weights tag>/ with model.onnx, model.pt, model.int8.pt (int8-quantized
 TorchScript: static for resnet101, dynamic Linear for bert, onednn engine) and meta.json; the
-folder appears only once the export has finished. An existing export is reused. If quantization
-fails, meta.json's export_errors says why and the other formats are still written.
+folder appears only once the export has finished. An existing export is reused while what it was
+made from is unchanged (tools/export_key.py: this exporter's code, the checkpoint's content or the
+random weights' seed, the other files it read), and made again otherwise. If quantization fails,
+meta.json's export_errors says why and the other formats are still written.
 
 Weights: a checkpoint file when --weights is given (for resnet101 a torchvision file such as the
 study's resnet101-cd907fe2.pth, IMAGENET1K_V2; for bert a Hugging Face pytorch_model.bin or
@@ -29,6 +31,8 @@ import tempfile
 import torch
 import torchvision
 from torch import nn
+
+import export_key
 
 OPSET = 17
 QUANTIZED_ENGINE = "onednn"  # Debian's torch 1.13 has onednn and qnnpack, no fbgemm
@@ -118,7 +122,7 @@ def load_resnet101(weights, seed):
     return model, label, preprocess
 
 
-def file_md5(path):
+def file_md5(path):  # export_zoo.py's checksums of its files
     h = hashlib.md5()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -171,9 +175,18 @@ def quantize_dynamic_linear(model):
 
 def export(workload, out_root, weights, seed, force, vocab, calibration_dir):
     folder = os.path.join(out_root, f"{workload}-{weights_tag(weights, seed)}")
-    if os.path.exists(os.path.join(folder, "meta.json")) and not force:
-        print(f"export_models.py: reusing {folder}")
-        return folder
+    meta_path = os.path.join(folder, "meta.json")
+    if os.path.exists(meta_path) and not force:
+        try:
+            with open(meta_path, encoding="utf-8") as f:
+                reason = export_key.stale_reason(json.load(f), weights, seed)
+        except (OSError, ValueError) as e:
+            reason = f"its meta.json is unreadable ({e})"
+        if not reason:
+            print(f"export_models.py: reusing {folder}")
+            return folder
+        print(f"export_models.py: exporting {folder} again: {reason}")
+    key = export_key.record(weights, seed)  # what this export is made from, checked before reuse
     # Build in a scratch folder and move it into place at the end: a failed or interrupted export
     # leaves nothing that looks like a model.
     os.makedirs(out_root, exist_ok=True)
@@ -182,7 +195,8 @@ def export(workload, out_root, weights, seed, force, vocab, calibration_dir):
         torch.set_num_threads(os.cpu_count() or 1)
         spec = (build_resnet101(weights, seed, calibration_dir) if workload == "resnet101"
                 else build_bert(weights, seed, vocab, scratch))
-        write_model(scratch, workload, spec, weights, seed)
+        key["files_read"] = [export_key.file_identity(f) for f in spec.get("files_read", [])]
+        write_model(scratch, workload, spec, weights, key)
         os.chmod(scratch, 0o755)  # mkdtemp made it private
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(scratch, folder)
@@ -192,7 +206,7 @@ def export(workload, out_root, weights, seed, force, vocab, calibration_dir):
     return folder
 
 
-def write_model(folder, workload, spec, weights, seed):
+def write_model(folder, workload, spec, weights, key):
     model, example = spec["model"], spec["example"]
     names = [i["name"] for i in spec["inputs"]]
     onnx_path = os.path.join(folder, "model.onnx")
@@ -228,10 +242,10 @@ def write_model(folder, workload, spec, weights, seed):
         "workload": workload,
         "architecture": spec["architecture"],
         "weights": weights_label(weights) if weights else "random weights",
-        "random_weights": weights is None,
-        "seed": seed if weights is None else None,
-        "weights_md5": file_md5(weights) if weights else None,
-        "weights_path": os.path.abspath(weights) if weights else None,  # checked by model_cache.cpp
+        "random_weights": key["random_weights"],
+        "seed": key["seed"],
+        "checkpoint": key["checkpoint"],
+        "files_read": key["files_read"],
         "files": files,
         "export_errors": export_errors,
         "int8": spec["int8"],
@@ -239,7 +253,7 @@ def write_model(folder, workload, spec, weights, seed):
         "inputs": spec["inputs"],
         "outputs": spec["outputs"],
         **spec["extra"],
-        "exporter": {"torch": torch.__version__, "torchvision": torchvision.__version__,
+        "exporter": {**key["exporter"], "torch": torch.__version__, "torchvision": torchvision.__version__,
                      "onnx": onnx.__version__},
     }
     with open(os.path.join(folder, "meta.json"), "w") as f:
@@ -298,10 +312,14 @@ def build_bert(weights, seed, vocab, folder):
         fail(f"no tokenizer vocabulary: {source} not found (setup.sh makes the default one)")
     vocab_file = os.path.basename(source)
     shutil.copyfile(source, os.path.join(folder, vocab_file))
+    files_read = [source]  # besides the checkpoint: a change to any of them makes the export stale
+    if weights is not None:
+        files_read.append(os.path.join(os.path.dirname(os.path.abspath(weights)), "config.json"))
     lowercase = True  # bert-base-uncased; a checkpoint's tokenizer_config.json may say otherwise
     if weights is not None:
         config_path = os.path.join(os.path.dirname(os.path.abspath(weights)), "tokenizer_config.json")
         if os.path.isfile(config_path):
+            files_read.append(config_path)
             with open(config_path, encoding="utf-8") as f:
                 lowercase = bool(json.load(f).get("do_lower_case", True))
     example = bert_inputs(2, 16, seed + 1, config["vocab_size"])
@@ -319,6 +337,7 @@ def build_bert(weights, seed, vocab, folder):
             "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", config["num_labels"]]}],
             "trace_checks": [bert_inputs(3, 9, seed + 2, config["vocab_size"]),
                              bert_inputs(1, 40, seed + 3, config["vocab_size"])],
+            "files_read": files_read,
             "extra": {"config": config,
                       "tokenizer": {"vocab": vocab_file, "lowercase": lowercase,
                                     "max_length": config["max_position_embeddings"]}}}
@@ -329,7 +348,8 @@ def main():
     parser.add_argument("workload", choices=["resnet101", "bert"])
     parser.add_argument("--out", required=True, help="model cache folder")
     parser.add_argument("--weights", help="checkpoint file (default: seeded random weights)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights-seed", "--seed", dest="seed", type=int, default=0,
+                        help="seed of the random weights (without --weights); names the cache folder")
     parser.add_argument("--force", action="store_true", help="export again even if cached")
     parser.add_argument("--calibration-images", help="resnet101: image folder (Imagenette layout) to calibrate "
                         "int8 quantization on (default: <out>/../data/images, the built-in set)")

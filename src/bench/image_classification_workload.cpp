@@ -64,7 +64,9 @@ class ImageClassificationWorkload final : public Workload {
     for (const auto& f : all) labels.push_back(f.label);
     for (std::size_t i : spread_subset(labels, options.samples, options.seed)) files_.push_back(all[i]);
     // int8 calibration, if the export runs now, uses images of this run's data set.
-    model_ = prepare_model({options.name, options.cache / "models", options.weights, options.seed, root});
+    ModelRequest request{options.name, options.cache / "models", options.weights, options.weights_seed, root};
+    request.check_current = options.check_export;
+    model_ = prepare_model(request);
     preprocess_ = preprocess_from_meta(model_.meta);
     load_samples(options.threads, progress);
   }

@@ -48,7 +48,9 @@ class TextClassificationWorkload final : public Workload {
     for (const auto& s : all) labels.push_back(s.label);
     for (std::size_t i : spread_subset(labels, o.samples, o.seed)) samples_.push_back(std::move(all[i]));
     // The data is checked before the model: an export can take minutes.
-    model_ = prepare_model({o.name, o.cache / "models", o.weights, o.seed, std::nullopt});
+    ModelRequest request{o.name, o.cache / "models", o.weights, o.weights_seed, std::nullopt};
+    request.check_current = o.check_export;
+    model_ = prepare_model(request);
     load_tokenizer(o.max_length);
     tokenize_all(progress);
   }

@@ -26,7 +26,9 @@ struct WorkloadOptions {
   std::optional<std::filesystem::path> weights; // checkpoint; none = seeded random weights
   std::optional<std::filesystem::path> data;    // data set; none = the built-in set
   std::size_t samples = 0;                      // 0 = all
-  std::uint64_t seed = 0;                       // for random weights, the subset, synthesized texts
+  std::uint64_t seed = 0;                       // for the subset and synthesized texts
+  std::uint64_t weights_seed = 0;               // for random weights (names their cache folder)
+  bool check_export = true;                     // false: reuse a cached export unchecked (ModelRequest::check_current)
   int threads = 1;                              // for preparing samples
   // Text workloads only (an image workload refuses them):
   std::vector<std::string> padding;             // strategies; empty = "longest", the study's
@@ -57,6 +59,10 @@ class Workload {
   virtual bool classifies() const { return labelled(); }
   // The largest batch the workload can form (a model without a batch dimension: 1).
   virtual std::size_t max_batch_size() const { return size(); }
+  // Rows of the model's own batch in one sample: 1, except for a model whose batch is fixed (its
+  // first dimension static, e.g. 4x3x224x224), where a sample is one whole set of inputs and its
+  // batch size is that dimension. Its outputs are compared whole.
+  virtual std::size_t rows_per_sample() const { return 1; }
 
   // The variants each batch size is run with (padding strategies); "" when there is one way only.
   virtual std::vector<std::string> variants() const { return {""}; }
