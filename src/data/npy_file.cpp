@@ -47,14 +47,32 @@ std::string_view dict_value(std::string_view header, std::string_view key, const
   return header.substr(begin, end - begin);
 }
 
+// A header value as it may appear in a one-line message: bytes outside printable ASCII escaped,
+// long values cut (headers are untrusted).
+std::string printable(std::string_view value) {
+  constexpr std::size_t kMax = 40;
+  std::string out;
+  for (std::size_t i = 0; i < value.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    else out += fmt::format("\\x{:02x}", c);
+  }
+  if (value.size() > kMax) out += fmt::format("... ({} bytes)", value.size());
+  return out;
+}
+
 }  // namespace
 
 Tensor read_npy(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail("cannot open {}", file.string());
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string name = file.string();
-  if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0) fail("{} is not a .npy file (no \\x93NUMPY magic)", name);
+  return parse_npy(bytes, file.string());
+}
+
+Tensor parse_npy(std::string_view bytes, const std::string& name) {
+  if (bytes.size() < 10 || bytes.compare(0, 6, std::string_view(kMagic, 6)) != 0)
+    fail("{} is not a .npy file (no \\x93NUMPY magic)", name);
   const auto major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_len = 0, offset = 0;
   if (major == 1) {
@@ -69,12 +87,20 @@ Tensor read_npy(const std::filesystem::path& file) {
   }
   if (header_len > bytes.size() - offset) fail("{}: truncated .npy header", name);
   const std::string_view header(bytes.data() + offset, header_len);
-  const std::string descr(dict_value(header, "descr", name));
+  const std::string_view descr = dict_value(header, "descr", name);
   const Descr* found = nullptr;
   for (const auto& d : kDescrs)
     if (descr == std::string("'") + d.code + "'") found = &d;
-  if (!found) fail("{}: element type {} is not supported (float32, float64, int32, int64, bool)", name, descr);
-  if (dict_value(header, "fortran_order", name) != "False") fail("{}: only C-order arrays are supported", name);
+  if (!found && descr.size() >= 2 && descr[1] == '>')
+    fail("{}: element type {} is big-endian; only little-endian arrays are supported (numpy: a.astype(a.dtype.newbyteorder('<')))",
+         name, printable(descr));
+  if (!found)
+    fail("{}: element type {} is not supported (float16/32/64, int8/16/32/64, uint8/16/32/64, bool; little-endian)", name,
+         printable(descr));
+  const std::string_view order = dict_value(header, "fortran_order", name);
+  if (order == "True")
+    fail("{}: the array is in Fortran order; only C-order arrays are supported (numpy: numpy.ascontiguousarray(a))", name);
+  if (order != "False") fail("{}: malformed 'fortran_order' in the .npy header", name);
   // 'shape': (2, 3) or (5,) or ()
   const std::string_view dims = dict_value(header, "shape", name);
   if (dims.size() < 2 || dims.front() != '(' || dims.back() != ')') fail("{}: malformed 'shape' in the .npy header", name);

@@ -1,15 +1,21 @@
-// NumPy .npy files (format versions 1 to 3): little-endian float32, float64, int32, int64 and
-// bool arrays in C order, as `numpy.save` writes them. Anything else is refused with a message
+// NumPy .npy files (format versions 1 to 3): little-endian float16/32/64, int8/16/32/64,
+// uint8/16/32/64 and bool arrays in C order, as `numpy.save` writes them. Anything else (big-endian,
+// Fortran order, other types, a header or size that does not add up) is refused with one line
 // naming the file.
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <string_view>
 
 #include "core/tensor.h"
 
 namespace cpuinfer {
 
 Tensor read_npy(const std::filesystem::path& file);
+// The same on a file's bytes already in memory; `name` names them in errors. read_npy reads the
+// file and calls this.
+Tensor parse_npy(std::string_view bytes, const std::string& name);
 void write_npy(const std::filesystem::path& file, const Tensor& tensor);
 
 }  // namespace cpuinfer
