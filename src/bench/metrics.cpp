@@ -18,6 +18,35 @@ double percentile(std::vector<double> values, double q) {
   return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
 }
 
+std::size_t batches_needed(double q) {
+  return static_cast<std::size_t>(std::ceil(1.0 / (1.0 - q) - 1e-9));
+}
+
+LatencyStats summarize(const std::vector<double>& latencies) {
+  LatencyStats s;
+  s.count = latencies.size();
+  if (latencies.empty()) return s;
+  const auto [lo, hi] = std::minmax_element(latencies.begin(), latencies.end());
+  s.min = *lo;
+  s.max = *hi;
+  double sum = 0;
+  for (double v : latencies) sum += v;
+  s.mean = sum / static_cast<double>(s.count);
+  if (s.count > 1) {
+    double squares = 0;
+    for (double v : latencies) squares += (v - s.mean) * (v - s.mean);
+    s.stddev = std::sqrt(squares / static_cast<double>(s.count - 1));
+  }
+  const auto quantile = [&](double q) -> std::optional<double> {
+    if (s.count < batches_needed(q)) return std::nullopt;
+    return percentile(latencies, q);
+  };
+  s.p50 = quantile(0.50);
+  s.p90 = quantile(0.90);
+  s.p99 = quantile(0.99);
+  return s;
+}
+
 std::size_t argmax(std::span<const float> values) {
   return static_cast<std::size_t>(std::max_element(values.begin(), values.end()) - values.begin());
 }

@@ -12,6 +12,20 @@ namespace cpuinfer {
 // q in [0, 1]; linear interpolation between closest ranks (numpy's default). NaN if empty.
 double percentile(std::vector<double> values, double q);
 
+// The batches a q-quantile needs before it says more than the largest value: at least one value
+// above it, n >= 1 / (1 - q) (p50: 2, p90: 10, p99: 100).
+std::size_t batches_needed(double q);
+
+// Per-batch latencies of one row. A percentile is empty when fewer than batches_needed(q) batches
+// were timed: p99 of 8 batches would be an interpolation between the two slowest, not a p99.
+struct LatencyStats {
+  std::size_t count = 0;
+  double mean = 0, min = 0, max = 0;
+  double stddev = 0;  // sample standard deviation (n - 1); 0 for one batch
+  std::optional<double> p50, p90, p99;
+};
+LatencyStats summarize(const std::vector<double>& latencies);
+
 std::size_t argmax(std::span<const float> values);
 
 // Agreement of outputs with the reference's outputs on the same samples.

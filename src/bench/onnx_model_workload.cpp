@@ -19,20 +19,26 @@ namespace cpuinfer {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 // How one input is made.
 struct InputPlan {
   std::string name;
   DType dtype = DType::f32;
-  Shape shape;                  // for a batched input, dimension 0 is the batch size (stored as 1)
-  bool batched = false;         // dimension 0 is the batch dimension
-  std::optional<Tensor> given;  // from --input: the whole file; batched, one sample per slice along dimension 0
-  std::string source;           // for the description
+  Shape shape;           // one sample's; for a batched input, dimension 0 is the batch size (stored as 1)
+  bool batched = false;  // dimension 0 is the batch dimension
+  // From --input. Batched: one tensor, a sample per slice along dimension 0 (a file's, or a folder's
+  // files stacked). In a fixed-batch model: one whole input per sample. Otherwise: one tensor for
+  // every batch. Empty: generated.
+  std::vector<Tensor> given;
+  std::string source;  // for the description
 };
 
-// A symbolic dimension's size as an --input file gave it, and which file, for errors naming both.
+// A symbolic dimension's size and what gave it ("--shape sequence=128", "--input ids=f.npy has
+// sequence = 3"), for errors naming both sides.
 struct Binding {
   std::int64_t size = 0;
-  std::string source;
+  std::string clause;
 };
 
 // Random values every model accepts: floats uniform in [-1, 1), uint8 (an image) uniform over its
@@ -50,11 +56,46 @@ void fill_random(Tensor& t, std::uint64_t seed) {
   });
 }
 
+// The declared inputs, after refusing what is not a model to benchmark: an empty file, bytes that
+// are not an ONNX model, a model without a graph or without inputs to feed.
+engine::Signature read_signature(const fs::path& model) {
+  if (fs::is_directory(model)) fail("--model {}: a folder, not an ONNX model file", model.string());
+  if (!fs::is_regular_file(model)) fail("--model {}: no such file", model.string());
+  std::error_code ec;
+  if (fs::file_size(model, ec) == 0 && !ec) fail("--model {}: 0 bytes, not an ONNX model", model.string());
+  engine::Signature signature;
+  try {
+    signature = engine::read_onnx_signature(model);
+  } catch (const Unsupported&) {
+    throw;  // a well-formed model: its message names the value
+  } catch (const Error& e) {
+    // "<file> is not an ONNX model (...)", "<file>: the model has no graph": say which flag gave it.
+    const std::string what = e.what(), file = model.string();
+    if (what.rfind(file, 0) == 0) fail("--model {}", what);
+    fail("--model {}: {}", file, what);
+  }
+  if (signature.inputs.empty())
+    fail("--model {}: the model has no inputs to feed (every graph input is an initializer, or there are none)",
+         model.string());
+  return signature;
+}
+
+// The .npy files of an --input folder, sorted by file name.
+std::vector<fs::path> npy_files(const fs::path& folder, const std::string& flag) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".npy" && it->is_regular_file()) files.push_back(it->path());
+  if (ec) fail("{}: cannot list the folder: {}", flag, ec.message());
+  if (files.empty()) fail("{}: the folder holds no .npy files", flag);
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
+  return files;
+}
+
 class OnnxModelWorkload final : public Workload {
  public:
   explicit OnnxModelWorkload(const ModelWorkloadOptions& o) : options_(o) {
-    if (!std::filesystem::is_regular_file(o.model)) fail("--model {}: no such file", o.model.string());
-    const engine::Signature signature = engine::read_onnx_signature(o.model);
+    const engine::Signature signature = read_signature(o.model);
     // Exports that keep one model per folder name the file model.onnx: the folder names the model.
     name_ = o.model.stem() == "model" && o.model.has_parent_path() ? o.model.parent_path().filename().string()
                                                                   : o.model.stem().string();
@@ -68,13 +109,15 @@ class OnnxModelWorkload final : public Workload {
       check_known(signature, name, "--input");
       if (o.shapes.count(name)) fail("--input {}={}: --shape {}=... gives the same input", name, file.string(), name);
     }
+    fix_flag_sizes(signature);
+    batched_ = std::any_of(signature.inputs.begin(), signature.inputs.end(),
+                           [&](const engine::TensorSpec& in) { return has_open_batch(in); });
     // Files first: they fix the sample count and may give symbolic dimensions the generated inputs share.
     plans_.resize(signature.inputs.size());
     for (std::size_t k = 0; k < plans_.size(); ++k)
       if (o.inputs.count(signature.inputs[k].name)) plans_[k] = plan_given(signature.inputs[k]);
     for (std::size_t k = 0; k < plans_.size(); ++k)
       if (!o.inputs.count(signature.inputs[k].name)) plans_[k] = plan_generated(signature.inputs[k]);
-    batched_ = std::any_of(plans_.begin(), plans_.end(), [](const InputPlan& p) { return p.batched; });
     choose_samples();
   }
 
@@ -87,6 +130,7 @@ class OnnxModelWorkload final : public Workload {
                         {"shape", p.batched ? "batch x " + shape_string(Shape(p.shape.begin() + 1, p.shape.end())) : shape_string(p.shape)},
                         {"source", p.source}});
     nlohmann::ordered_json d = {{"model", options_.model.string()}, {"inputs", inputs}, {"samples", size()}, {"seed", options_.seed}};
+    d["batch"] = batched_ ? "open: a sample is one row" : fmt::format("fixed: a sample is {} rows, one set of inputs", rows_per_sample());
     if (!sample_file_.empty()) {
       d["file_samples"] = file_samples_;
       d["selection"] = size() == file_samples_ && !labelled() ? "all, in file order"
@@ -101,8 +145,8 @@ class OnnxModelWorkload final : public Workload {
     std::vector<std::string> files;
     bool generated = false;
     for (const auto& p : plans_) {
-      if (p.given) files.push_back(p.name + "=" + p.source);
-      generated = generated || !p.given;
+      if (!p.given.empty()) files.push_back(p.name + "=" + p.source);
+      generated = generated || p.given.empty();
     }
     return fmt::format("{} ({} of {} samples){}{}", fmt::join(files, ", "), size(), file_samples_,
                        options_.labels ? ", labels " + options_.labels->string() : "",
@@ -110,17 +154,24 @@ class OnnxModelWorkload final : public Workload {
   }
   std::size_t size() const override { return rows_.size(); }
   bool labelled() const override { return !labels_.empty(); }
-  bool classifies() const override { return options_.classifier || labelled(); }
+  // A fixed batch of several rows is compared whole: no top-1 over one argmax of all its rows.
+  bool classifies() const override { return (options_.classifier || labelled()) && rows_per_sample() == 1; }
   int label(std::size_t sample) const override { return labelled() ? labels_.at(rows_.at(sample)) : -1; }
   std::size_t max_batch_size() const override { return batched_ ? size() : 1; }
+  std::size_t rows_per_sample() const override {
+    if (batched_ || plans_.empty() || plans_[0].shape.empty()) return 1;
+    return static_cast<std::size_t>(std::max<std::int64_t>(plans_[0].shape[0], 1));
+  }
 
   std::vector<Tensor> batch(const PlannedBatch& batch) const override {
+    if (batch.samples.empty()) fail("{}: a batch of no samples", name_);
+    if (!batched_) return fixed_batch(batch);
     std::vector<Tensor> inputs;
     for (std::size_t k = 0; k < plans_.size(); ++k) {
       const InputPlan& p = plans_[k];
       if (!p.batched) {
-        if (p.given) {
-          inputs.push_back(*p.given);
+        if (!p.given.empty()) {
+          inputs.push_back(p.given.front());
           continue;
         }
         Tensor t(p.dtype, p.shape);
@@ -136,14 +187,12 @@ class OnnxModelWorkload final : public Workload {
       const std::size_t slice_bytes = t.nbytes() / batch.samples.size();
       auto* dst = static_cast<std::byte*>(t.data());
       for (std::size_t i = 0; i < batch.samples.size(); ++i) {
-        if (p.given) {
-          const auto* src = static_cast<const std::byte*>(p.given->data());
+        if (!p.given.empty()) {
+          const auto* src = static_cast<const std::byte*>(p.given.front().data());
           std::memcpy(dst + i * slice_bytes, src + rows_.at(batch.samples[i]) * slice_bytes, slice_bytes);
           continue;
         }
-        Tensor slice(p.dtype, p.shape);
-        fill_random(slice, (options_.seed * 1000003 + k) * 1000003 + batch.samples[i]);
-        std::memcpy(dst + i * slice_bytes, slice.data(), slice_bytes);
+        std::memcpy(dst + i * slice_bytes, generated(p, k, batch.samples[i]).data(), slice_bytes);
       }
       inputs.push_back(std::move(t));
     }
@@ -151,16 +200,46 @@ class OnnxModelWorkload final : public Workload {
   }
 
  private:
+  // A generated sample of input k: the same values whether it is a slice of a batch or a whole input.
+  Tensor generated(const InputPlan& p, std::size_t k, std::size_t sample) const {
+    Tensor t(p.dtype, p.shape);
+    fill_random(t, (options_.seed * 1000003 + k) * 1000003 + sample);
+    return t;
+  }
+
+  // A fixed-batch model: a batch is one sample, one whole set of inputs.
+  std::vector<Tensor> fixed_batch(const PlannedBatch& batch) const {
+    if (batch.samples.size() != 1)
+      fail("{}: the model's batch is fixed ({} rows per sample), a batch holds one sample, not {}", name_,
+           rows_per_sample(), batch.samples.size());
+    const std::size_t sample = batch.samples.front();
+    std::vector<Tensor> inputs;
+    for (std::size_t k = 0; k < plans_.size(); ++k) {
+      const InputPlan& p = plans_[k];
+      inputs.push_back(p.given.empty() ? generated(p, k, sample) : p.given.at(rows_.at(sample)));
+    }
+    return inputs;
+  }
+
   // --shape names an input (its whole shape) or a symbolic dimension (one size, wherever it appears).
   static void check_shape_flag(const engine::Signature& s, const std::string& name, const Shape& shape) {
+    for (std::size_t d = 0; d < shape.size(); ++d)
+      if (shape[d] < 1)
+        fail("--shape {}={}: dimension {} is {}, must be at least 1", name, shape_string(shape), d, shape[d]);
+    if (names_symbol(s, name)) {
+      if (shape.size() != 1) fail("--shape {}={}: '{}' is a dimension, give one size", name, shape_string(shape), name);
+      return;
+    }
+    check_known(s, name, "--shape");
+  }
+
+  // Whether --shape `name`=... gives a symbolic dimension (rather than an input's whole shape).
+  static bool names_symbol(const engine::Signature& s, const std::string& name) {
     for (const auto& in : s.inputs)
       if (in.shape)
         for (const auto& d : *in.shape)
-          if (!d.is_static() && d.symbol == name) {
-            if (shape.size() != 1) fail("--shape {}={}: '{}' is a dimension, give one size", name, shape_string(shape), name);
-            return;
-          }
-    check_known(s, name, "--shape");
+          if (!d.is_static() && d.symbol == name) return true;
+    return false;
   }
 
   static void check_known(const engine::Signature& s, const std::string& name, const char* flag) {
@@ -172,69 +251,163 @@ class OnnxModelWorkload final : public Workload {
     fail("{} {}: the model has no input '{}' (its inputs: {})", flag, name, name, fmt::join(names, ", "));
   }
 
+  // The sizes --shape gives symbolic dimensions: by name (sequence=128), and through an input's
+  // whole shape (input_ids=1x128 gives its batch and sequence symbols to the other inputs); they
+  // must agree with each other and with the model's static dimensions.
+  void fix_flag_sizes(const engine::Signature& s) {
+    for (const auto& [name, shape] : options_.shapes)
+      if (names_symbol(s, name)) flag_sizes_.emplace(name, Binding{shape[0], fmt::format("--shape {}={}", name, shape[0])});
+    for (const auto& in : s.inputs) {
+      const auto it = options_.shapes.find(in.name);
+      if (it == options_.shapes.end() || !in.shape || names_symbol(s, in.name)) continue;
+      const Shape& shape = it->second;
+      const auto& dims = *in.shape;
+      const std::string flag = fmt::format("--shape {}={}", in.name, shape_string(shape));
+      if (dims.size() != shape.size())
+        fail("{}: the model declares {} ({} dimensions)", flag, engine::dims_string(dims), dims.size());
+      for (std::size_t d = 0; d < dims.size(); ++d) {
+        if (dims[d].is_static()) {
+          if (dims[d].value != shape[d]) fail("{}: dimension {} is {} in the model", flag, d, dims[d].value);
+          continue;
+        }
+        if (dims[d].symbol.empty()) continue;
+        const Binding b{shape[d], fmt::format("{} has {} = {}", flag, dims[d].symbol, shape[d])};
+        const auto [at, inserted] = flag_sizes_.emplace(dims[d].symbol, b);
+        if (!inserted && at->second.size != shape[d]) fail("{}, {}", b.clause, at->second.clause);
+      }
+    }
+  }
+
   // The size --shape gives a symbolic dimension, if it does.
   std::optional<std::int64_t> shape_flag_size(const engine::Dim& dim) const {
     if (dim.symbol.empty()) return std::nullopt;
-    const auto it = options_.shapes.find(dim.symbol);
-    if (it == options_.shapes.end() || it->second.size() != 1) return std::nullopt;
-    return it->second[0];
+    const auto it = flag_sizes_.find(dim.symbol);
+    if (it == flag_sizes_.end()) return std::nullopt;
+    return it->second.size;
+  }
+
+  // Whether the input's first dimension is the open batch dimension: symbolic, and no --shape gives it.
+  bool has_open_batch(const engine::TensorSpec& in) const {
+    return !options_.shapes.count(in.name) && in.shape && !in.shape->empty() && !(*in.shape)[0].is_static() &&
+           !shape_flag_size((*in.shape)[0]);
   }
 
   // A symbolic dimension of an --input file: it must agree with --shape and with the other files.
   void bind(const engine::Dim& dim, std::int64_t size, const std::string& source) {
     if (dim.symbol.empty()) return;  // unnamed: nothing to agree with
-    if (const auto given = shape_flag_size(dim)) {
-      if (*given != size) fail("{} has {} = {}, --shape {}={}", source, dim.symbol, size, dim.symbol, *given);
+    const std::string clause = fmt::format("{} has {} = {}", source, dim.symbol, size);
+    if (const auto it = flag_sizes_.find(dim.symbol); it != flag_sizes_.end()) {
+      if (it->second.size != size) fail("{}, {}", clause, it->second.clause);
       return;
     }
-    const auto [it, inserted] = bindings_.emplace(dim.symbol, Binding{size, source});
-    if (!inserted && it->second.size != size)
-      fail("{} has {} = {}, {} has {} = {}", source, dim.symbol, size, it->second.source, dim.symbol, it->second.size);
+    const auto [it, inserted] = bindings_.emplace(dim.symbol, Binding{size, clause});
+    if (!inserted && it->second.size != size) fail("{}, {}", clause, it->second.clause);
   }
 
-  // An input from --input name=file.npy. With the batch dimension open, the file's first dimension
-  // counts samples; any other dimension must be what the model declares.
+  // Checks a tensor from `source` against the model's dimensions from `first` on: static ones
+  // equal, symbolic ones bound. False on a rank or static mismatch, for the caller's message.
+  bool matches(const std::vector<engine::Dim>& dims, const Tensor& t, std::size_t first, const std::string& source) {
+    if (t.rank() != dims.size()) return false;
+    for (std::size_t d = first; d < dims.size(); ++d)
+      if (dims[d].is_static() && dims[d].value != t.dim(d)) return false;
+    for (std::size_t d = first; d < dims.size(); ++d)
+      if (!dims[d].is_static()) bind(dims[d], t.dim(d), source);
+    return true;
+  }
+
+  // The sample count an --input gives: every --input that gives samples gives the same count.
+  void count_samples(const std::string& flag, std::size_t samples) {
+    if (sample_file_.empty()) {
+      file_samples_ = samples;
+      sample_file_ = flag;
+    } else if (samples != file_samples_) {
+      fail("{} has {} samples, {} has {}: every --input {}needs the same count", flag, samples, sample_file_,
+           file_samples_, batched_ ? "with a batch dimension " : "");
+    }
+  }
+
+  Tensor read_input(const std::string& flag, const fs::path& file, DType dtype) const {
+    Tensor t = read_npy(file);
+    if (t.dtype() != dtype) fail("{}: holds {}, the model's input is {}", flag, dtype_name(t.dtype()), dtype_name(dtype));
+    return t;
+  }
+
+  // An input from --input name=file.npy or name=FOLDER (see the header).
   InputPlan plan_given(const engine::TensorSpec& spec) {
     InputPlan p;
     p.name = spec.name;
     if (!spec.dtype) fail("model input '{}' declares no element type", spec.name);
     p.dtype = *spec.dtype;
-    const std::filesystem::path& file = options_.inputs.at(spec.name);
-    const std::string flag = fmt::format("--input {}={}", spec.name, file.string());
-    Tensor t = read_npy(file);
-    if (t.dtype() != p.dtype)
-      fail("{}: holds {}, the model's input is {}", flag, dtype_name(t.dtype()), dtype_name(p.dtype));
-    p.source = file.string();
-    if (spec.shape) {
-      const auto& dims = *spec.shape;
-      p.batched = !dims.empty() && !dims[0].is_static() && !shape_flag_size(dims[0]);
-      const auto mismatch = [&] {
-        fail("{} has shape {}, the model declares {}", flag, shape_string(t.shape()), engine::dims_string(dims));
-      };
-      if (t.rank() != dims.size()) mismatch();
-      for (std::size_t d = p.batched ? 1 : 0; d < dims.size(); ++d) {
-        if (dims[d].is_static()) {
-          if (dims[d].value != t.dim(d)) mismatch();
-        } else {
-          bind(dims[d], t.dim(d), flag);
-        }
-      }
+    p.batched = has_open_batch(spec);
+    const fs::path& path = options_.inputs.at(spec.name);
+    const std::string flag = fmt::format("--input {}={}", spec.name, path.string());
+    p.source = path.string();
+    if (fs::is_directory(path)) {
+      plan_folder(spec, p, path, flag);
+      return p;
     }
+    Tensor t = read_input(flag, path, p.dtype);
+    if (spec.shape && !matches(*spec.shape, t, p.batched ? 1 : 0, flag))
+      fail("{} has shape {}, the model declares {}", flag, shape_string(t.shape()), engine::dims_string(*spec.shape));
     p.shape = t.shape();
     if (p.batched) {
       const auto samples = static_cast<std::size_t>(t.dim(0));
       if (samples == 0) fail("{} holds no samples (its first dimension, the batch, is 0)", flag);
-      if (sample_file_.empty()) {
-        file_samples_ = samples;
-        sample_file_ = flag;
-      } else if (samples != file_samples_) {
-        fail("{} has {} samples, {} has {}: every --input with a batch dimension needs the same count", flag, samples,
-             sample_file_, file_samples_);
-      }
+      count_samples(flag, samples);
       p.shape[0] = 1;
+    } else if (!batched_) {
+      count_samples(flag, 1);  // a fixed-batch model: the file is one sample, the whole input
     }
-    p.given = std::move(t);
+    p.given.push_back(std::move(t));
     return p;
+  }
+
+  // One sample per .npy file of the folder, every file read and checked now.
+  void plan_folder(const engine::TensorSpec& spec, InputPlan& p, const fs::path& folder, const std::string& flag) {
+    if (!p.batched && batched_)
+      fail("{}: input '{}' has no batch dimension ({}), it takes one .npy file for every batch, not a folder", flag,
+           spec.name, spec.shape ? engine::dims_string(*spec.shape) : "no shape declared");
+    const std::vector<fs::path> files = npy_files(folder, flag);
+    std::vector<Tensor> samples;
+    for (const fs::path& file : files) {
+      const std::string file_flag = fmt::format("--input {}={}", spec.name, file.string());
+      Tensor t = read_input(file_flag, file, p.dtype);
+      if (p.batched) {
+        const auto& dims = *spec.shape;
+        const Shape file_shape = t.shape();
+        // One sample: the model's shape with batch 1, or without the batch dimension.
+        if (t.rank() + 1 == dims.size()) {
+          Shape with_batch = t.shape();
+          with_batch.insert(with_batch.begin(), 1);
+          t = t.reshaped(with_batch);
+        }
+        if (!matches(dims, t, 1, file_flag) || t.dim(0) != 1)
+          fail("{} has shape {}: a file of the folder holds one sample, the model's {} with batch 1 or without it",
+               file_flag, shape_string(file_shape), engine::dims_string(dims));
+      } else if (spec.shape && !matches(*spec.shape, t, 0, file_flag)) {
+        fail("{} has shape {}, the model declares {}", file_flag, shape_string(t.shape()), engine::dims_string(*spec.shape));
+      }
+      if (!samples.empty() && samples.front().shape() != t.shape())
+        fail("{} has shape {}, {} has {}: every file of the folder holds the same shape", file_flag,
+             shape_string(t.shape()), files.front().filename().string(), shape_string(samples.front().shape()));
+      samples.push_back(std::move(t));
+    }
+    p.source = fmt::format("{} ({} .npy files)", folder.string(), files.size());
+    p.shape = samples.front().shape();
+    count_samples(flag, samples.size());
+    if (!p.batched) {
+      p.given = std::move(samples);
+      return;
+    }
+    Shape stacked = p.shape;
+    stacked[0] = static_cast<std::int64_t>(samples.size());
+    Tensor all = Tensor::uninitialized(p.dtype, stacked);
+    auto* dst = static_cast<std::byte*>(all.data());
+    for (const Tensor& t : samples) {
+      std::memcpy(dst, t.data(), t.nbytes());
+      dst += t.nbytes();
+    }
+    p.given.push_back(std::move(all));
   }
 
   InputPlan plan_generated(const engine::TensorSpec& spec) const {
@@ -244,16 +417,7 @@ class OnnxModelWorkload final : public Workload {
     p.dtype = *spec.dtype;
     p.source = "random";
     if (auto it = options_.shapes.find(spec.name); it != options_.shapes.end()) {
-      p.shape = it->second;
-      if (spec.shape) {
-        const auto& dims = *spec.shape;
-        if (dims.size() != p.shape.size())
-          fail("--shape {}={}: the model declares {} ({} dimensions)", spec.name, shape_string(p.shape),
-               engine::dims_string(dims), dims.size());
-        for (std::size_t d = 0; d < dims.size(); ++d)
-          if (dims[d].is_static() && dims[d].value != p.shape[d])
-            fail("--shape {}={}: dimension {} is {} in the model", spec.name, shape_string(p.shape), d, dims[d].value);
-      }
+      p.shape = it->second;  // checked against the model by fix_flag_sizes
       return p;
     }
     if (!spec.shape) fail("model input '{}' declares no shape: give it with --shape {}=...", spec.name, spec.name);
@@ -280,10 +444,14 @@ class OnnxModelWorkload final : public Workload {
 
   // The samples of the run: rows of the --input files, or indices of generated samples.
   void choose_samples() {
+    if (options_.labels && rows_per_sample() > 1)
+      fail("--labels {}: the model's batch is fixed at {} rows (input '{}' has shape {}), labels need one class per "
+           "sample: a batch of 1 or an open batch dimension",
+           options_.labels->string(), rows_per_sample(), plans_[0].name, shape_string(plans_[0].shape));
     if (sample_file_.empty()) {
       if (options_.labels)
-        fail("--labels {}: labels the samples of --input files, and no --input gives the model's batch dimension",
-             options_.labels->string());
+        fail("--labels {}: labels the samples of --input files, and no --input gives the model's {}",
+             options_.labels->string(), batched_ ? "batch dimension" : "samples");
       rows_.resize(options_.samples == 0 ? 16 : options_.samples);
       std::iota(rows_.begin(), rows_.end(), std::size_t{0});
       return;
@@ -322,12 +490,13 @@ class OnnxModelWorkload final : public Workload {
   std::string name_;
   ExportedModel model_;
   std::vector<InputPlan> plans_;
-  bool batched_ = false;
-  std::map<std::string, Binding> bindings_;  // symbolic dimensions the --input files gave
-  std::string sample_file_;                  // the first --input with a batch dimension ("--input name=file")
-  std::size_t file_samples_ = 0;             // its sample count, every such file's
-  std::vector<int> labels_;                  // by file sample
-  std::vector<std::size_t> rows_;            // the run's samples: file rows (or generated sample indices)
+  bool batched_ = false;                       // some input has the open batch dimension
+  std::map<std::string, Binding> flag_sizes_;  // symbolic dimensions --shape gave
+  std::map<std::string, Binding> bindings_;    // symbolic dimensions the --input files gave
+  std::string sample_file_;                    // the first --input giving samples ("--input name=file")
+  std::size_t file_samples_ = 0;               // its sample count, every such input's
+  std::vector<int> labels_;                    // by file sample
+  std::vector<std::size_t> rows_;              // the run's samples: file rows (or generated sample indices)
 };
 
 }  // namespace
@@ -348,9 +517,11 @@ std::pair<std::string, Shape> parse_shape_flag(const std::string& value) {
   while (start <= dims.size()) {
     const std::size_t end = std::min(dims.find('x', start), dims.size());
     const std::string d = dims.substr(start, end - start);
-    if (d.empty() || d.size() > 12 || d.find_first_not_of("0123456789") != std::string::npos)
+    const std::size_t digits = d.rfind('-', 0) == 0 ? 1 : 0;  // a negative size gets the message below
+    if (d.size() == digits || d.size() > 12 || d.find_first_not_of("0123456789", digits) != std::string::npos)
       fail("--shape {}: '{}' is not a dimension", value, d);
     shape.push_back(std::stoll(d));
+    if (shape.back() < 1) fail("--shape {}: dimension {} is {}, must be at least 1", value, shape.size() - 1, shape.back());
     start = end + 1;
   }
   return {value.substr(0, eq), shape};
@@ -359,7 +530,7 @@ std::pair<std::string, Shape> parse_shape_flag(const std::string& value) {
 std::pair<std::string, std::filesystem::path> parse_input_flag(const std::string& value) {
   const auto eq = value.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
-    fail("--input {}: expected name=file.npy", value);
+    fail("--input {}: expected name=file.npy or name=FOLDER (of .npy files)", value);
   return {value.substr(0, eq), value.substr(eq + 1)};
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace cpuinfer {
@@ -23,6 +24,11 @@ void Progress::advance(std::size_t done_now) {
   draw();
 }
 
+void Progress::resize(std::size_t total) {
+  total_ = std::max(total, done_);
+  draw();
+}
+
 void Progress::finish(const std::string& summary) {
   if (!enabled_) return;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -36,18 +42,20 @@ void Progress::draw() {
   if (!enabled_ || total_ == 0) return;
   const double fraction = static_cast<double>(done_) / static_cast<double>(total_);
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  const double eta = done_ > 0 ? elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_) : 0.0;
+  // Unknown until a first step is done.
+  const std::string eta = done_ > 0 ? fmt::format("{:.0f} s", elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_))
+                                    : std::string("?");
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(fraction * kWidth);
-    fmt::print(stderr, "\r\033[K{} [{}{}] {}/{} ETA {:.0f} s", label_, std::string(filled, '#'),
+    fmt::print(stderr, "\r\033[K{} [{}{}] {}/{} ETA {}", label_, std::string(filled, '#'),
                std::string(kWidth - filled, '.'), done_, total_, eta);
   } else {
     // Without a terminal (logs, CI): a line at most every 10 s; finish() prints the last one.
     const auto now = std::chrono::steady_clock::now();
     if (now - last_line_ < std::chrono::seconds(10)) return;
     last_line_ = now;
-    fmt::print(stderr, "{}: {}/{}, ETA {:.0f} s\n", label_, done_, total_, eta);
+    fmt::print(stderr, "{}: {}/{}, ETA {}\n", label_, done_, total_, eta);
   }
   std::fflush(stderr);
 }

@@ -13,6 +13,8 @@ class Progress {
   explicit Progress(bool enabled = true);
   void start(std::string label, std::size_t total);
   void advance(std::size_t done_now = 1);
+  // A new estimate of the total (more passes than the first).
+  void resize(std::size_t total);
   void finish(const std::string& summary = "");
 
  private:

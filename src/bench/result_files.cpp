@@ -3,6 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <fstream>
 
 #include "core/error.h"
@@ -13,12 +18,14 @@ namespace cpuinfer {
 
 const std::vector<std::string>& result_columns() {
   static const std::vector<std::string> kColumns = {
-      "name",           "batch_size",     "time_per_input", "total_time",     "accuracy",
-      "workload",       "padding",        "mean_real_tokens", "padding_fraction",
-      "samples",        "samples_per_s",  "latency_p50_ms", "latency_p90_ms",
-      "latency_p99_ms", "top1_agreement", "max_abs_diff",   "max_rel_diff",   "reference",
-      "peak_rss_mb",    "peak_rss_scope", "load_ms",        "first_batch_ms", "threads",
-      "backend_version", "weights",       "dataset",        "status"};
+      "name",            "batch_size",      "time_per_input", "total_time",     "accuracy",
+      "workload",        "padding",         "mean_real_tokens", "padding_fraction",
+      "repeat",          "samples",         "passes",         "timed_batches",  "samples_per_s",
+      "latency_mean_ms", "latency_std_ms",  "latency_min_ms", "latency_max_ms",
+      "latency_p50_ms",  "latency_p90_ms",  "latency_p99_ms", "top1_agreement", "max_abs_diff",
+      "max_rel_diff",    "reference",       "peak_rss_mb",    "peak_rss_scope", "load_ms",
+      "first_run_ms",    "first_batch_ms",  "threads",        "backend_version", "weights",
+      "dataset",         "status"};
   return kColumns;
 }
 
@@ -46,7 +53,7 @@ void write_atomically(const fs::path& path, const std::string& content) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << content;
     out.flush();
-    if (!out) fail("cannot write results file {}", tmp.string());
+    if (!out) fail("cannot write results file {}: {}", tmp.string(), strerror(errno));
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
@@ -57,10 +64,25 @@ void write_atomically(const fs::path& path, const std::string& content) {
 
 ResultFiles::ResultFiles(const fs::path& folder, const std::string& stem, nlohmann::ordered_json header,
                          std::vector<std::string> columns)
-    : csv_(folder / (stem + ".csv")), json_(folder / (stem + ".json")), header_(std::move(header)), columns_(std::move(columns)) {
+    : header_(std::move(header)), columns_(std::move(columns)) {
   std::error_code ec;
   fs::create_directories(folder, ec);
-  if (ec || !fs::is_directory(folder)) fail("cannot create results folder {}", folder.string());
+  if (ec) fail("cannot create results folder {}: {}", folder.string(), ec.message());
+  if (!fs::is_directory(folder)) fail("results folder {} is not a folder", folder.string());
+  // Claims the JSON name with O_EXCL, so that two runs starting at once cannot take the same one.
+  for (int n = 1;; ++n) {
+    const std::string name = n == 1 ? stem : fmt::format("{}-{}", stem, n);
+    json_ = folder / (name + ".json");
+    csv_ = folder / (name + ".csv");
+    const int fd = open(json_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      close(fd);
+      if (!fs::exists(csv_)) break;
+      fs::remove(json_, ec);
+      continue;
+    }
+    if (errno != EEXIST) fail("cannot write results file {}: {}", json_.string(), strerror(errno));
+  }
   write();
 }
 

@@ -18,7 +18,8 @@ const std::vector<std::string>& result_columns();
 class ResultFiles {
  public:
   // Creates `folder` if needed. Throws cpuinfer::Error if it cannot be written. The CSV has
-  // `columns` (the sweep's by default).
+  // `columns` (the sweep's by default). If files of `stem` exist (another run in the same second),
+  // the stem gets a suffix, -2, -3, ...: a run never overwrites another's results.
   ResultFiles(const std::filesystem::path& folder, const std::string& stem, nlohmann::ordered_json header,
               std::vector<std::string> columns = result_columns());
 

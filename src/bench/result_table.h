@@ -1,4 +1,6 @@
-// The human-readable summary of a sweep's rows, printed to the console at the end.
+// The human-readable summary of a sweep's rows, printed to the console at the end: one line per
+// (backend, batch size, padding) with the speed-up over the reference backend. Rows of several
+// repeats (`bench --repeat`) are summed up as medians, the speed-up with its min-max across repeats.
 #pragma once
 
 #include <string>

@@ -3,6 +3,7 @@
 
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -16,7 +17,10 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   std::string command_line = "cpuinfer";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
-  cpuinfer::add_bench_command(app, exit_code, command_line);
+  // /proc/self/exe: this very binary, wherever argv[0] points.
+  std::vector<std::string> arguments = {"/proc/self/exe"};
+  for (int i = 1; i < argc; ++i) arguments.emplace_back(argv[i]);
+  cpuinfer::add_bench_command(app, exit_code, command_line, arguments);
   cpuinfer::add_backends_command(app, exit_code);
   cpuinfer::add_report_command(app, exit_code);
   cpuinfer::add_profile_command(app, exit_code);

@@ -8,6 +8,7 @@
 
 #include "backends/ort/ort_optimized_graph.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 
 namespace cpuinfer {
 
@@ -29,7 +30,7 @@ void add_ort_graph_command(CLI::App& app, int& exit_code) {
                                                   {ort_level_name(OrtLevel::basic), OrtLevel::basic}};
   cmd->add_option("--model", args->model, "ONNX model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--level", args->level, "Graph optimization level")->required()->transform(CLI::CheckedTransformer(levels));
-  cmd->add_option("--threads", args->threads, "Intra-op threads")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Intra-op threads")->check(whole_number(1, 1024))->capture_default_str();
   cmd->callback([args, &exit_code] {
     fmt::print("{}\n", count_ort_optimized_graph(args->model, args->level, args->threads).dump());
     exit_code = 0;

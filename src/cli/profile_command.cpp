@@ -3,8 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include <nlohmann/json.hpp>
 
@@ -32,7 +37,30 @@ struct ProfileArgs {
   bool no_fusion = false, no_blocking = false, no_winograd = false, no_packing = false, bf16 = false, no_int8 = false;
 };
 
+// Opens `path` for writing (creating it if needed, truncating nothing) and closes it again; removes
+// it if it was made here. So an unwritable --json fails before the profiling it would have saved.
+void check_writable(const std::string& path) {
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(path, ec);
+  std::FILE* file = std::fopen(path.c_str(), "a");
+  if (!file) fail("--json {}: cannot write: {}", path, std::strerror(errno));
+  std::fclose(file);
+  if (!existed) std::filesystem::remove(path, ec);
+}
+
+// Time in all nodes so far, summed over the runs the profile has seen.
+double node_ms(const engine::Profile& profile) {
+  std::chrono::nanoseconds total{0};
+  for (const engine::NodeTiming& n : profile.nodes) total += n.total;
+  return std::chrono::duration<double, std::milli>(total).count();
+}
+
+double mean(const std::vector<double>& values) {
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
 int run_profile(ProfileArgs& a) {
+  if (!a.json.empty()) check_writable(a.json);
   if (a.threads <= 0) a.threads = read_machine_info().usable_cores;
   ModelWorkloadOptions mo = model_options_from_flags(a.model, a.shapes, a.inputs);
   mo.samples = static_cast<std::size_t>(a.batch_size);
@@ -48,14 +76,17 @@ int run_profile(ProfileArgs& a) {
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   for (int i = 0; i < a.warmup; ++i) session->run(inputs);
   engine::Profile profile;
-  std::vector<double> wall_ms;
+  // Per run: its wall time, and the time in its nodes (inside it, so never more).
+  std::vector<double> wall_ms, in_nodes_ms;
   for (int i = 0; i < a.iterations; ++i) {
+    const double nodes_before = node_ms(profile);
     const auto start = std::chrono::steady_clock::now();
     session->run(inputs, &profile);
     wall_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    in_nodes_ms.push_back(node_ms(profile) - nodes_before);
   }
   const engine::ProfileSummary s = engine::summarize_profile(profile);
-  const double median = percentile(wall_ms, 0.5);
+  const double median = percentile(wall_ms, 0.5), median_in_nodes = percentile(in_nodes_ms, 0.5);
 
   std::string shapes;
   for (const auto& t : inputs) shapes += (shapes.empty() ? "" : ", ") + shape_string(t.shape());
@@ -65,20 +96,23 @@ int run_profile(ProfileArgs& a) {
              a.model, r.imported_nodes, r.folded_nodes, r.attention_nodes, r.fused_nodes, r.blocked_nodes, r.reorders,
              r.packed_tokens ? "batches packed to their real tokens, " : "",
              r.int8_nodes ? fmt::format("{} quantized patterns on int8 kernels, ", r.int8_nodes) : "", session->node_count(), load_ms, r.isa);
-  fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: median {:.2f} ms per run, of which {:.2f} ms "
-             "in nodes (mean)\n",
-             shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, s.node_ms_per_run);
+  // Like with like: the wall time and the time in nodes each as a median over the runs, and each as a mean.
+  fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: wall time per run median {:.2f} ms (mean "
+             "{:.2f}); time in nodes per run median {:.2f} ms (mean {:.2f})\n",
+             shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, mean(wall_ms), median_in_nodes,
+             s.node_ms_per_run);
   const engine::RunMemory::Stats memory = session->memory_stats();
   if (memory.planned_runs > 0)
     fmt::print("memory plan: {:.1f} MB arena, {} outputs in place per run\n\n",
                static_cast<double>(memory.last_plan_bytes) / (1 << 20), memory.last_in_place);
   else
     fmt::print("memory plan: recorded by the first run, used from the second\n\n");
-  fmt::print("{:<24} {:>6} {:>12} {:>7}\n", "op type", "nodes", "ms per run", "share");
+  // Per op type and node: mean time per run, and its share of the time in nodes.
+  fmt::print("{:<24} {:>6} {:>12} {:>7}\n", "op type", "nodes", "mean ms/run", "share");
   for (const auto& t : s.op_types)
     fmt::print("{:<24} {:>6} {:>12.3f} {:>6.1f}%\n", t.op_type, t.nodes, t.ms_per_run, 100 * t.share);
   fmt::print("\n{:<48} {:<20} {:>12} {:>7}\n", fmt::format("top {} nodes", std::min(a.top, s.nodes.size())), "op type",
-             "ms per run", "share");
+             "mean ms/run", "share");
   for (std::size_t i = 0; i < std::min(a.top, s.nodes.size()); ++i) {
     const auto& n = s.nodes[i];
     std::string name = n.name.size() > 47 ? "…" + n.name.substr(n.name.size() - 46) : n.name;
@@ -95,7 +129,10 @@ int run_profile(ProfileArgs& a) {
     j["load_ms"] = load_ms;
     j["run_ms"] = wall_ms;
     j["median_run_ms"] = median;
-    j["node_ms_per_run"] = s.node_ms_per_run;
+    j["mean_run_ms"] = mean(wall_ms);
+    j["run_node_ms"] = in_nodes_ms;  // each run's time in nodes, beside run_ms
+    j["median_node_ms"] = median_in_nodes;
+    j["node_ms_per_run"] = s.node_ms_per_run;  // the mean
     j["arena_mb"] = static_cast<double>(memory.last_plan_bytes) / (1 << 20);
     j["outputs_in_place"] = memory.last_in_place;
     for (const auto& t : s.op_types)
@@ -104,7 +141,7 @@ int run_profile(ProfileArgs& a) {
       j["nodes"].push_back({{"name", n.name}, {"op_type", n.op_type}, {"ms_per_run", n.ms_per_run}, {"share", n.share}});
     std::ofstream out(a.json);
     out << j.dump(2) << "\n";
-    if (!out) fail("cannot write {}", a.json);
+    if (!out) fail("--json {}: cannot write: {}", a.json, std::strerror(errno));
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "core/error.h"
 #include "core/machine.h"
 #include "engine/onnx/import.h"
@@ -104,12 +105,12 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(50.0, 100.0))
       ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "Calibration samples per run")
-      ->check(CLI::Range(1, 65536))
+      ->check(whole_number(1, 65536))
       ->capture_default_str();
   cmd->add_flag("--reduce-range", args->reduce_range,
                 "7-bit weights (|q| <= 64), which integer kernels without VNNI multiply without saturating");
   cmd->add_option("--threads", args->threads, "Intra-op threads of the calibration runs; 0 = all usable cores")
-      ->check(CLI::Range(0, 1024))
+      ->check(whole_number(0, 1024))
       ->capture_default_str();
   cmd->callback([args, &exit_code] { exit_code = run_quantize(*args); });
 }

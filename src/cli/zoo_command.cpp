@@ -11,6 +11,7 @@
 #include "bench/workload.h"
 #include "bench/zoo.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "cli/run_header.h"
 #include "core/error.h"
 #include "core/machine.h"
@@ -67,7 +68,13 @@ int run_zoo(ZooArgs& a) {
   ResultFiles summary(a.out, stem, header, zoo_columns());
   ResultFiles runs(a.out, stem + "-runs", header);
   Progress progress(!a.quiet);
-  const SweepOptions sweep{{kReference, "native"}, a.batch_sizes, a.threads, a.warmup, kReference, {}};
+  // Tiny models, one pass each, every backend in this process.
+  SweepOptions sweep;
+  sweep.backends = {kReference, "native"};
+  sweep.batch_sizes = a.batch_sizes;
+  sweep.threads = a.threads;
+  sweep.warmup = a.warmup;
+  sweep.reference = kReference;
   if (!a.quiet)
     fmt::print(stderr, "zoo: {} models from {}, batch sizes {}, {} samples, {} threads on {}\n", models.size(), folder.string(),
                fmt::join(a.batch_sizes, ","), a.samples, a.threads, machine.cpu_model);
@@ -124,19 +131,19 @@ void add_zoo_command(CLI::App& app, int& exit_code, const std::string& command_l
   cmd->add_option("--only", args->only, "Comma-separated model names (file stems) to run")->delimiter(',');
   cmd->add_option("--batch-sizes", args->batch_sizes, "Comma-separated batch sizes")
       ->delimiter(',')
-      ->check(CLI::Range(1, 4096))
+      ->check(whole_number(1, 4096))
       ->capture_default_str();
   cmd->add_option("--samples", args->samples, "Generated samples per model (timed batches at batch 1)")
-      ->check(CLI::Range(1, 1 << 20))
+      ->check(whole_number(1, 1 << 20))
       ->capture_default_str();
   cmd->add_option("--sequence-length", args->length, "Size of every symbolic dimension but the batch (text models)")
-      ->check(CLI::Range(1, 1 << 16))
+      ->check(whole_number(1, 1 << 16))
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Intra-op threads per backend; 0 = all usable cores")
-      ->check(CLI::Range(0, 1024))
+      ->check(whole_number(0, 1024))
       ->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed warm-up batches per (backend, batch size)")
-      ->check(CLI::Range(0, 1000))
+      ->check(whole_number(0, 1000))
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the generated inputs")->capture_default_str();
   cmd->add_option("--max-rel-diff", args->max_rel_diff, "Agreement limit: max |native - ort| / max |ort|")

@@ -1,7 +1,14 @@
 // Paths fixed at build time (CPUINFER_SOURCE_DIR), overridable by the environment.
 #include "core/paths.h"
 
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+
+#include "core/error.h"
 
 namespace cpuinfer {
 
@@ -20,6 +27,18 @@ std::filesystem::path chart_library_dir() {
 std::filesystem::path python_interpreter() {
   if (const char* env = std::getenv("CPUINFER_PYTHON"); env && *env) return env;
   return "/usr/bin/python3";
+}
+
+void check_writable_folder(const std::filesystem::path& folder, const char* flag) {
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) fail("{} {}: cannot create the folder: {}", flag, folder.string(), ec.message());
+  if (!std::filesystem::is_directory(folder)) fail("{} {}: not a folder", flag, folder.string());
+  std::string probe = (folder / ".cpuinfer-write-test-XXXXXX").string();
+  const int fd = mkstemp(probe.data());
+  if (fd < 0) fail("{} {}: cannot write there: {}", flag, folder.string(), strerror(errno));
+  close(fd);
+  unlink(probe.c_str());
 }
 
 }  // namespace cpuinfer

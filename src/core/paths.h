@@ -12,6 +12,9 @@ std::filesystem::path export_tool();
 // The npm packages setup.sh installed (vega, vega-lite, vega-embed for report charts):
 // $CPUINFER_NPM if set, else .deps/npm of the source tree.
 std::filesystem::path chart_library_dir();
+// Creates `folder` if needed and checks that a file can be made in it; throws cpuinfer::Error
+// naming `flag`, the folder and the reason ("--out /x: cannot create folder: Permission denied").
+void check_writable_folder(const std::filesystem::path& folder, const char* flag);
 // The Python interpreter that has torch, torchvision and onnx (Debian's).
 std::filesystem::path python_interpreter();
 

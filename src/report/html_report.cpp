@@ -51,6 +51,19 @@ tr.flagged td { background: #fff2cc; } tr.failed td { color: #a00; }
 constexpr const char* kApp = R"js(
 const report = JSON.parse(document.getElementById('report-data').textContent);
 const fmt = (v, d, scale = 1, unit = '') => (typeof v === 'number') ? (v * scale).toFixed(d) + unit : '-';
+// Times (ms, or s) to three significant digits however small (0.0123, not 0.0).
+const ms = (v, scale = 1) => {
+  if (typeof v !== 'number') return '-';
+  const x = v * scale;
+  return (x === 0 || !isFinite(x)) ? String(x) : x.toFixed(Math.max(0, 2 - Math.floor(Math.log10(Math.abs(x)))));
+};
+// A median and its range over repeats: "12.3 (11.9–13.0)".
+const spread = (r, key, show) => show(r[key]) +
+  (typeof r[key + '_min'] === 'number' && r[key + '_min'] !== r[key + '_max'] ? ` (${show(r[key + '_min'])}–${show(r[key + '_max'])})` : '');
+const speedup = r => fmt(r.speedup, 2, 1, 'x') +
+  (typeof r.speedup_min === 'number' && r.repeats_ok > 1 ? ` (${r.speedup_min.toFixed(2)}–${r.speedup_max.toFixed(2)})` : '');
+// The ⚠ goes beside what judged the row: top-1 where it was compared, else the relative difference.
+const flag = (r, top1Column) => r.flagged && (typeof r.top1_agreement === 'number') === top1Column ? ' ⚠' : '';
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -86,7 +99,11 @@ function table(columns, rows, rowClass = () => '') {
   return t;
 }
 const charts = [];
-function chart(id, rows, field, title) {
+function chart(id, rows, field, title, repeated) {
+  const tooltip = [{field: 'series'}, {field: 'batch_size'}, {field, format: '.3f'},
+                   {field: 'time_per_input', title: 's/sample', format: '.4f'}];
+  if (repeated) tooltip.push({field: field + '_min', title: 'min over repeats', format: '.3f'},
+                             {field: field + '_max', title: 'max over repeats', format: '.3f'});
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title, width: {step: 14}, height: 260,
@@ -97,20 +114,21 @@ function chart(id, rows, field, title) {
       xOffset: {field: 'series'},
       y: {field, type: 'quantitative', title},
       color: {field: 'series', title: 'backend'},
-      tooltip: [{field: 'series'}, {field: 'batch_size'}, {field, format: '.3f'},
-                {field: 'time_per_input', title: 's/sample', format: '.4f'}]
+      tooltip
     }
   };
   charts.push(vegaEmbed('#' + id, spec, {renderer: 'svg', actions: false}));
 }
 const main = document.getElementById('main');
-main.append(el('p', {class: 'note'}, `${report.files.length} result file(s); recommendation threshold: top-1 agreement ≥ ${(report.threshold * 100).toFixed(0)}%, baseline ${report.baseline}.`));
+main.append(el('p', {class: 'note'}, `${report.files.length} result file(s); recommendation threshold: top-1 agreement ≥ ${(report.threshold * 100).toFixed(0)}%, or without top-1 a max relative difference ≤ ${report.max_rel_diff.toExponential(0)}; baseline ${report.baseline}.`));
 main.append(el('h2', {}, 'Runs and machines'));
 main.append(table([
   {title: 'run', text: true, value: f => f.label},
   {title: 'workload', text: true, value: f => f.workload},
   {title: 'weights', text: true, value: f => f.weights + (f.random_weights ? ' (accuracy meaningless)' : '')},
   {title: 'data', text: true, value: f => f.dataset},
+  {title: 'baseline', text: true, value: f => f.baseline},
+  {title: 'repeats', value: f => f.repeats},
   {title: 'CPU', text: true, value: f => f.machine.cpu},
   {title: 'ISA', text: true, value: f => (f.machine.isa || []).join(' ')},
   {title: 'cores', value: f => f.machine.usable_cores},
@@ -121,46 +139,75 @@ main.append(table([
 for (const f of report.files.filter(f => f.random_weights))
   main.append(el('div', {class: 'banner'}, `${f.label}: ${f.weights_note}`));
 report.workloads.forEach((w, wi) => {
+  const repeated = w.repeats > 1;
   main.append(el('h2', {}, w.name));
   main.append(el('h3', {}, 'Recommendation'));
+  if (repeated) main.append(el('p', {class: 'note'}, `Medians over ${w.repeats} repeats; the speed-up's range over them in brackets.`));
   main.append(table([
     {title: 'run', text: true, value: r => r.file},
     {title: 'batch', value: r => r.batch_size},
     {title: 'use', text: true, value: r => r.series},
-    {title: 'ms/sample', value: r => r.time_per_input, show: r => fmt(r.time_per_input, 2, 1000)},
-    {title: 'vs baseline', value: r => r.speedup, show: r => fmt(r.speedup, 2, 1, 'x faster')},
+    {title: 'ms/sample', value: r => r.time_per_input, show: r => ms(r.time_per_input, 1000)},
+    {title: `vs ${w.baseline}`, value: r => r.speedup, show: r => speedup(r).replace(/x/, 'x faster')},
     {title: 'top-1 agreement', value: r => r.top1_agreement, show: r => fmt(r.top1_agreement, 1, 100, '%')},
+    {title: 'max rel diff', value: r => r.max_rel_diff, show: r => typeof r.max_rel_diff === 'number' ? r.max_rel_diff.toExponential(1) : '-'},
   ], w.recommendations, () => 'rec'));
-  const ok = w.rows.filter(r => r.status === 'ok');
+  // One bar per configuration: its median over the repeats that ran (its only run without repeats).
+  const bars = w.configurations.filter(c => c.repeats_ok > 0);
+  const faster = bars.filter(c => typeof c.speedup === 'number');
   const box = el('div', {class: 'charts'});
-  box.append(el('div', {id: `chart-${wi}-runtime`, class: 'chart', 'data-bars': ok.length}));
-  box.append(el('div', {id: `chart-${wi}-speedup`, class: 'chart', 'data-bars': ok.filter(r => typeof r.speedup === 'number').length}));
+  box.append(el('div', {id: `chart-${wi}-runtime`, class: 'chart', 'data-bars': bars.length}));
+  box.append(el('div', {id: `chart-${wi}-speedup`, class: 'chart', 'data-bars': faster.length}));
   main.append(box);
-  chart(`chart-${wi}-runtime`, ok, 'total_time', 'total runtime (s)');
-  chart(`chart-${wi}-speedup`, ok.filter(r => typeof r.speedup === 'number'), 'speedup', `speed-up vs ${report.baseline}`);
+  chart(`chart-${wi}-runtime`, bars, 'total_time', repeated ? 'total runtime (s), median' : 'total runtime (s)', repeated);
+  chart(`chart-${wi}-speedup`, faster, 'speedup', `speed-up vs ${w.baseline}${repeated ? ', median' : ''}`, repeated);
   main.append(el('h3', {}, 'All results'));
   main.append(table([
     {title: 'series', text: true, value: r => r.series},
     {title: 'batch', value: r => r.batch_size},
-    {title: 'total s', value: r => r.total_time, show: r => fmt(r.total_time, 3)},
-    {title: 'ms/sample', value: r => r.time_per_input, show: r => fmt(r.time_per_input, 2, 1000)},
-    {title: 'p50 ms', value: r => r.latency_p50_ms, show: r => fmt(r.latency_p50_ms, 1)},
-    {title: 'p90 ms', value: r => r.latency_p90_ms, show: r => fmt(r.latency_p90_ms, 1)},
-    {title: 'p99 ms', value: r => r.latency_p99_ms, show: r => fmt(r.latency_p99_ms, 1)},
+    ...(repeated ? [{title: 'repeat', value: r => r.repeat}] : []),
+    {title: 'total s', value: r => r.total_time, show: r => ms(r.total_time)},
+    {title: 'ms/sample', value: r => r.time_per_input, show: r => ms(r.time_per_input, 1000)},
+    {title: 'p50 ms', value: r => r.latency_p50_ms, show: r => ms(r.latency_p50_ms)},
+    {title: 'p90 ms', value: r => r.latency_p90_ms, show: r => ms(r.latency_p90_ms)},
+    {title: 'p99 ms', value: r => r.latency_p99_ms, show: r => ms(r.latency_p99_ms)},
     {title: 'samples/s', value: r => r.samples_per_s, show: r => fmt(r.samples_per_s, 2)},
     {title: 'padding', value: r => r.padding_fraction, show: r => fmt(r.padding_fraction, 0, 100, '%')},
     {title: 'accuracy', value: r => r.accuracy, show: r => fmt(r.accuracy, 1, 100, '%')},
-    {title: 'top-1 agreement', value: r => r.top1_agreement, show: r => fmt(r.top1_agreement, 1, 100, '%') + (r.flagged ? ' ⚠' : '')},
+    {title: 'top-1 agreement', value: r => r.top1_agreement, show: r => fmt(r.top1_agreement, 1, 100, '%') + flag(r, true)},
     {title: 'max abs diff', value: r => r.max_abs_diff, show: r => typeof r.max_abs_diff === 'number' ? r.max_abs_diff.toExponential(2) : '-'},
+    {title: 'max rel diff', value: r => r.max_rel_diff, show: r => (typeof r.max_rel_diff === 'number' ? r.max_rel_diff.toExponential(1) : '-') + flag(r, false)},
     {title: 'speed-up', value: r => r.speedup, show: r => fmt(r.speedup, 2, 1, 'x')},
     {title: 'RSS MB', value: r => r.peak_rss_mb, show: r => fmt(r.peak_rss_mb, 0)},
     {title: 'status', text: true, value: r => r.status},
   ], w.rows, r => r.flagged ? 'flagged' : (r.status === 'ok' ? '' : 'failed')));
+  if (repeated) {
+    main.append(el('h3', {}, `Across ${w.repeats} repeats`));
+    main.append(el('p', {class: 'note'}, 'Median (min–max) over the repeats that ran; each speed-up against the baseline\'s row of the same repeat.'));
+    main.append(table([
+      {title: 'series', text: true, value: c => c.series},
+      {title: 'batch', value: c => c.batch_size},
+      {title: 'repeats ran', value: c => c.repeats_ok, show: c => `${c.repeats_ok} of ${c.runs}`},
+      {title: 'ms/sample', value: c => c.time_per_input, show: c => spread(c, 'time_per_input', v => ms(v, 1000))},
+      {title: 'p50 ms', value: c => c.latency_p50_ms, show: c => spread(c, 'latency_p50_ms', v => ms(v))},
+      {title: 'speed-up', value: c => c.speedup, show: c => speedup(c)},
+      {title: 'status', text: true, value: c => c.status},
+    ], w.configurations, c => c.flagged ? 'flagged' : (c.status === 'ok' ? 'repeats' : 'failed')));
+  }
+  if (w.cold_start.length) {
+    main.append(el('h3', {}, 'Cold start'));
+    main.append(el('p', {class: 'note'}, `Load: model file to ready; first run: the first inference after it${repeated ? ' (median and range over the repeats\' loads)' : ''}.`));
+    main.append(table([
+      {title: 'series', text: true, value: c => c.series},
+      {title: 'load ms', value: c => c.load_ms, show: c => spread(c, 'load_ms', v => ms(v))},
+      {title: 'first run ms', value: c => c.first_run_ms, show: c => spread(c, 'first_run_ms', v => ms(v))},
+    ], w.cold_start, () => 'cold-start'));
+  }
   for (const line of w.ort_fused) main.append(el('p', {class: 'note ort-fused'}, line));
   if (w.failures.length) {
     main.append(el('h3', {}, 'Failed or unsupported'));
     const ul = el('ul');
-    for (const r of w.failures) ul.append(el('li', {}, `${r.series} batch ${r.batch_size}: ${r.status}`));
+    for (const r of w.failures) ul.append(el('li', {}, `${r.series} batch ${r.batch_size}${typeof r.repeat === 'number' ? ' repeat ' + r.repeat : ''}: ${r.status}`));
     main.append(ul);
   }
 });

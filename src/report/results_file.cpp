@@ -15,6 +15,9 @@ ResultsFile load_results_file(const std::filesystem::path& file) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string text = buffer.str();
+  // Not "truncated at line 1": an empty file is a run that never wrote its header (or a wrong path).
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    fail("results file {} is empty{}", file.string(), text.empty() ? "" : " (only whitespace)");
   ResultsFile result{file, file.stem().string(), {}};
   try {
     result.doc = nlohmann::json::parse(text);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "bench/metrics.h"
+#include "core/significant_digits.h"
 
 namespace cpuinfer {
 namespace {
@@ -16,6 +17,42 @@ TEST(Percentile, LinearInterpolationLikeNumpy) {
   EXPECT_NEAR(percentile(v, 0.99), 3.97, 1e-12);
   EXPECT_DOUBLE_EQ(percentile({5.0}, 0.99), 5.0);
   EXPECT_TRUE(std::isnan(percentile({}, 0.5)));
+}
+
+TEST(LatencyStats, PercentilesNeedEnoughBatches) {
+  EXPECT_EQ(batches_needed(0.5), 2u);
+  EXPECT_EQ(batches_needed(0.9), 10u);
+  EXPECT_EQ(batches_needed(0.99), 100u);
+  std::vector<double> v(9);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i + 1);  // 1..9
+  LatencyStats s = summarize(v);
+  EXPECT_EQ(s.count, 9u);
+  EXPECT_DOUBLE_EQ(s.mean, 5.0);
+  EXPECT_DOUBLE_EQ(s.min, 1.0);
+  EXPECT_DOUBLE_EQ(s.max, 9.0);
+  EXPECT_NEAR(s.stddev, std::sqrt(7.5), 1e-12);  // numpy.std(range(1, 10), ddof=1)
+  ASSERT_TRUE(s.p50.has_value());
+  EXPECT_DOUBLE_EQ(*s.p50, 5.0);
+  EXPECT_FALSE(s.p90.has_value());  // 9 < 10 batches
+  EXPECT_FALSE(s.p99.has_value());
+  v.push_back(10.0);
+  s = summarize(v);
+  ASSERT_TRUE(s.p90.has_value());
+  EXPECT_NEAR(*s.p90, 9.1, 1e-12);
+  EXPECT_FALSE(s.p99.has_value());
+  s = summarize({4.0});
+  EXPECT_EQ(s.stddev, 0.0);
+  EXPECT_FALSE(s.p50.has_value());
+  EXPECT_EQ(summarize({}).count, 0u);
+}
+
+TEST(SignificantDigits, ThreeAtAnyScale) {
+  EXPECT_EQ(significant_digits(1234.5), "1234");
+  EXPECT_EQ(significant_digits(123.4), "123");
+  EXPECT_EQ(significant_digits(12.34), "12.3");
+  EXPECT_EQ(significant_digits(1.234), "1.23");
+  EXPECT_EQ(significant_digits(0.04321), "0.0432");  // 43 us: not "0.0"
+  EXPECT_EQ(significant_digits(0.0), "0");
 }
 
 TEST(Agreement, CountsTop1AndDifferences) {

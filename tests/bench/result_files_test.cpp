@@ -35,6 +35,20 @@ TEST(ResultFiles, EveryRowIsOnDiskAsSoonAsItIsAppended) {
   EXPECT_FALSE(std::filesystem::exists(files.json_path().string() + ".tmp"));
 }
 
+// Two runs started in the same second (same stem) keep their own files.
+TEST(ResultFiles, SameStemNeverOverwritesAnotherRun) {
+  testing::TempDir tmp;
+  ResultFiles first(tmp.path(), "run", {{"workload", "a"}});
+  ResultFiles second(tmp.path(), "run", {{"workload", "b"}});
+  ResultFiles third(tmp.path(), "run", {{"workload", "c"}});
+  EXPECT_EQ(first.json_path().filename(), "run.json");
+  EXPECT_EQ(second.json_path().filename(), "run-2.json");
+  EXPECT_EQ(third.csv_path().filename(), "run-3.csv");
+  first.append({{"name", "ort"}});
+  EXPECT_EQ(nlohmann::json::parse(testing::read_text(second.json_path()))["workload"], "b");
+  EXPECT_EQ(nlohmann::json::parse(testing::read_text(first.json_path()))["rows"].size(), 1u);
+}
+
 TEST(ResultFiles, UnwritableFolderIsAnError) {
   testing::TempDir tmp;
   testing::write_bytes(tmp.path() / "file", {'x'});

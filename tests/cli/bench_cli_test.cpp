@@ -26,7 +26,7 @@ class BenchCli : public ::testing::Test {
   fs::path out() const { return tmp_.path() / "out"; }
   std::vector<std::string> args(std::vector<std::string> extra) const {
     std::vector<std::string> a = {"bench", "--workload", "resnet101", "--data", data().string(),
-                                  "--out", out().string(), "--threads", "2", "--quiet"};
+                                  "--out", out().string(), "--threads", "2", "--min-time", "0", "--quiet"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -65,6 +65,8 @@ TEST_F(BenchCli, RunsTwoBackendsAndWritesEveryRow) {
     EXPECT_GT(row["peak_rss_mb"].get<double>(), 0.0);
     EXPECT_GT(row["load_ms"].get<double>(), 0.0);         // cold start
     EXPECT_GT(row["first_batch_ms"].get<double>(), 0.0);
+    EXPECT_GT(row["first_run_ms"].get<double>(), 0.0);
+    EXPECT_EQ(row["passes"], 1);  // --min-time 0: one pass
   }
   // libtorch's first row made the reference outputs; everything after is compared with them.
   EXPECT_TRUE(rows[0]["top1_agreement"].is_null());
@@ -74,7 +76,7 @@ TEST_F(BenchCli, RunsTwoBackendsAndWritesEveryRow) {
   }
   const std::string csv = testing::read_text(only_file_with_extension(out(), ".csv"));
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
-  EXPECT_NE(csv.find(",peak_rss_scope,load_ms,first_batch_ms,"), std::string::npos);
+  EXPECT_NE(csv.find(",peak_rss_scope,load_ms,first_run_ms,first_batch_ms,"), std::string::npos);
 }
 
 TEST_F(BenchCli, UnknownBackend) {
@@ -102,12 +104,40 @@ TEST_F(BenchCli, UnknownFlag) {
 TEST_F(BenchCli, NegativeCountsAreRefusedReadably) {
   for (const auto& [flag, value, message] : {std::tuple{"--seed", "-1", "--seed: must be 0 or more, got -1"},
                                              std::tuple{"--samples", "-5", "--samples: must be 0 or more, got -5"},
+                                             std::tuple{"--weights-seed", "-1", "--weights-seed: must be 0 or more, got -1"},
                                              std::tuple{"--warmup", "-1", "--warmup: must be 0 or more, got -1"},
-                                             std::tuple{"--samples", "abc", "--samples: must be a whole number, got 'abc'"}}) {
+                                             std::tuple{"--samples", "abc", "--samples: must be a whole number, got 'abc'"},
+                                             std::tuple{"--batch-sizes", "abc", "--batch-sizes: must be a whole number, got 'abc'"},
+                                             std::tuple{"--batch-sizes", "1,0", "--batch-sizes: must be at least 1, got 0"},
+                                             std::tuple{"--threads", "2000", "--threads: must be at most 1024, got 2000"},
+                                             std::tuple{"--min-time", "-1", "--min-time: must be 0 or more seconds, got -1"},
+                                             std::tuple{"--repeat", "0", "--repeat: must be at least 1, got 0"}}) {
     const auto r = testing::run_cpuinfer(args({flag, value}));
     EXPECT_NE(r.exit_code, 0) << flag << " " << value;
     EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
   }
+}
+
+TEST_F(BenchCli, DuplicateBatchSizeIsRefused) {
+  expect_one_error(testing::run_cpuinfer(args({"--backends", "ort", "--samples", "2", "--batch-sizes", "1,2,1"})),
+                   "--batch-sizes gives 1 twice");
+}
+
+TEST_F(BenchCli, UnwritableOutFolderSaysWhy) {
+  const fs::path file = tmp_.path() / "a-file";
+  testing::write_bytes(file, {'x'});
+  auto a = args({"--backends", "ort", "--samples", "2", "--batch-sizes", "1"});
+  a[6] = (file / "results").string();  // --out under a regular file
+  expect_one_error(testing::run_cpuinfer(a), "Not a directory");
+}
+
+TEST_F(BenchCli, MoreThreadsThanCoresWarns) {
+  auto a = args({"--backends", "ort", "--samples", "2", "--batch-sizes", "1"});
+  a[8] = "64";  // --threads
+  std::erase(a, std::string("--quiet"));
+  const auto r = testing::run_cpuinfer(a);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: --threads 64 is more than the"), std::string::npos) << r.output;
 }
 
 TEST_F(BenchCli, VersionNamesTheProgramAndItsEngine) {
@@ -184,7 +214,7 @@ class BertCli : public ::testing::Test {
   }
   std::vector<std::string> args(const fs::path& data, std::vector<std::string> extra) const {
     std::vector<std::string> a = {"bench", "--workload", "bert", "--data", data.string(), "--out",
-                                  (tmp_.path() / "out").string(), "--threads", "2", "--quiet"};
+                                  (tmp_.path() / "out").string(), "--threads", "2", "--min-time", "0", "--quiet"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }

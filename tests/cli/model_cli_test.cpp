@@ -1,12 +1,15 @@
 // `cpuinfer bench --model` and `cpuinfer profile` on small models built in memory: generated and
-// given inputs, data sets of samples with labels, symbolic dimensions, per-sample comparison, and
-// clear errors for bad flags.
+// given inputs (files and folders), data sets of samples with labels, symbolic dimensions, fixed
+// batches, per-sample comparison, and clear errors for bad flags and bad model files. The
+// ModelWorkload tests build the workload in-process to look at the samples it makes.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 
+#include "bench/onnx_model_workload.h"
+#include "core/error.h"
 #include "data/npy_file.h"
 #include "engine/onnx_builder.h"
 #include "support/test_support.h"
@@ -58,13 +61,37 @@ class ModelCli : public ::testing::Test {
     b.output("y");
     return write("text.onnx", b);
   }
+  // Relu over an input of the given dimensions ("N" symbolic): y has the input's shape.
+  fs::path relu(const std::string& name, const std::vector<std::string>& dims) {
+    OnnxBuilder b;
+    b.input("x", kFloat, dims);
+    b.node("Relu", {"x"}, {"y"});
+    b.output("y");
+    return write(name, b);
+  }
+  // The flags of a short run: no warm-up, no minimum time, one thread.
+  std::vector<std::string> quick(const fs::path& model, std::vector<std::string> extra) const {
+    std::vector<std::string> args = {"bench", "--model", model.string(), "--warmup", "0", "--min-time", "0",
+                                     "--threads", "1", "--out", out().string(), "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  // x [N, 4] times scale [4]: an input without a batch dimension beside a batched one.
+  fs::path scaled() {
+    OnnxBuilder b;
+    b.input("x", kFloat, {"N", "4"});
+    b.input("scale", kFloat, {"4"});
+    b.node("Mul", {"x", "scale"}, {"y"});
+    b.output("y");
+    return write("scaled.onnx", b);
+  }
   fs::path out() const { return tmp_.path() / "out"; }
   nlohmann::json result_json() { return nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json"))); }
   testing::TempDir tmp_;
 };
 
 TEST_F(ModelCli, BenchComparesOrtAndNativePerSample) {
-  const auto r = testing::run_cpuinfer({"bench", "--model", classifier().string(), "--batch-sizes", "1,4", "--samples", "8",
+  const auto r = testing::run_cpuinfer({"bench", "--model", classifier().string(), "--batch-sizes", "1,4", "--samples", "8", "--min-time", "0",
                                         "--threads", "2", "--out", out().string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto json = result_json();
@@ -84,7 +111,7 @@ TEST_F(ModelCli, BenchComparesOrtAndNativePerSample) {
 
 TEST_F(ModelCli, SymbolicDimensionsAndGivenInputs) {
   const fs::path model = text_model();
-  auto r = testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "sequence=6", "--batch-sizes", "2",
+  auto r = testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "sequence=6", "--batch-sizes", "2", "--min-time", "0",
                                   "--samples", "4", "--out", out().string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto json = result_json();
@@ -104,7 +131,7 @@ TEST_F(ModelCli, SymbolicDimensionsAndGivenInputs) {
   write_npy(tmp_.path() / "ids.npy", ids);
   write_npy(tmp_.path() / "mask.npy", mask);
   const std::vector<std::string> given = {"bench", "--model", model.string(), "--input", "ids=" + (tmp_.path() / "ids.npy").string(),
-                                          "--input", "mask=" + (tmp_.path() / "mask.npy").string(), "--out",
+                                          "--input", "mask=" + (tmp_.path() / "mask.npy").string(), "--min-time", "0", "--out",
                                           (tmp_.path() / "out2").string(), "--quiet"};
   std::vector<std::string> batch1 = given;
   batch1.insert(batch1.end(), {"--batch-sizes", "1"});
@@ -142,7 +169,7 @@ TEST_F(ModelCli, GivenSamplesWithLabelsGiveAccuracy) {
   write_npy(x_file, x);
   write_npy(labels_file, labels);
   const std::vector<std::string> base = {"bench", "--model", model.string(), "--input", "x=" + x_file.string(), "--threads", "1",
-                                         "--warmup", "0", "--quiet"};
+                                         "--warmup", "0", "--min-time", "0", "--quiet"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = base;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -223,7 +250,7 @@ TEST_F(ModelCli, GivenInputsAgreeOnSamplesAndDimensions) {
                    "--input ids=" + ids.string() + " has sequence = 3, --shape sequence=5");
   // mask is generated with the files' sequence length, one slice per sample.
   const auto r = testing::run_cpuinfer({"bench", "--model", model.string(), "--input", "ids=" + ids.string(), "--batch-sizes",
-                                        "2,4", "--samples", "0", "--warmup", "0", "--out", out().string(), "--quiet"});
+                                        "2,4", "--samples", "0", "--warmup", "0", "--min-time", "0", "--out", out().string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto json = result_json();
   EXPECT_EQ(json["workload"]["inputs"][1]["shape"], "batch x 3");
@@ -231,6 +258,257 @@ TEST_F(ModelCli, GivenInputsAgreeOnSamplesAndDimensions) {
     EXPECT_EQ(row["status"], "ok") << row.dump();
     EXPECT_EQ(row["samples"], 4) << row.dump();
   }
+}
+
+// A model whose batch is fixed (x is 2x4): a sample is one whole set of inputs, so the run has
+// batches of one sample, and the row's batch size is the model's, 2.
+TEST_F(ModelCli, FixedBatchModelRunsItsOwnBatch) {
+  const auto r = testing::run_cpuinfer(quick(relu("fixed.onnx", {"2", "4"}), {"--samples", "3"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = result_json();
+  EXPECT_EQ(json["workload"]["inputs"][0]["shape"], "2x4");
+  ASSERT_EQ(json["rows"].size(), 2u);
+  for (const auto& row : json["rows"]) {
+    SCOPED_TRACE(row.dump());
+    EXPECT_EQ(row["status"], "ok");
+    EXPECT_EQ(row["batch_size"], 2);
+    if (row["name"] == "native") {
+      EXPECT_EQ(row["max_abs_diff"], 0.0);
+    }
+  }
+}
+
+// An output without the batch dimension (the sum of everything, a scalar) is compared whole.
+TEST_F(ModelCli, OutputWithoutBatchDimensionIsComparedWhole) {
+  OnnxBuilder b;
+  b.input("x", kFloat, {"N", "4"});
+  OnnxBuilder::attribute(b.node("ReduceSum", {"x"}, {"y"}), "keepdims", std::int64_t{0});
+  b.output("y");
+  const auto r = testing::run_cpuinfer(quick(write("sum.onnx", b), {"--batch-sizes", "1,2", "--samples", "4"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = result_json();
+  ASSERT_EQ(json["rows"].size(), 4u);
+  for (const auto& row : json["rows"]) {
+    SCOPED_TRACE(row.dump());
+    EXPECT_EQ(row["status"], "ok");
+    if (row["name"] == "native") {
+      EXPECT_LE(row["max_rel_diff"].get<double>(), 1e-5);
+    }
+  }
+}
+
+// --input name=FOLDER: one sample per .npy file, each the model's shape with batch 1 or without the
+// batch dimension; other files are ignored.
+TEST_F(ModelCli, InputFolderGivesOneSamplePerFile) {
+  const fs::path dir = tmp_.path() / "samples";
+  fs::create_directories(dir);
+  write_npy(dir / "a.npy", Tensor(DType::f32, {1, 5}));
+  write_npy(dir / "b.npy", Tensor(DType::f32, {5}));
+  write_npy(dir / "c.npy", Tensor(DType::f32, {1, 5}));
+  testing::write_bytes(dir / "notes.txt", {'h', 'i'});
+  const auto r = testing::run_cpuinfer(quick(relu("five.onnx", {"N", "5"}), {"--input", "x=" + dir.string(), "--batch-sizes", "1,3"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = result_json();
+  EXPECT_EQ(json["workload"]["samples"], 3);
+  EXPECT_EQ(json["workload"]["file_samples"], 3);
+  ASSERT_EQ(json["rows"].size(), 4u);
+  for (const auto& row : json["rows"]) EXPECT_EQ(row["status"], "ok") << row.dump();
+}
+
+// Refused before anything runs, with one line naming the file: here an empty model file.
+TEST_F(ModelCli, EmptyModelFileIsRefused) {
+  const fs::path empty = tmp_.path() / "empty.onnx";
+  testing::write_bytes(empty, {});
+  expect_one_error(testing::run_cpuinfer(quick(empty, {})), "--model " + empty.string() + ": 0 bytes, not an ONNX model");
+}
+
+TEST_F(ModelCli, ZeroShapeIsRefused) {
+  expect_one_error(testing::run_cpuinfer(quick(text_model(), {"--shape", "ids=0x3"})),
+                   "--shape ids=0x3: dimension 0 is 0, must be at least 1");
+}
+
+// The workload in-process: the samples it makes, and its errors (each one line naming the culprit).
+class ModelWorkload : public ModelCli {
+ protected:
+  std::unique_ptr<Workload> make(const fs::path& model, std::vector<std::string> shapes = {},
+                                 std::vector<std::string> inputs = {}, std::size_t samples = 0) {
+    ModelWorkloadOptions o = model_options_from_flags(model.string(), shapes, inputs);
+    o.samples = samples;
+    return make_onnx_model_workload(o);
+  }
+  void expect_error(const fs::path& model, std::vector<std::string> shapes, std::vector<std::string> inputs,
+                    const std::string& culprit) {
+    try {
+      make(model, shapes, inputs);
+      ADD_FAILURE() << "accepted; expected an error with: " << culprit;
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(culprit), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  }
+  static std::vector<float> values(const Tensor& t) {
+    const auto v = t.values<float>();
+    return {v.begin(), v.end()};
+  }
+};
+
+TEST_F(ModelWorkload, FixedBatchSamplesAreWholeInputsOfTheirOwn) {
+  const auto w = make(relu("fixed.onnx", {"2", "4"}));
+  EXPECT_EQ(w->size(), 16u);  // generated: 0 = 16
+  EXPECT_EQ(w->max_batch_size(), 1u);
+  EXPECT_EQ(w->rows_per_sample(), 2u);
+  const auto first = w->batch({{0}, 0}), second = w->batch({{1}, 0});
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].shape(), (Shape{2, 4}));
+  EXPECT_NE(values(first[0]), values(second[0]));
+  EXPECT_EQ(values(first[0]), values(w->batch({{0}, 0})[0]));
+  EXPECT_THROW(w->batch({{0, 1}, 0}), Error);
+  // A generated sample is the same whether the batch is fixed at 1 or open.
+  const auto one = make(relu("one.onnx", {"1", "4"})), open = make(relu("open.onnx", {"N", "4"}));
+  EXPECT_EQ(one->rows_per_sample(), 1u);
+  EXPECT_EQ(one->max_batch_size(), 1u);
+  EXPECT_EQ(values(one->batch({{3}, 0})[0]), values(open->batch({{3}, 0})[0]));
+  // --shape fixes the batch too, and a whole input's shape gives its symbols to the other inputs.
+  EXPECT_EQ(make(relu("open.onnx", {"N", "4"}), {"x=3x4"})->rows_per_sample(), 3u);
+  const auto text = make(text_model(), {"ids=2x5"});
+  EXPECT_EQ(text->rows_per_sample(), 2u);
+  EXPECT_EQ(text->batch({{0}, 0})[1].shape(), (Shape{2, 5}));  // mask: batch and sequence from ids
+  // An input without a batch dimension beside a batched one is the same for every batch.
+  const auto mixed = make(scaled());
+  EXPECT_EQ(mixed->rows_per_sample(), 1u);
+  EXPECT_EQ(mixed->max_batch_size(), 16u);
+  EXPECT_EQ(values(mixed->batch({{0}, 0})[1]), values(mixed->batch({{1}, 0})[1]));
+}
+
+// A folder's files in file-name order; for a fixed batch, each file is a whole input.
+TEST_F(ModelWorkload, FolderSamplesInFileNameOrder) {
+  const fs::path dir = tmp_.path() / "samples";
+  fs::create_directories(dir);
+  for (int i : {2, 0, 1}) {
+    Tensor t(DType::f32, i == 1 ? Shape{5} : Shape{1, 5});
+    t.values<float>()[0] = static_cast<float>(i);
+    write_npy(dir / fmt::format("s{}.npy", i), t);
+  }
+  const auto w = make(relu("five.onnx", {"N", "5"}), {}, {"x=" + dir.string()});
+  ASSERT_EQ(w->size(), 3u);
+  const Tensor batch = w->batch({{0, 1, 2}, 0})[0];
+  ASSERT_EQ(batch.shape(), (Shape{3, 5}));
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(batch.values<float>()[i * 5], static_cast<float>(i));
+
+  const fs::path fixed_dir = tmp_.path() / "fixed";
+  fs::create_directories(fixed_dir);
+  for (int i : {1, 0}) {
+    Tensor t(DType::f32, {2, 4});
+    t.values<float>()[7] = static_cast<float>(i);
+    write_npy(fixed_dir / fmt::format("{}.npy", i), t);
+  }
+  const auto fixed = make(relu("fixed.onnx", {"2", "4"}), {}, {"x=" + fixed_dir.string()});
+  ASSERT_EQ(fixed->size(), 2u);
+  EXPECT_EQ(fixed->rows_per_sample(), 2u);
+  EXPECT_EQ(fixed->batch({{1}, 0})[0].values<float>()[7], 1.0f);
+  // One file is one sample of a fixed batch.
+  const auto single = make(relu("fixed.onnx", {"2", "4"}), {}, {"x=" + (fixed_dir / "1.npy").string()});
+  EXPECT_EQ(single->size(), 1u);
+}
+
+TEST_F(ModelWorkload, FolderFilesAreAllChecked) {
+  const fs::path model = relu("five.onnx", {"N", "5"});
+  const fs::path dir = tmp_.path() / "samples";
+  fs::create_directories(dir);
+  for (const char* name : {"a.npy", "b.npy", "c.npy"}) write_npy(dir / name, Tensor(DType::f32, {1, 5}));
+  const std::string flag = "x=" + dir.string();
+  write_npy(dir / "d.npy", Tensor(DType::f32, {2, 5}));
+  expect_error(model, {}, {flag}, "--input x=" + (dir / "d.npy").string() + " has shape 2x5: a file of the folder holds one sample");
+  write_npy(dir / "d.npy", Tensor(DType::f32, {1, 4}));
+  expect_error(model, {}, {flag}, "--input x=" + (dir / "d.npy").string() + " has shape 1x4: a file of the folder holds one sample");
+  write_npy(dir / "d.npy", Tensor(DType::f64, {1, 5}));
+  expect_error(model, {}, {flag}, "--input x=" + (dir / "d.npy").string() + ": holds float64, the model's input is float32");
+  fs::remove(dir / "d.npy");
+
+  // A fixed batch: each file is checked whole.
+  const fs::path fixed_dir = tmp_.path() / "fixed";
+  fs::create_directories(fixed_dir);
+  write_npy(fixed_dir / "0.npy", Tensor(DType::f32, {2, 4}));
+  write_npy(fixed_dir / "1.npy", Tensor(DType::f32, {1, 4}));
+  expect_error(relu("fixed.onnx", {"2", "4"}), {}, {"x=" + fixed_dir.string()},
+               "--input x=" + (fixed_dir / "1.npy").string() + " has shape 1x4, the model declares 2 x 4");
+
+  // Every --input gives the same number of samples.
+  OnnxBuilder two;
+  two.input("x", kFloat, {"N", "5"});
+  two.input("z", kFloat, {"N", "5"});
+  two.node("Add", {"x", "z"}, {"y"});
+  two.output("y");
+  write_npy(tmp_.path() / "z4.npy", Tensor(DType::f32, {4, 5}));
+  expect_error(write("two.onnx", two), {}, {flag, "z=" + (tmp_.path() / "z4.npy").string()},
+               "has 4 samples, --input x=" + dir.string() + " has 3");
+
+  const fs::path empty = tmp_.path() / "empty", text_only = tmp_.path() / "text_only";
+  fs::create_directories(empty);
+  fs::create_directories(text_only);
+  testing::write_bytes(text_only / "x.txt", {'1'});
+  expect_error(model, {}, {"x=" + empty.string()}, "--input x=" + empty.string() + ": the folder holds no .npy files");
+  expect_error(model, {}, {"x=" + text_only.string()}, "--input x=" + text_only.string() + ": the folder holds no .npy files");
+}
+
+TEST_F(ModelWorkload, InputFilesOfTheWrongShapeAreRefused) {
+  // A fixed-batch input takes the file whole: every dimension is checked.
+  write_npy(tmp_.path() / "wide.npy", Tensor(DType::f32, {2, 5}));
+  const std::string wide = (tmp_.path() / "wide.npy").string();
+  expect_error(relu("fixed.onnx", {"2", "4"}), {}, {"x=" + wide}, "--input x=" + wide + " has shape 2x5, the model declares 2 x 4");
+  // An input without a batch dimension beside a batched one: the same, and it takes one file for
+  // every batch, not a folder of samples.
+  write_npy(tmp_.path() / "scale5.npy", Tensor(DType::f32, {5}));
+  const std::string scale5 = (tmp_.path() / "scale5.npy").string();
+  expect_error(scaled(), {}, {"scale=" + scale5}, "--input scale=" + scale5 + " has shape 5, the model declares 4");
+  fs::create_directories(tmp_.path() / "scales");
+  write_npy(tmp_.path() / "scales" / "0.npy", Tensor(DType::f32, {4}));
+  expect_error(scaled(), {}, {"scale=" + (tmp_.path() / "scales").string()},
+               "input 'scale' has no batch dimension (4), it takes one .npy file for every batch, not a folder");
+}
+
+TEST_F(ModelWorkload, ShapeSizesArePositiveAndAgree) {
+  const fs::path model = text_model();
+  expect_error(model, {"sequence=0"}, {}, "--shape sequence=0: dimension 0 is 0, must be at least 1");
+  expect_error(model, {"ids=2x-3"}, {}, "--shape ids=2x-3: dimension 1 is -3, must be at least 1");
+  expect_error(model, {"ids=2x5", "sequence=6"}, {}, "--shape ids=2x5 has sequence = 5, --shape sequence=6");
+  expect_error(model, {"ids=2x5", "mask=3x5"}, {}, "has batch = ");
+}
+
+TEST_F(ModelWorkload, ModelFileMustBeAnOnnxModelWithInputs) {
+  const fs::path text = tmp_.path() / "text.onnx", truncated = tmp_.path() / "cut.onnx";
+  const std::string words = "This is a README, not a model.\n";
+  testing::write_bytes(text, std::vector<unsigned char>(words.begin(), words.end()));
+  const std::string bytes = testing::read_text(classifier());
+  testing::write_bytes(truncated, std::vector<unsigned char>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)));
+  expect_error(text, {}, {}, "--model " + text.string() + " is not an ONNX model");
+  expect_error(truncated, {}, {}, "--model " + truncated.string() + " is not an ONNX model");
+  expect_error(tmp_.path(), {}, {}, "a folder, not an ONNX model file");
+  expect_error(write("nograph.onnx", OnnxBuilder()), {}, {},  // a ModelProto with only its version and opset
+               "--model " + (tmp_.path() / "nograph.onnx").string() + ": the model has no graph");
+  OnnxBuilder constant;
+  constant.initializer("c", {2}, {1.0f, 2.0f});
+  constant.node("Relu", {"c"}, {"y"});
+  constant.output("y");
+  expect_error(write("constant.onnx", constant), {}, {}, "the model has no inputs to feed");
+}
+
+// Labels need one class per sample: a fixed batch of 2 rows takes none.
+TEST_F(ModelWorkload, FixedBatchOfSeveralRowsTakesNoLabels) {
+  write_npy(tmp_.path() / "labels.npy", Tensor(DType::i64, {3}));
+  ModelWorkloadOptions o = model_options_from_flags(relu("fixed.onnx", {"2", "4"}).string(), {}, {});
+  o.labels = tmp_.path() / "labels.npy";
+  EXPECT_THROW(
+      {
+        try {
+          make_onnx_model_workload(o);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("the model's batch is fixed at 2 rows"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      Error);
 }
 
 TEST_F(ModelCli, ModelExcludesWorkloadFlagsAndNeedsAModelFile) {

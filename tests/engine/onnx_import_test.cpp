@@ -192,5 +192,23 @@ TEST(OnnxImport, ReadsAFileAndRefusesAMissingOne) {
   EXPECT_THROW(engine::import_onnx_file(dir.path() / "missing.onnx"), Error);
 }
 
+TEST(OnnxImport, SignatureOfAFileWithoutAGraphIsRefused) {
+  // Zero bytes parse as an empty ModelProto: no graph, so not a model (nor is one with only a version).
+  testing::TempDir dir;
+  const auto empty = dir.path() / "empty.onnx", version_only = dir.path() / "version.onnx";
+  std::ofstream(empty, std::ios::binary).flush();
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  std::ofstream(version_only, std::ios::binary) << m.SerializeAsString();
+  for (const auto& file : {empty, version_only}) {
+    try {
+      engine::read_onnx_signature(file);
+      ADD_FAILURE() << file << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), file.string() + ": the model has no graph");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cpuinfer

@@ -192,6 +192,8 @@ Graph import_onnx_file(const std::filesystem::path& file) {
 
 Signature read_onnx_signature(const std::filesystem::path& file) {
   const onnx::ModelProto model = parse_file(file);
+  // An empty file parses as an empty ModelProto, and so may a few stray bytes: no graph, no model.
+  if (!model.has_graph()) fail("{}: the model has no graph", file.string());
   std::set<std::string> initializers;
   for (const auto& init : model.graph().initializer()) initializers.insert(init.name());
   Signature s;
