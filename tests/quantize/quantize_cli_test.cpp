@@ -48,7 +48,7 @@ TEST_F(QuantizeCli, StaticFromANpyFileAndDynamicWithout) {
                     "image=" + images.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = run_cpuinfer({"bench", "--model", path("cnn2.int8.onnx").string(), "--backends", "ort,native", "--batch-sizes", "2",
-                    "--samples", "2", "--threads", "1", "--out", path("results").string(), "--quiet"});
+                    "--samples", "2", "--threads", "1", "--min-time", "0", "--out", path("results").string(), "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
 
   const fs::path linear = write("linear.onnx", test::tiny_matmul(true));

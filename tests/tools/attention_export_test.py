@@ -85,7 +85,7 @@ class AttentionExports(unittest.TestCase):
                     for batch, name in ((right, "right"), (left, "left")):
                         out = os.path.join(tmp, f"out{opset}{name}")
                         run(["bench", "--model", model, "--backends", "ort,native", "--reference", "ort", "--batch-sizes", "1",
-                             "--samples", "1", "--warmup", "0", "--quiet", "--out", out] + batch)
+                             "--samples", "1", "--warmup", "0", "--min-time", "0", "--quiet", "--out", out] + batch)
                         with open(glob.glob(os.path.join(out, "*.csv"))[0], encoding="utf-8") as f:
                             native = [r for r in csv.DictReader(f) if r["name"] == "native"][0]
                         self.assertEqual(native["status"], "ok", native)

@@ -109,7 +109,7 @@ class BertCheckpoints(unittest.TestCase):
             os.symlink(os.path.abspath(DATA), os.path.join(cache, "data"))
         out = os.path.join(self.tmp.name, "out")
         r = subprocess.run([CPUINFER, "bench", "--workload", "bert", "--backends", "ort,libtorch", "--samples", "4",
-                            "--batch-sizes", "2", "--weights", path, "--cache", cache, "--out", out, "--quiet"],
+                            "--batch-sizes", "2", "--min-time", "0", "--weights", path, "--cache", cache, "--out", out, "--quiet"],
                            capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         [name] = [f for f in os.listdir(out) if f.endswith(".json")]

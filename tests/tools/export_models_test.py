@@ -36,7 +36,7 @@ class ExportWithWeights(unittest.TestCase):
         cls.out = os.path.join(cls.tmp.name, "out")
         cls.bench = subprocess.run(
             [CPUINFER, "bench", "--workload", "resnet101", "--backends", "ort,libtorch", "--batch-sizes", "2",
-             "--samples", "2", "--weights", cls.checkpoint, "--cache", cls.cache, "--out", cls.out, "--quiet"],
+             "--samples", "2", "--min-time", "0", "--weights", cls.checkpoint, "--cache", cls.cache, "--out", cls.out, "--quiet"],
             capture_output=True, text=True, timeout=600)
         cls.folder = os.path.join(cls.cache, "models", "resnet101-resnet101-63fe2227")
 

@@ -36,7 +36,7 @@ def bench(folder, files, out):
     for name, file in files["calibration"].items():
         args += ["--calibration", f"{name}={os.path.join(folder, file)}"]
     args += ["--labels", os.path.join(folder, "test_labels.npy"), "--backends", ",".join(BACKENDS), "--reference", "ort",
-             "--batch-sizes", "1,8", "--samples", "0", "--out", out, "--quiet"]
+             "--batch-sizes", "1,8", "--samples", "0", "--min-time", "0", "--out", out, "--quiet"]
     r = subprocess.run([CPUINFER] + args, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise AssertionError(f"cpuinfer {' '.join(args)} exited {r.returncode}:\n{r.stdout}{r.stderr}")
