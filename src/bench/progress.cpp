@@ -9,7 +9,9 @@
 
 namespace cpuinfer {
 
-Progress::Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
+Progress::Progress(bool enabled) : enabled_(enabled), out_(stderr), tty_(isatty(STDERR_FILENO) != 0) {}
+
+Progress::Progress(std::FILE* out, bool terminal) : enabled_(true), out_(out), tty_(terminal) {}
 
 void Progress::start(std::string label, std::size_t total) {
   label_ = std::move(label);
@@ -32,10 +34,10 @@ void Progress::resize(std::size_t total) {
 void Progress::finish(const std::string& summary) {
   if (!enabled_) return;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  if (tty_) std::fputs("\r\033[K", stderr);
-  fmt::print(stderr, "{} {}{}({:.1f} s)\n", tty_ ? "✓" : "done:", label_, summary.empty() ? " " : " " + summary + " ",
+  if (tty_) std::fputs("\r\033[K", out_);
+  fmt::print(out_, "{} {}{}({:.1f} s)\n", tty_ ? "✓" : "done:", label_, summary.empty() ? " " : " " + summary + " ",
              seconds);
-  std::fflush(stderr);
+  std::fflush(out_);
 }
 
 void Progress::draw() {
@@ -48,16 +50,16 @@ void Progress::draw() {
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(fraction * kWidth);
-    fmt::print(stderr, "\r\033[K{} [{}{}] {}/{} ETA {}", label_, std::string(filled, '#'),
+    fmt::print(out_, "\r\033[K{} [{}{}] {}/{} ETA {}", label_, std::string(filled, '#'),
                std::string(kWidth - filled, '.'), done_, total_, eta);
   } else {
     // Without a terminal (logs, CI): a line at most every 10 s; finish() prints the last one.
     const auto now = std::chrono::steady_clock::now();
     if (now - last_line_ < std::chrono::seconds(10)) return;
     last_line_ = now;
-    fmt::print(stderr, "{}: {}/{}, ETA {}\n", label_, done_, total_, eta);
+    fmt::print(out_, "{}: {}/{}, ETA {}\n", label_, done_, total_, eta);
   }
-  std::fflush(stderr);
+  std::fflush(out_);
 }
 
 }  // namespace cpuinfer

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <string>
 
 namespace cpuinfer {
@@ -11,6 +12,8 @@ namespace cpuinfer {
 class Progress {
  public:
   explicit Progress(bool enabled = true);
+  // To `out`, drawn in place if `terminal` (tests).
+  Progress(std::FILE* out, bool terminal);
   void start(std::string label, std::size_t total);
   void advance(std::size_t done_now = 1);
   // A new estimate of the total (more passes than the first).
@@ -21,6 +24,7 @@ class Progress {
   void draw();
 
   bool enabled_;
+  std::FILE* out_;
   bool tty_;
   std::string label_;
   std::size_t total_ = 0, done_ = 0;

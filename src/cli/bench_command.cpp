@@ -154,6 +154,8 @@ int run_bench(BenchArgs& a) {
                         {"batch_sizes", sweep.batch_sizes},
                         {"threads", a.threads},
                         {"warmup_batches", a.warmup},
+                        {"seed", a.seed},
+                        {"weights_seed", model.random_weights ? nlohmann::ordered_json(a.weights_seed) : nlohmann::ordered_json()},
                         {"min_time_s", a.min_time},
                         {"repeats", a.repeat},
                         {"timeout_s", a.timeout},

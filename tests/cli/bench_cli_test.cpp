@@ -140,6 +140,23 @@ TEST_F(BenchCli, MoreThreadsThanCoresWarns) {
   EXPECT_NE(r.output.find("warning: --threads 64 is more than the"), std::string::npos) << r.output;
 }
 
+// --seed picks the samples; the random weights (and their cached export) stay those of --weights-seed.
+TEST_F(BenchCli, SeedPicksSamplesNotWeights) {
+  const auto r = testing::run_cpuinfer(args({"--backends", "ort", "--samples", "2", "--batch-sizes", "1", "--seed", "5"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json")));
+  EXPECT_EQ(fs::path(json["workload"]["model"].get<std::string>()).filename(), "resnet101-random-seed0");
+  EXPECT_EQ(json["protocol"]["seed"], 5);
+  EXPECT_EQ(json["protocol"]["weights_seed"], 0);
+}
+
+TEST_F(BenchCli, HelpSaysWhatZeroSamplesMeans) {
+  const auto r = testing::run_cpuinfer({"bench", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("0 means 16 generated samples"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--weights-seed"), std::string::npos) << r.output;
+}
+
 TEST_F(BenchCli, VersionNamesTheProgramAndItsEngine) {
   const auto r = testing::run_cpuinfer({"--version"});
   EXPECT_EQ(r.exit_code, 0) << r.output;

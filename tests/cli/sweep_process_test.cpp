@@ -111,6 +111,8 @@ TEST_F(SweepProcess, CrashedBackendFailsItsRowsAndTheOthersRun) {
   EXPECT_EQ(run.wait(), 1) << run.output();  // failed rows: exit 1, after every row is written
   const nlohmann::json doc = results();
   EXPECT_TRUE(doc["complete"].get<bool>());
+  // .../digits/model.onnx: the run is named after the model's folder, not "model".
+  EXPECT_EQ(testing::only_file_with_extension(out(), ".json").filename().string().rfind("digits-", 0), 0u);
   const auto& rows = doc["rows"];
   ASSERT_EQ(rows.size(), 6u) << run.output();
   for (const auto& row : rows) {
