@@ -60,11 +60,23 @@ std::string ProcessEnd::describe(double timeout_s) const {
   return "";
 }
 
+// SIGPIPE ignored while it lives: a child that dies closes its pipes, and writing to them must
+// fail (EPIPE), not kill this process.
+class IgnoredSigpipe {
+ public:
+  IgnoredSigpipe() : previous_(signal(SIGPIPE, SIG_IGN)) {}
+  ~IgnoredSigpipe() { signal(SIGPIPE, previous_); }
+  IgnoredSigpipe(const IgnoredSigpipe&) = delete;
+  IgnoredSigpipe& operator=(const IgnoredSigpipe&) = delete;
+
+ private:
+  sighandler_t previous_;
+};
+
 ProcessEnd run_backend_process(const std::vector<std::string>& argv, double timeout_s,
-                               const std::function<void(const nlohmann::json&)>& on_message) {
+                               const std::function<void(const nlohmann::ordered_json&)>& on_message) {
   if (argv.empty()) fail("run_backend_process: empty command");
-  // A child that dies closes its pipes: writing to them must fail (EPIPE), not kill this process.
-  signal(SIGPIPE, SIG_IGN);
+  const IgnoredSigpipe ignored_sigpipe;
   int messages[2], acks[2];
   if (pipe2(messages, O_CLOEXEC) != 0 || pipe2(acks, O_CLOEXEC) != 0)
     fail("cannot create pipes for a backend process: {}", strerror(errno));
@@ -78,6 +90,7 @@ ProcessEnd run_backend_process(const std::vector<std::string>& argv, double time
     // close-on-exec on its copy, the others close at exec.
     const int to_parent = fcntl(messages[1], F_DUPFD_CLOEXEC, 10), from_parent = fcntl(acks[0], F_DUPFD_CLOEXEC, 10);
     if (to_parent < 0 || from_parent < 0 || dup2(to_parent, kMessageFd) < 0 || dup2(from_parent, kAckFd) < 0) _exit(127);
+    signal(SIGPIPE, SIG_DFL);  // the child's own: not inherited from our SIG_IGN
     execv(args[0], args.data());
     // Only async-signal-safe calls between fork and exec: other threads may hold malloc's lock.
     static const char why[] = "cpuinfer: error: cannot start a backend process (execv failed)\n";
@@ -125,7 +138,7 @@ ProcessEnd run_backend_process(const std::vector<std::string>& argv, double time
       const std::string line = pending.substr(0, eol);
       pending.erase(0, eol + 1);
       try {
-        on_message(nlohmann::json::parse(line));
+        on_message(nlohmann::ordered_json::parse(line));
       } catch (...) {
         stop_child(pid);
         finish({});
@@ -147,6 +160,12 @@ ProcessEnd run_backend_process(const std::vector<std::string>& argv, double time
   if (WIFSIGNALED(status)) return finish({ProcessEnd::Kind::crashed, WTERMSIG(status)});
   if (WEXITSTATUS(status) != 0) return finish({ProcessEnd::Kind::exited, WEXITSTATUS(status)});
   return finish({ProcessEnd::Kind::finished, 0});
+}
+
+void open_parent_channel() {
+  for (const int fd : {kMessageFd, kAckFd})
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+      fail("the --worker-* flags are for the processes a sweep starts itself (file descriptor {} is not open)", fd);
 }
 
 void send_to_parent(const nlohmann::ordered_json& message) {

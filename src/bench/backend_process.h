@@ -30,7 +30,12 @@ struct ProcessEnd {
 // `interrupted`. Throws cpuinfer::Error if the process cannot start; an exception from on_message
 // kills the child and propagates.
 ProcessEnd run_backend_process(const std::vector<std::string>& argv, double timeout_s,
-                               const std::function<void(const nlohmann::json&)>& on_message);
+                               const std::function<void(const nlohmann::ordered_json&)>& on_message);
+
+// Child side, first: checks that the two pipes are there (throws cpuinfer::Error naming the worker
+// flags otherwise: they are for the sweep's own processes) and keeps them from this process's own
+// children (an exporter it starts must not hold the parent's pipe open).
+void open_parent_channel();
 
 // Child side: sends a message and waits until the parent has handled it. Throws cpuinfer::Error
 // if the parent is gone.

@@ -59,10 +59,14 @@ void Agreement::add(std::span<const float> out, std::span<const float> ref, std:
     if (argmax(out.first(top1_size)) == argmax(ref.first(top1_size))) ++top1_equal;
   }
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const double d = std::fabs(static_cast<double>(out[i]) - ref[i]);
-    // A NaN output is as far from the reference as can be.
-    max_abs_diff = std::isnan(d) ? std::numeric_limits<double>::infinity() : std::max(max_abs_diff, d);
-    max_ref_abs = std::max(max_ref_abs, std::fabs(static_cast<double>(ref[i])));
+    const double o = out[i], r = ref[i];
+    if (!std::isfinite(o) || !std::isfinite(r)) {
+      const bool same = (std::isnan(o) && std::isnan(r)) || o == r;
+      if (!same) ++nonfinite_mismatches;
+      continue;
+    }
+    max_abs_diff = std::max(max_abs_diff, std::fabs(o - r));
+    max_ref_abs = std::max(max_ref_abs, std::fabs(r));
   }
 }
 

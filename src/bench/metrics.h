@@ -33,8 +33,11 @@ struct Agreement {
   std::size_t compared = 0;       // samples with a reference output
   std::size_t top1_compared = 0;  // samples whose argmax was compared (classification)
   std::size_t top1_equal = 0;     // argmax equal
-  double max_abs_diff = 0.0;   // max |out - ref| over all compared values
-  double max_ref_abs = 0.0;    // max |ref|, for a relative error: max_abs_diff / max_ref_abs
+  double max_abs_diff = 0.0;   // max |out - ref| over the compared values that are finite on both sides
+  double max_ref_abs = 0.0;    // max |ref| over finite values, for a relative error: max_abs_diff / max_ref_abs
+  // Values NaN or infinite on one side and not the same on the other (a NaN where the reference
+  // has a number, +inf where it has -inf): a broken output, however small max_abs_diff is.
+  std::size_t nonfinite_mismatches = 0;
 
   // Compares all values; the argmax over the first `top1_size` values (0: no top-1 comparison).
   void add(std::span<const float> out, std::span<const float> ref, std::size_t top1_size);

@@ -139,6 +139,16 @@ Units output_units(const std::vector<Tensor>& outputs, const PlannedBatch& plann
   return u;
 }
 
+// Samples of the batch whose top-1 in output 0 (B x C logits, output_units checked) is their label.
+std::size_t correct_top1(const Tensor& logits, const PlannedBatch& planned, const Workload& w) {
+  const std::size_t n = planned.samples.size(), classes = logits.numel() / n;
+  const std::span<const float> values = logits.values<float>();
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    correct += static_cast<int>(argmax(values.subspan(i * classes, classes))) == w.label(planned.samples[i]);
+  return correct;
+}
+
 // --save-outputs: DIR/<backend>/batch<B>[-<variant>]/sample<i>[+<j>...].output<k>.npy
 void save_unit_outputs(const std::filesystem::path& dir, const std::string& backend, const RowKey& key, const Unit& unit) {
   const std::filesystem::path folder =
@@ -223,9 +233,8 @@ void measure(BackendRun& r, const RowKey& key, nlohmann::ordered_json& row) {
     std::vector<Tensor> outputs;
     latencies_ms.push_back(timed_run(w.batch(planned), &outputs));
     const Units units = output_units(outputs, planned, w, !r.o.save_outputs.empty());
+    if (w.labelled()) correct += correct_top1(outputs[0], planned, w);
     for (const Unit& unit : units.units) {
-      if (w.labelled() && static_cast<int>(argmax(std::span(unit.values).first(units.top1_size))) == w.label(unit.samples[0]))
-        ++correct;
       if (const std::vector<float>* stored = r.ref.find(unit.samples)) {
         agreement.add(unit.values, *stored, units.top1_size);
       } else if (is_reference) {
@@ -269,6 +278,7 @@ void measure(BackendRun& r, const RowKey& key, nlohmann::ordered_json& row) {
   row["max_abs_diff"] = agreement.compared ? nlohmann::ordered_json(agreement.max_abs_diff) : nullptr;
   row["max_rel_diff"] = optional_number(agreement.max_rel_diff());
   row["compared_samples"] = agreement.compared;
+  row["nonfinite_mismatches"] = agreement.nonfinite_mismatches;
   row["latencies_ms"] = latencies_ms;
 }
 
@@ -312,6 +322,11 @@ void run_backend(const Workload& w, const SweepOptions& o, const std::string& na
       try {
         measure(run, key, row);
         summary = fmt::format("{} ms/batch mean", significant_digits(row["latency_mean_ms"].get<double>()));
+        if (const auto mismatches = row["nonfinite_mismatches"].get<std::size_t>(); mismatches > 0) {
+          status = fmt::format("failed: run: {} output values are NaN or infinite where the reference's are not (or the "
+                               "other way round)", mismatches);
+          summary = "failed";
+        }
       } catch (const Unsupported& e) {
         summary = "unsupported";
         status = fmt::format("unsupported: run: {}", e.what());
@@ -374,7 +389,7 @@ class ScratchFolder {
 bool run_backend_process_rows(const Workload& w, const SweepOptions& o, const std::string& name, const ModelFiles& files,
                               const std::map<std::string, std::string>& export_errors,
                               const std::filesystem::path& reference_file, std::string& ref_backend, const EmitRow& emit,
-                              Progress& progress) {
+                              Progress& progress, SweepOutcome& outcome) {
   if (!files.by_format.count(make_backend(name, BackendOptions{})->format())) {
     // Nothing to load (its export failed): its rows say why, without a process.
     ReferenceOutputs none;
@@ -387,7 +402,7 @@ bool run_backend_process_rows(const Workload& w, const SweepOptions& o, const st
   if (const auto int8 = files.by_format.find(kInt8Format); int8 != files.by_format.end())
     argv.insert(argv.end(), {"--worker-int8-model", int8->second.string()});
   std::size_t received = 0;
-  const ProcessEnd end = run_backend_process(argv, o.timeout_s, [&](const nlohmann::json& message) {
+  const ProcessEnd end = run_backend_process(argv, o.timeout_s, [&](const nlohmann::ordered_json& message) {
     nlohmann::ordered_json row = message.at("row");
     // The reference is whichever backend's rows first say they are it (the first that loaded).
     if (ref_backend.empty() && row.at("status").get<std::string>() == "ok") ref_backend = name;
@@ -396,7 +411,11 @@ bool run_backend_process_rows(const Workload& w, const SweepOptions& o, const st
   });
   if (end.kind == ProcessEnd::Kind::interrupted) return false;
   const std::vector<RowKey> keys = row_keys(w, o);
-  if (received >= keys.size() && end.kind == ProcessEnd::Kind::finished) return true;
+  if (received >= keys.size()) {
+    if (end.kind != ProcessEnd::Kind::finished)
+      outcome.process_failures.push_back(fmt::format("{}'s process {} after its last row", name, end.describe(o.timeout_s)));
+    return true;
+  }
   const std::unique_ptr<Backend> backend = make_backend(name, BackendOptions{o.threads});
   for (std::size_t k = received; k < keys.size(); ++k) {
     nlohmann::ordered_json row = base_row(w, *backend, keys[k], o);
@@ -418,6 +437,7 @@ SweepOutcome run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& re
   add_int8_model(w, o, files, export_errors, progress);
 
   const ScratchFolder scratch;
+  SweepOutcome outcome;
   for (int repeat = 1; repeat <= o.repeats; ++repeat) {
     const EmitRow emit = [&](nlohmann::ordered_json row) {
       row["repeat"] = repeat;
@@ -430,13 +450,18 @@ SweepOutcome run_sweep(const Workload& w, const SweepOptions& o, ResultFiles& re
       if (o.worker_command.empty()) {
         run_backend(w, o, name, files, export_errors, ref, ref_backend, emit, progress);
         malloc_trim(0);  // give the heap the backend freed back, so the next backend's peak RSS starts low
-      } else if (!run_backend_process_rows(w, o, name, files, export_errors, reference_file, ref_backend, emit, progress)) {
-        return {interrupt_signal()};
+      } else if (!run_backend_process_rows(w, o, name, files, export_errors, reference_file, ref_backend, emit, progress,
+                                           outcome)) {
+        outcome.interrupted_by = interrupt_signal();
+        return outcome;
       }
-      if (interrupt_signal() != 0) return {interrupt_signal()};
+      if (interrupt_signal() != 0) {
+        outcome.interrupted_by = interrupt_signal();
+        return outcome;
+      }
     }
   }
-  return {};
+  return outcome;
 }
 
 void run_sweep_worker(const Workload& w, const SweepOptions& o, const WorkerJob& job, Progress& progress) {

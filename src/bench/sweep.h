@@ -51,6 +51,9 @@ std::vector<std::string> sweep_order(const SweepOptions& options);
 
 struct SweepOutcome {
   int interrupted_by = 0;  // the signal that stopped the sweep (core/interrupt.h); 0: it ran to its end
+  // Backend processes that ended badly after sending all their rows (a crash or a sanitizer's exit
+  // code at teardown): "native's process crashed (signal 11, ...) after its last row".
+  std::vector<std::string> process_failures;
 };
 
 // Checks the configuration (check_sweep), then runs; failures of a backend become rows.

@@ -4,6 +4,7 @@
 
 
 #include "backends/registry.h"
+#include "bench/backend_process.h"
 #include "bench/onnx_model_workload.h"
 #include "bench/progress.h"
 #include "bench/result_files.h"
@@ -110,6 +111,7 @@ SweepOptions sweep_options(const BenchArgs& a, const Workload& workload) {
 
 // One backend's rows, in the process the sweep started for it.
 int run_bench_worker(BenchArgs& a) {
+  open_parent_channel();
   if (a.threads <= 0) a.threads = read_machine_info().usable_cores;
   Progress quiet(false), progress(!a.quiet);
   const std::unique_ptr<Workload> workload = build_workload(a, quiet);
@@ -179,6 +181,7 @@ int run_bench(BenchArgs& a) {
     return 128 + outcome.interrupted_by;
   }
   results.finish();
+  for (const std::string& failure : outcome.process_failures) fmt::print(stderr, "cpuinfer: error: {}\n", failure);
 
   fmt::print("\n{} on {} ({} samples), weights: {}, threads: {}\n", workload->name(), workload->dataset(),
              workload->size(), model.weights, a.threads);
@@ -207,7 +210,7 @@ int run_bench(BenchArgs& a) {
                first_failure);
     return 1;
   }
-  return 0;
+  return outcome.process_failures.empty() ? 0 : 1;
 }
 
 }  // namespace

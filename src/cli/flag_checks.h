@@ -41,6 +41,7 @@ inline CLI::Validator non_negative_seconds() {
         if (value.empty() || end == value.c_str() || *end != '\0' || !std::isfinite(v))
           return "must be a number of seconds, got '" + value + "'";
         if (v < 0) return "must be 0 or more seconds, got " + value;
+        if (v > 1e7) return "must be at most 10000000 seconds (116 days), got " + value;
         return "";
       },
       "SECONDS >= 0");

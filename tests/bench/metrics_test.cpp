@@ -68,11 +68,15 @@ TEST(Agreement, CountsTop1AndDifferences) {
   EXPECT_DOUBLE_EQ(*a.max_rel_diff(), 4.0 / 3.0);
 }
 
-TEST(Agreement, NanOutputIsInfinitelyFar) {
+TEST(Agreement, NonFiniteValuesAreCountedNotAveragedAway) {
   Agreement a;
-  const std::vector<float> ref = {1.0f, 2.0f}, out = {std::nanf(""), 2.0f};
-  a.add(out, ref, 2);
-  EXPECT_TRUE(std::isinf(a.max_abs_diff));
+  const std::vector<float> ref = {1.0f, 2.0f, INFINITY, NAN}, out = {std::nanf(""), 2.5f, INFINITY, NAN};
+  a.add(out, ref, 0);
+  EXPECT_EQ(a.nonfinite_mismatches, 1u);  // the NaN where the reference has 1; inf = inf and NaN ~ NaN agree
+  EXPECT_DOUBLE_EQ(a.max_abs_diff, 0.5);  // over the values finite on both sides
+  const std::vector<float> minus = {1.0f, 2.0f, -INFINITY, 0.0f};
+  a.add(minus, ref, 0);
+  EXPECT_EQ(a.nonfinite_mismatches, 3u);  // -inf against +inf, a number against NaN
 }
 
 TEST(Agreement, ValuesOnlyWithoutTop1) {
