@@ -15,7 +15,6 @@
 #include <map>
 #include <set>
 
-#include "backends/ort/ort_env.h"
 #include "core/error.h"
 #include "engine/session.h"
 #include "quantize/calibration.h"
@@ -96,7 +95,7 @@ std::vector<Tensor> run_native(const fs::path& model, const std::vector<Tensor>&
 }
 
 Ort::Env& ort_env() {
-  static Ort::Env env = make_ort_env("cpuinfer_quantize_tests");
+  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "cpuinfer_quantize_tests");
   return env;
 }
 

@@ -1,12 +1,10 @@
 // The environment logs errors only; sessions run sequentially with the given intra-op threads.
 #include "backends/ort/ort_session_options.h"
 
-#include "backends/ort/ort_env.h"
-
 namespace cpuinfer {
 
 Ort::Env& ort_env() {
-  static Ort::Env env = make_ort_env("cpuinfer");
+  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "cpuinfer");
   return env;
 }
 
