@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <climits>
 #include <cmath>
@@ -32,19 +33,24 @@ inline CLI::Validator whole_number(long long min, long long max = LLONG_MAX) {
 
 inline CLI::Validator non_negative_integer() { return whole_number(0); }
 
-// A number of seconds, 0 or more.
-inline CLI::Validator non_negative_seconds() {
+// A number in [min, max] (no upper limit by default); `unit` ("seconds") names what it counts in the messages.
+inline CLI::Validator number_in(double min, double max = HUGE_VAL, const std::string& unit = "") {
+  const auto text = [](double v) { return fmt::format("{:g}", v); };
+  const std::string units = unit.empty() ? "" : " " + unit;
   return CLI::Validator(
-      [](std::string& value) -> std::string {
+      [=](std::string& value) -> std::string {
         char* end = nullptr;
         const double v = std::strtod(value.c_str(), &end);
         if (value.empty() || end == value.c_str() || *end != '\0' || !std::isfinite(v))
-          return "must be a number of seconds, got '" + value + "'";
-        if (v < 0) return "must be 0 or more seconds, got " + value;
-        if (v > 1e7) return "must be at most 10000000 seconds (116 days), got " + value;
+          return "must be a number" + (unit.empty() ? "" : " of " + unit) + ", got '" + value + "'";
+        if (v < min) return "must be " + text(min) + " or more" + units + ", got " + value;
+        if (v > max) return "must be at most " + text(max) + units + ", got " + value;
         return "";
       },
-      "SECONDS >= 0");
+      std::isinf(max) ? "NUMBER >= " + text(min) : "NUMBER " + text(min) + ".." + text(max));
 }
+
+// A number of seconds, 0 or more (at most 10^7: a deadline in nanoseconds must not overflow).
+inline CLI::Validator non_negative_seconds() { return number_in(0, 1e7, "seconds"); }
 
 }  // namespace cpuinfer

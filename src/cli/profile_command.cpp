@@ -156,12 +156,12 @@ void add_profile_command(CLI::App& app, int& exit_code) {
                   "sequence=128 (repeatable)");
   cmd->add_option("--input", args->inputs, "An input's data from a .npy file, name=file.npy (repeatable)");
   cmd->add_option("--batch-size", args->batch_size, "Size of an open symbolic first dimension")
-      ->check(CLI::Range(1, 65536))
+      ->check(whole_number(1, 65536))
       ->capture_default_str();
-  cmd->add_option("--iterations", args->iterations, "Timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--iterations", args->iterations, "Timed runs")->check(whole_number(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(non_negative_integer())->capture_default_str();
   cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all usable cores")
-      ->check(CLI::Range(0, 1024))
+      ->check(whole_number(0, 1024))
       ->capture_default_str();
   cmd->add_option("--top", args->top, "Slowest nodes to list")->capture_default_str();
   cmd->add_flag("--no-fusion", args->no_fusion, "Run every node on its own (to measure what fusion gains)");

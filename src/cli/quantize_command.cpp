@@ -102,7 +102,7 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--percentile", args->percentile, "percentile: clip each activation's range to this percentile "
                   "and its mirror below (99.999 leaves out 0.001% at each end)")
-      ->check(CLI::Range(50.0, 100.0))
+      ->check(number_in(50.0, 100.0))
       ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "Calibration samples per run")
       ->check(whole_number(1, 65536))

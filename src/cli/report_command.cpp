@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "report/report.h"
 
 namespace cpuinfer {
@@ -24,14 +25,14 @@ void add_report_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--threshold", args->options.agreement_threshold,
                   "Top-1 agreement with the reference a backend needs to be recommended")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(number_in(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--baseline", args->options.baseline,
                   "Backend the speed-ups are measured against (default: libtorch where the run has it, else the "
                   "run's reference backend)");
   cmd->add_option("--max-rel-diff", args->options.max_rel_diff,
                   "Without top-1 (not a classifier): max |out - ref| / max |ref| a backend may have to be recommended")
-      ->check(CLI::NonNegativeNumber)
+      ->check(number_in(0))
       ->capture_default_str();
   cmd->callback([args, &exit_code] {
     const auto format = args->format == "md" ? ReportFormat::markdown : ReportFormat::html;

@@ -147,7 +147,7 @@ void add_zoo_command(CLI::App& app, int& exit_code, const std::string& command_l
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the generated inputs")->capture_default_str();
   cmd->add_option("--max-rel-diff", args->max_rel_diff, "Agreement limit: max |native - ort| / max |ort|")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(number_in(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--out", args->out, "Folder for the CSV and JSON results")->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "No progress output");

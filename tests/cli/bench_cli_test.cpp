@@ -111,7 +111,8 @@ TEST_F(BenchCli, NegativeCountsAreRefusedReadably) {
                                              std::tuple{"--batch-sizes", "1,0", "--batch-sizes: must be at least 1, got 0"},
                                              std::tuple{"--threads", "2000", "--threads: must be at most 1024, got 2000"},
                                              std::tuple{"--min-time", "-1", "--min-time: must be 0 or more seconds, got -1"},
-                                             std::tuple{"--repeat", "0", "--repeat: must be at least 1, got 0"}}) {
+                                             std::tuple{"--repeat", "0", "--repeat: must be at least 1, got 0"},
+                                             std::tuple{"--timeout", "1e9", "--timeout: must be at most 1e+07 seconds, got 1e9"}}) {
     const auto r = testing::run_cpuinfer(args({flag, value}));
     EXPECT_NE(r.exit_code, 0) << flag << " " << value;
     EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
