@@ -158,10 +158,8 @@ void save_unit_outputs(const std::filesystem::path& dir, const std::string& back
   if (ec) fail("--save-outputs: cannot create {}: {}", folder.string(), ec.message());
   for (std::size_t k = 0; k < unit.outputs.size(); ++k) {
     const Tensor& t = unit.outputs[k];
-    const bool npy_type = t.dtype() == DType::f32 || t.dtype() == DType::f64 || t.dtype() == DType::i32 ||
-                          t.dtype() == DType::i64 || t.dtype() == DType::boolean;
     write_npy(folder / fmt::format("sample{}.output{}.npy", fmt::join(unit.samples, "+"), k),
-              npy_type ? t : cast(t, DType::f32));
+              npy_holds(t.dtype()) ? t : cast(t, DType::f32));  // bfloat16 as float32
   }
 }
 

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <numeric>
 
 #include <nlohmann/json.hpp>
 
@@ -55,10 +54,6 @@ double node_ms(const engine::Profile& profile) {
   return std::chrono::duration<double, std::milli>(total).count();
 }
 
-double mean(const std::vector<double>& values) {
-  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
-
 int run_profile(ProfileArgs& a) {
   if (!a.json.empty()) check_writable(a.json);
   if (a.threads <= 0) a.threads = read_machine_info().usable_cores;
@@ -99,7 +94,7 @@ int run_profile(ProfileArgs& a) {
   // Like with like: the wall time and the time in nodes each as a median over the runs, and each as a mean.
   fmt::print("inputs {} (batch {}), {} threads, {} runs after {} warm-up: wall time per run median {:.2f} ms (mean "
              "{:.2f}); time in nodes per run median {:.2f} ms (mean {:.2f})\n",
-             shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, mean(wall_ms), median_in_nodes,
+             shapes, a.batch_size, a.threads, a.iterations, a.warmup, median, summarize(wall_ms).mean, median_in_nodes,
              s.node_ms_per_run);
   const engine::RunMemory::Stats memory = session->memory_stats();
   if (memory.planned_runs > 0)
@@ -129,7 +124,7 @@ int run_profile(ProfileArgs& a) {
     j["load_ms"] = load_ms;
     j["run_ms"] = wall_ms;
     j["median_run_ms"] = median;
-    j["mean_run_ms"] = mean(wall_ms);
+    j["mean_run_ms"] = summarize(wall_ms).mean;
     j["run_node_ms"] = in_nodes_ms;  // each run's time in nodes, beside run_ms
     j["median_node_ms"] = median_in_nodes;
     j["node_ms_per_run"] = s.node_ms_per_run;  // the mean

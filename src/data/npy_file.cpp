@@ -1,6 +1,7 @@
 // .npy: magic, version, header length, a Python dict literal header, then the raw array.
 #include "data/npy_file.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -139,10 +140,15 @@ Tensor parse_npy(std::string_view bytes, const std::string& name) {
   return t;
 }
 
+bool npy_holds(DType dtype) {
+  return std::any_of(std::begin(kDescrs), std::end(kDescrs), [&](const Descr& d) { return d.dtype == dtype; });
+}
+
 void write_npy(const std::filesystem::path& file, const Tensor& tensor) {
   const char* code = nullptr;
   for (const auto& d : kDescrs)
     if (d.dtype == tensor.dtype()) code = d.code;
+  if (!code) fail("cannot write {}: .npy files hold no {}", file.string(), dtype_name(tensor.dtype()));
   std::string dims;
   for (std::int64_t d : tensor.shape()) dims += std::to_string(d) + ",";
   if (tensor.rank() > 1) dims.pop_back();

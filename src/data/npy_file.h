@@ -16,6 +16,9 @@ Tensor read_npy(const std::filesystem::path& file);
 // The same on a file's bytes already in memory; `name` names them in errors. read_npy reads the
 // file and calls this.
 Tensor parse_npy(std::string_view bytes, const std::string& name);
+// Whether a .npy file can hold `dtype` (bfloat16, for one, it cannot).
+bool npy_holds(DType dtype);
+// Throws cpuinfer::Error for a dtype npy_holds refuses.
 void write_npy(const std::filesystem::path& file, const Tensor& tensor);
 
 }  // namespace cpuinfer

@@ -107,6 +107,20 @@ TEST(NpyFile, RoundTripsEverySupportedType) {
   EXPECT_EQ(read_npy(dir.path() / "v.npy").shape(), (Shape{5}));
 }
 
+// bfloat16 has no numpy type: writing one is an error naming the file and the type, not a crash.
+TEST(NpyFile, TypeNumpyLacksIsRefusedOnWrite) {
+  testing::TempDir dir;
+  EXPECT_TRUE(npy_holds(DType::f16));
+  EXPECT_TRUE(npy_holds(DType::u8));
+  EXPECT_FALSE(npy_holds(DType::bf16));
+  try {
+    write_npy(dir.path() / "b.npy", Tensor(DType::bf16, {2}));
+    FAIL() << "wrote a bfloat16 .npy";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("b.npy: .npy files hold no"), std::string::npos) << e.what();
+  }
+}
+
 TEST(NpyFile, RefusesWhatIsNotASupportedArray) {
   testing::TempDir dir;
   auto refuses = [&](const std::string& bytes, const std::string& culprit) {
