@@ -7,9 +7,23 @@
 namespace cpuinfer::engine {
 
 const VectorLoops& vector_loops(Isa isa) {
-  static const VectorLoops tables[] = {vector_loops_baseline(), vector_loops_avx2(), vector_loops_avx512()};
   if (isa > cpu_isa()) fail("unsupported: this CPU lacks {}", missing_for(isa));
-  return tables[static_cast<int>(isa)];
+  // Each level's table is made only on a CPU that runs its code: the avx512 translation unit fills
+  // even its table with AVX-512 stores (the graph fuzzer's first find on an AVX2-only EPYC: SIGILL
+  // in vector_loops_avx512() when all three tables were made up front).
+  switch (isa) {
+    case Isa::baseline: {
+      static const VectorLoops table = vector_loops_baseline();
+      return table;
+    }
+    case Isa::avx2: {
+      static const VectorLoops table = vector_loops_avx2();
+      return table;
+    }
+    case Isa::avx512: break;
+  }
+  static const VectorLoops table = vector_loops_avx512();
+  return table;
 }
 
 const VectorLoops& vector_loops() {
