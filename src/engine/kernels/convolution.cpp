@@ -125,12 +125,12 @@ class ConvKernel final : public Kernel {
   }
 
   // Every step as a post-op (blocked layout): Adds of a tensor laid out as the output, or of one
-  // value per output channel; `in_place`: the first step's Add is a sum into the output.
+  // value per output channel or one value; `in_place`: the first step's Add is a sum into the output.
   Epilogue::PostOps post_ops(Inputs inputs, const Shape& out_logical, const dnnl::memory::desc& dst, bool in_place) const {
     const Shape out_blocked = blocked_shape(out_logical, static_cast<int>(block_out_));
     Epilogue::PostOps p = epilogue_.post_ops(0, 0, inputs, info_, [&](const Tensor& t) -> std::optional<dnnl::memory::desc> {
       if (t.shape() == out_blocked) return dst;
-      if (per_channel_shape(t.shape(), out_logical[1])) return plain_desc({1, out_logical[1], 1, 1});
+      if (const auto broadcast = blocked_operand_shape(t.shape(), out_logical[1])) return plain_desc(*broadcast);
       return std::nullopt;
     }, in_place);
     if (p.next_step < epilogue_.steps().size())

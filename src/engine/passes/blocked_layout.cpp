@@ -104,7 +104,7 @@ class Blocker {
       const ValueId v = n.inputs[k];
       if (v == kNoValue) return false;
       const Tensor* c = constant(v);
-      if (!(is_blocked(v) && channels(v) == out_channels) && !(c && c->dtype() == DType::f32 && per_channel_shape(c->shape(), out_channels)))
+      if (!(is_blocked(v) && channels(v) == out_channels) && !(c && c->dtype() == DType::f32 && blocked_operand_shape(c->shape(), out_channels)))
         return false;
     }
     n.inputs.resize(std::max<std::size_t>(n.inputs.size(), 3), kNoValue);
@@ -168,11 +168,13 @@ class Blocker {
 
 }  // namespace
 
-bool per_channel_shape(const Shape& s, std::int64_t channels) {
-  if (s.size() > 4) return false;
+std::optional<Shape> blocked_operand_shape(const Shape& s, std::int64_t channels) {
+  if (s.size() > 4) return std::nullopt;
+  if (std::ranges::all_of(s, [](std::int64_t d) { return d == 1; })) return Shape{1, 1, 1, 1};
+  if (s.size() < 3) return std::nullopt;
   for (std::size_t i = 0; i < s.size(); ++i)
-    if (s[i] != (4 - s.size() + i == 1 ? channels : 1)) return false;
-  return true;
+    if (s[i] != (4 - s.size() + i == 1 ? channels : 1)) return std::nullopt;
+  return Shape{1, channels, 1, 1};
 }
 
 LayoutReport block_layouts(Graph& graph, const LayoutOptions& options) { return Blocker(graph, options).run(); }

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 
 #include "engine/graph.h"
 
@@ -37,8 +38,10 @@ struct LayoutReport {
 
 LayoutReport block_layouts(Graph& graph, const LayoutOptions& options);
 
-// A shape that broadcasts against [N, channels, H, W] as one value per channel: what a blocked
-// convolution accepts as a constant fused Add.
-bool per_channel_shape(const Shape& shape, std::int64_t channels);
+// How a constant fused Add's operand of `shape` broadcasts against a blocked convolution's output
+// [N, channels, H, W], as the 4-D shape oneDNN's binary post-op reads it: {1, channels, 1, 1} for
+// one value per channel (rank 3 or 4, the channel axis present), {1, 1, 1, 1} for one value of
+// rank 0 to 4. nullopt for anything else (a [channels] vector broadcasts along W, not channels).
+std::optional<Shape> blocked_operand_shape(const Shape& shape, std::int64_t channels);
 
 }  // namespace cpuinfer::engine
