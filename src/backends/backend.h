@@ -21,6 +21,10 @@ struct ModelFiles {
   std::map<std::string, std::filesystem::path> by_format;
 };
 
+// The arithmetic a backend's outputs come from, which sets how closely they must agree with the
+// reference (bench/tolerance.h).
+enum class Precision { f32, bf16, int8 };
+
 struct BackendOptions {
   int threads = 1;  // intra-op threads; inter-op parallelism is always 1
 };
@@ -35,6 +39,8 @@ class Backend {
   virtual std::string format() const = 0;
   // What was set: threads, optimisation level, ... (recorded with every result).
   virtual nlohmann::json settings() const = 0;
+  // float32 unless the backend computes in bfloat16 or runs an int8 model.
+  virtual Precision precision() const { return Precision::f32; }
 
   // Before load, untimed: finds what settings() records about how the runtime will run `model`,
   // outside the load time and peak RSS a benchmark measures. Never throws. ONNX Runtime counts its

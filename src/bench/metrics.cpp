@@ -48,6 +48,9 @@ LatencyStats summarize(const std::vector<double>& latencies) {
 }
 
 std::size_t argmax(std::span<const float> values) {
+  // A NaN is the largest, as numpy's argmax has it (std::max_element would keep element 0 past it).
+  const auto nan = std::find_if(values.begin(), values.end(), [](float v) { return std::isnan(v); });
+  if (nan != values.end()) return static_cast<std::size_t>(nan - values.begin());
   return static_cast<std::size_t>(std::max_element(values.begin(), values.end()) - values.begin());
 }
 

@@ -26,6 +26,7 @@ struct LatencyStats {
 };
 LatencyStats summarize(const std::vector<double>& latencies);
 
+// The first largest value's index; the first NaN's if there is one (numpy's argmax).
 std::size_t argmax(std::span<const float> values);
 
 // Agreement of outputs with the reference's outputs on the same samples.

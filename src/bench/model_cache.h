@@ -26,6 +26,7 @@ struct ExportedModel {
   std::map<std::string, std::string> export_errors;  // format -> first error line, for formats that failed
   std::string weights;  // the checkpoint's file name, or "random weights"
   bool random_weights = true;
+  bool quantized = false;  // an int8 model (QDQ or integer operators): every backend's rows compare int8 arithmetic
 };
 
 struct ModelRequest {

@@ -41,6 +41,8 @@ int repeat_of(const Row& row) {
 }
 
 bool is_ok(const Row& row) { return text_of(row, "status") == "ok"; }
+// Ran to the end: ok, or with outputs beyond the tolerance (its figures shown, never its speed-up).
+bool measured(const Row& row) { return is_ok(row) || text_of(row, "status").rfind("disagrees", 0) == 0; }
 
 double median(const std::vector<double>& values) { return percentile(values, 0.5); }
 
@@ -98,10 +100,10 @@ std::string format_result_table(const std::vector<Row>& rows) {
     return fmt::format("{:<8} {:>7} {:>6} ", row.contains("padding") && row["padding"].is_string() ? row["padding"].get<std::string>() : "-",
                        number(pick(ok, "mean_real_tokens"), "{:.1f}"), number(pick(ok, "padding_fraction"), "{:.0f}%", 100.0));
   };
-  std::string out = fmt::format("{:<16} {:>5} {}{}{:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>10} {:>8} {:>7}{}  {}\n", "backend",
+  std::string out = fmt::format("{:<16} {:>5} {}{}{:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>9} {:>8} {:>7}{}  {}\n", "backend",
                                 "batch", padded ? fmt::format("{:<8} {:>7} {:>6} ", "padding", "tokens", "pad") : "",
                                 repeated ? fmt::format("{:>7} ", "repeats") : "", "p50 ms", "p90 ms", "ms/sample",
-                                "sample/s", "accuracy", "top1 =", "max |diff|", "RSS MB", "vs ref",
+                                "sample/s", "accuracy", "top1 =", "abs diff", "rel diff", "RSS MB", "vs ref",
                                 repeated ? fmt::format(" {:>11}", "min-max") : "", "status");
   bool any_speedup = false;
   for (const Key& key : order) {
@@ -111,32 +113,35 @@ std::string format_result_table(const std::vector<Row>& rows) {
     std::vector<double> ratios;
     std::string failure;
     for (const Row* row : list) {
-      if (!is_ok(*row)) {
-        if (failure.empty()) failure = text_of(*row, "status");
-        continue;
-      }
+      if (!is_ok(*row) && failure.empty()) failure = text_of(*row, "status");
+      if (!measured(*row)) continue;
       ok.push_back(row);
-      if (const auto s = speedup(*row)) ratios.push_back(*s);
+      if (const auto s = is_ok(*row) ? speedup(*row) : std::nullopt) ratios.push_back(*s);
     }
+    std::size_t ok_count = 0;
+    for (const Row* row : list) ok_count += is_ok(*row);
     any_speedup |= !ratios.empty();
     // Without repeats a row's own status; with them "ok", or how many ran and the first failure.
-    const std::string status = ok.size() == list.size() ? text_of(first, "status")
-                               : ok.empty()              ? failure
-                                                         : fmt::format("{}/{} ran; {}", ok.size(), list.size(), failure);
+    const std::string status = ok_count == list.size() ? text_of(first, "status")
+                               : ok_count == 0           ? failure
+                                                         : fmt::format("{}/{} ok; {}", ok_count, list.size(), failure);
     std::string range;
     if (repeated)
       range = ratios.empty() ? fmt::format(" {:>11}", "-")
                              : fmt::format(" {:>11}", fmt::format("{:.2f}-{:.2f}", *std::min_element(ratios.begin(), ratios.end()),
                                                                   *std::max_element(ratios.begin(), ratios.end())));
-    out += fmt::format("{:<16} {:>5} {}{}{:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>10} {:>8} {:>7}{}  {}\n",
+    out += fmt::format("{:<16} {:>5} {}{}{:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>9} {:>8} {:>7}{}  {}\n",
                        text_of(first, "name"), first.value("batch_size", 0), padding(first, ok),
                        repeated ? fmt::format("{:>7} ", fmt::format("{}/{}", ok.size(), list.size())) : "",
                        ms(pick(ok, "latency_p50_ms")), ms(pick(ok, "latency_p90_ms")), ms(pick(ok, "time_per_input"), 1000.0),
                        number(pick(ok, "samples_per_s"), "{:.2f}"), number(pick(ok, "accuracy"), "{:.1f}%", 100.0),
                        number(pick(ok, "top1_agreement", Pick::min), "{:.0f}%", 100.0),
-                       number(pick(ok, "max_abs_diff", Pick::max), "{:.2e}"), number(pick(ok, "peak_rss_mb", Pick::max), "{:.0f}"),
+                       number(pick(ok, "max_abs_diff", Pick::max), "{:.2e}"), number(pick(ok, "max_rel_diff", Pick::max), "{:.2e}"),
+                       number(pick(ok, "peak_rss_mb", Pick::max), "{:.0f}"),
                        ratios.empty() ? std::string("-") : fmt::format("{:.2f}x", median(ratios)), range, status);
   }
+  out += "abs diff, rel diff: max |output - reference's| over the compared samples, and that over max |reference's|; a row "
+         "beyond its tolerance is `disagrees` and shows no speed-up\n";
   if (any_speedup)
     out += fmt::format("vs ref: speed-up over the reference backend ({}) at the same batch size and padding{}\n", reference,
                        repeated ? "; medians over the repeats that ran, the ratio's min-max across them (each repeat "

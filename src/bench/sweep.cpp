@@ -23,6 +23,7 @@
 #include "bench/quantized_model.h"
 #include "bench/reference_outputs.h"
 #include "bench/result_files.h"
+#include "bench/tolerance.h"
 #include "bench/workload.h"
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -312,8 +313,12 @@ void run_backend(const Workload& w, const SweepOptions& o, const std::string& na
     }
   }
   BackendRun run{w, o, *backend, ref, ref_backend, progress, std::nullopt};
+  const Precision precision = row_precision(backend->precision(), w.model().quantized);
+  const double tolerance = o.tolerance.value_or(default_tolerance(precision));
   for (const RowKey& key : row_keys(w, o)) {
     nlohmann::ordered_json row = base_row(w, *backend, key, o);
+    row["precision"] = precision_name(precision);
+    row["tolerance"] = tolerance;
     std::string status = load_error.empty() ? "ok" : load_error;
     std::string summary;
     if (load_error.empty()) {
@@ -324,6 +329,11 @@ void run_backend(const Workload& w, const SweepOptions& o, const std::string& na
           status = fmt::format("failed: run: {} output values are NaN or infinite where the reference's are not (or the "
                                "other way round)", mismatches);
           summary = "failed";
+        } else {
+          status = agreement_status(row["max_rel_diff"].is_number() ? std::optional(row["max_rel_diff"].get<double>()) : std::nullopt,
+                                    row["max_abs_diff"].is_number() ? row["max_abs_diff"].get<double>() : 0.0,
+                                    row["compared_samples"].get<std::size_t>(), tolerance);
+          if (status != "ok") summary = status;
         }
       } catch (const Unsupported& e) {
         summary = "unsupported";

@@ -35,6 +35,7 @@ struct SweepOptions {
   double min_time_s = 0;   // timed seconds per row at least (whole passes over the samples); 0: one pass
   int repeats = 1;         // times the whole sweep runs
   double timeout_s = 0;    // a backend process that finishes no row for this long is killed; 0: never
+  std::optional<double> tolerance;     // max_rel_diff a row may reach and be ok; none: its precision's (bench/tolerance.h)
   std::filesystem::path save_outputs;  // every backend's outputs per sample as .npy under here; empty: none
   // The command that runs this program again with the same flags: backends then run in processes
   // of their own. Empty: every backend in this process, one after the other.

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <optional>
 
 #include "backends/registry.h"
 #include "bench/backend_process.h"
@@ -55,6 +56,7 @@ struct BenchArgs {
   int repeat = 1;
   double timeout = 600;
   std::string save_outputs;
+  std::optional<double> tolerance;
   // The program's own arguments, to run it again as a backend's process (bench/sweep.h).
   std::vector<std::string> argv;
   bool batch_sizes_given = false;
@@ -106,6 +108,7 @@ SweepOptions sweep_options(const BenchArgs& a, const Workload& workload) {
   sweep.repeats = a.repeat;
   sweep.timeout_s = a.timeout;
   sweep.save_outputs = a.save_outputs;
+  sweep.tolerance = a.tolerance;
   return sweep;
 }
 
@@ -163,6 +166,8 @@ int run_bench(BenchArgs& a) {
                         {"timeout_s", a.timeout},
                         {"isolation", "each backend in a process of its own"},
                         {"reference", sweep.reference},
+                        {"tolerance", a.tolerance ? nlohmann::ordered_json(*a.tolerance)
+                                                  : nlohmann::ordered_json("by precision: float32 1e-4, bfloat16 5e-2, int8 0.25 of max |reference|")},
                         {"int8_calibration", int8_rows ? (a.calibration.empty() ? nlohmann::ordered_json("the run's samples") : nlohmann::ordered_json(a.calibration))
                                                        : nlohmann::ordered_json()},
                         {"timed", "each backend run() call, steady_clock; batching and preprocessing untimed"},
@@ -198,17 +203,20 @@ int run_bench(BenchArgs& a) {
     fmt::print(stderr, "cpuinfer: warning: report not written: {}\n", e.what());
   }
 
-  std::size_t failed = 0;
-  std::string first_failure;
-  for (const auto& row : results.rows()) {
-    const std::string status = row.value("status", "");
-    if (status.rfind("failed", 0) == 0 && failed++ == 0)
-      first_failure = fmt::format("{} batch {}: {}", row.value("name", ""), row.value("batch_size", 0), status);
-  }
-  if (failed) {
-    fmt::print(stderr, "cpuinfer: error: {} of {} rows failed; first: {}\n", failed, results.rows().size(),
-               first_failure);
-    return 1;
+  // Failed rows, and rows whose outputs disagree with the reference beyond their tolerance, fail the run.
+  for (const char* kind : {"failed", "disagrees"}) {
+    std::size_t count = 0;
+    std::string first;
+    for (const auto& row : results.rows()) {
+      const std::string status = row.value("status", "");
+      if (status.rfind(kind, 0) == 0 && count++ == 0)
+        first = fmt::format("{} batch {}: {}", row.value("name", ""), row.value("batch_size", 0), status);
+    }
+    if (count) {
+      fmt::print(stderr, "cpuinfer: error: {} of {} rows {}; first: {}\n", count, results.rows().size(),
+                 kind == std::string("failed") ? "failed" : "disagree with the reference", first);
+      return 1;
+    }
   }
   return outcome.process_failures.empty() ? 0 : 1;
 }
@@ -303,6 +311,10 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->capture_default_str();
   cmd->add_option("--save-outputs", args->save_outputs, "Write every backend's outputs of each sample (first pass) as .npy: "
                   "DIR/<backend>/batch<B>/sample<i>.output<k>.npy");
+  cmd->add_option("--tolerance", args->tolerance, "The max_rel_diff (max |out - ref| / max |ref|) every row may reach and "
+                  "be ok; beyond it a row is `disagrees` and bench exits 1. Default by precision: float32 1e-4, bfloat16 "
+                  "5e-2, int8 0.25 (an int8 model, or native-int8, ort-int8, libtorch-int8)")
+      ->check(number_in(0));
   cmd->add_flag("--quiet", args->quiet, "No progress output");
   // A backend's own process (bench/sweep.h): the sweep adds these to its own flags. Hidden.
   cmd->add_option("--worker-backend", args->worker.backend)->group("");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "bench/metrics.h"
+#include "bench/tolerance.h"
 #include "core/significant_digits.h"
 
 namespace cpuinfer {
@@ -87,6 +88,30 @@ TEST(Agreement, ValuesOnlyWithoutTop1) {
   EXPECT_FALSE(a.top1_agreement().has_value());
   EXPECT_DOUBLE_EQ(a.max_abs_diff, 0.5);
   EXPECT_DOUBLE_EQ(*a.max_rel_diff(), 0.5 / 3.0);
+}
+
+TEST(Argmax, NanIsTheLargestAsInNumpy) {
+  const float nan = std::nanf("");
+  EXPECT_EQ(argmax(std::vector<float>{1, 3, 2}), 1u);
+  EXPECT_EQ(argmax(std::vector<float>{nan, 3, 2}), 0u);
+  EXPECT_EQ(argmax(std::vector<float>{1, 3, nan, nan}), 2u);
+  // A reference with a NaN in front and an output without: top-1 differs (it used to agree on 0).
+  Agreement a;
+  a.add(std::vector<float>{0, 5, 1}, std::vector<float>{nan, 5, 1}, 3);
+  EXPECT_EQ(a.top1_equal, 0u);
+}
+
+TEST(Tolerance, RowBeyondItsPrecisionsToleranceDisagrees) {
+  EXPECT_DOUBLE_EQ(default_tolerance(Precision::f32), 1e-4);
+  EXPECT_GT(default_tolerance(Precision::bf16), default_tolerance(Precision::f32));
+  EXPECT_GT(default_tolerance(Precision::int8), default_tolerance(Precision::bf16));
+  EXPECT_EQ(row_precision(Precision::f32, true), Precision::int8);  // any backend on a quantized model
+  EXPECT_EQ(row_precision(Precision::bf16, false), Precision::bf16);
+  EXPECT_EQ(agreement_status(5e-5, 5e-5, 4, 1e-4), "ok");
+  EXPECT_EQ(agreement_status(1.0, 1.0, 4, 1e-4), "disagrees: max_rel_diff 1 > 0.0001");
+  EXPECT_EQ(agreement_status(std::nullopt, 0.5, 4, 1e-4), "disagrees: max_abs_diff 0.5 where the reference is all zero");
+  EXPECT_EQ(agreement_status(std::nullopt, 0.0, 4, 1e-4), "ok");  // both all zero
+  EXPECT_EQ(agreement_status(std::nullopt, 0.0, 0, 1e-4), "ok");  // nothing compared: the reference's own first row
 }
 
 }  // namespace

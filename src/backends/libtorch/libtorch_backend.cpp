@@ -76,6 +76,7 @@ class LibtorchBackend final : public Backend {
   }
   std::string version() const override { return TORCH_VERSION; }
   std::string format() const override { return mode_ == LibtorchMode::int8 ? "torchscript-int8" : "torchscript"; }
+  Precision precision() const override { return mode_ == LibtorchMode::int8 ? Precision::int8 : Precision::f32; }
   nlohmann::json settings() const override {
     nlohmann::json s = {{"intra_op_threads", options_.threads}, {"inter_op_threads", 1}, {"mkldnn", at::hasMKLDNN()}};
     switch (mode_) {

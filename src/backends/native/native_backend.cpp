@@ -22,6 +22,14 @@ class NativeBackend final : public Backend {
   }
   std::string version() const override { return engine::engine_version(); }
   std::string format() const override { return precision_ == NativePrecision::int8 ? "onnx-int8" : "onnx"; }
+  Precision precision() const override {
+    switch (precision_) {
+      case NativePrecision::f32: break;
+      case NativePrecision::bf16: return Precision::bf16;
+      case NativePrecision::int8: return Precision::int8;
+    }
+    return Precision::f32;
+  }
   nlohmann::json settings() const override {
     const char* precision = "f32";
     if (precision_ == NativePrecision::bf16) precision = "bf16 products (Conv, MatMul, fused attention), f32 accumulation and the rest";

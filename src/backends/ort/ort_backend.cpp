@@ -45,6 +45,7 @@ class OrtBackend final : public Backend {
   std::string name() const override { return int8_ ? "ort-int8" : level_ == OrtLevel::all ? "ort" : "ort-basic"; }
   std::string version() const override { return Ort::GetVersionString(); }
   std::string format() const override { return int8_ ? "onnx-int8" : "onnx"; }
+  Precision precision() const override { return int8_ ? Precision::int8 : Precision::f32; }
   nlohmann::json settings() const override {
     nlohmann::json s = {{"graph_optimization_level", level_ == OrtLevel::all ? "ORT_ENABLE_ALL" : "ORT_ENABLE_BASIC"},
                         {"intra_op_threads", options_.threads},

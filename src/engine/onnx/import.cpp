@@ -200,6 +200,9 @@ Signature read_onnx_signature(const std::filesystem::path& file) {
   for (const auto& in : model.graph().input())
     if (!initializers.count(in.name())) s.inputs.push_back(spec_of(in));
   for (const auto& out : model.graph().output()) s.outputs.push_back(spec_of(out));
+  static const std::set<std::string> quantization_ops{"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+                                                       "MatMulInteger", "ConvInteger", "QLinearConv", "QLinearMatMul"};
+  for (const auto& n : model.graph().node()) s.quantized = s.quantized || quantization_ops.count(n.op_type());
   return s;
 }
 

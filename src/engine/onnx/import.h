@@ -18,9 +18,12 @@ Graph import_onnx_file(const std::filesystem::path& file);
 Graph import_onnx_bytes(std::string_view bytes, const std::string& origin);
 
 // The inputs a caller feeds (initializers excluded) and the outputs, as declared, without
-// converting any weights. Throws cpuinfer::Error for a file that is not an ONNX model with a graph.
+// converting any weights, and whether the model is quantized (holds QuantizeLinear,
+// DequantizeLinear, DynamicQuantizeLinear or an integer or QLinear operator). Throws
+// cpuinfer::Error for a file that is not an ONNX model with a graph.
 struct Signature {
   std::vector<TensorSpec> inputs, outputs;
+  bool quantized = false;
 };
 Signature read_onnx_signature(const std::filesystem::path& file);
 
