@@ -431,12 +431,12 @@ void add_data_movement_kernels(KernelTable& t) {
   t.add("Slice", make_slice);
   t.add("Concat", make_concat);
   t.add("Gather", make_gather);
-  t.add("Split", make_split);
+  t.add("Split", make_split, {1, 18});  // Split-18's num_outputs (a shorter last part) included
   t.add("DepthToSpace", [](const Node& n, std::int64_t) { return make_space_depth(n, true); });
   t.add("SpaceToDepth", [](const Node& n, std::int64_t) { return make_space_depth(n, false); });
   t.add("Trilu", make_trilu);
   t.add("Tile", make_tile);
-  t.add("Pad", make_pad, {1, 18});
+  t.add("Pad", make_pad, {1, 19});  // Pad-18's axes; Pad-19's mode wrap is refused as a mode
   t.add("Compress", make_compress);
   t.add("ReverseSequence", make_reverse_sequence);
 }

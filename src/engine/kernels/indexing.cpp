@@ -262,11 +262,11 @@ std::unique_ptr<Kernel> make_non_zero(const Node& node, std::int64_t) {
 void add_indexing_kernels(KernelTable& t) {
   t.add("NonZero", make_non_zero, {}, dtypes(AllTypes{}));
   t.add("GatherElements", make_gather_elements);
-  t.add("ScatterElements", make_scatter_elements);
+  t.add("ScatterElements", make_scatter_elements, {1, 18});  // with opset 18's max and min reductions
   t.add("Scatter", make_scatter_elements, {9, 10});  // its name before opset 11
   t.add("OneHot", make_one_hot);
   t.add("GatherND", make_gather_nd);
-  t.add("ScatterND", make_scatter_nd);
+  t.add("ScatterND", make_scatter_nd, {1, 18});
 }
 
 }  // namespace cpuinfer::engine

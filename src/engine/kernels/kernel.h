@@ -62,6 +62,13 @@ struct OpsetRange {
   std::int64_t first = 1, last = kNewestOpset;
 };
 
+// The opset whose meaning a node follows in a model of default-domain `opset`: the opset itself up
+// to kNewestOpset; past it, the newest version of the operator (onnx/operator_versions.h) no later
+// than `opset` that changed more than element types, or kNewestOpset when none did (Relu in an
+// opset-19 model is Relu-14, as at opset 17). Kernels are registered and made with this opset.
+// Throws cpuinfer::Unsupported for an opset newer than ONNX's newest that the engine knows.
+std::int64_t semantic_opset(const Node& node, std::int64_t opset);
+
 struct KernelRegistration {
   OpsetRange opsets;         // of the default domain; the engine's own domain has no versions
   std::vector<DType> types;  // of input 0, checked at load where the graph knows it; empty: the kernel checks at run
@@ -75,8 +82,9 @@ class KernelTable {
   // Every operator with a kernel, sorted.
   std::vector<std::string> operators() const;
   // The kernel for `node` in a model of default-domain `opset`, its input 0 of type `type` where
-  // known. Throws cpuinfer::Unsupported naming the node: no kernel for the operator, none for the
-  // opset ("Relu opset 19 is not supported (kernels for opsets 1 to 17)"), or none for the type.
+  // known. Past kNewestOpset the operator's own history decides (semantic_opset). Throws
+  // cpuinfer::Unsupported naming the node: no kernel for the operator, none for the opset
+  // ("ReduceMean-18 axes became an input: not supported (kernels for opsets 1 to 17)"), or none for the type.
   const KernelRegistration& find(const Node& node, std::int64_t opset, std::optional<DType> type) const;
 
  private:

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "engine/kernels/half_as_float.h"
+#include "engine/onnx/operator_versions.h"
 #include "engine/passes/bf16_compute.h"
 
 namespace cpuinfer::engine {
@@ -83,11 +84,23 @@ std::vector<std::string> KernelTable::operators() const {
   return ops;
 }
 
-const KernelRegistration& KernelTable::find(const Node& node, std::int64_t opset, std::optional<DType> type) const {
+std::int64_t semantic_opset(const Node& node, std::int64_t opset) {
+  if (!node.domain.empty() || opset <= kNewestOpset) return opset;
+  if (opset > newest_known_opset())
+    throw Unsupported(node.label(), fmt::format("opset {} is newer than the newest ONNX opset the engine knows ({})", opset,
+                                                newest_known_opset()));
+  std::int64_t since = kNewestOpset;
+  for (const OperatorVersion& v : versions_after_17(node.op_type))
+    if (v.version <= opset && v.change != OperatorChange::types) since = v.version;
+  return since;
+}
+
+const KernelRegistration& KernelTable::find(const Node& node, std::int64_t model_opset, std::optional<DType> type) const {
   const std::string op = node.qualified_type();
   auto it = by_op_.find(op);
   if (it == by_op_.end()) throw Unsupported(node.label(), fmt::format("operator {} is not supported", op));
   const bool versioned = node.domain.empty();
+  const std::int64_t opset = semantic_opset(node, model_opset);
   std::vector<std::string> ranges, types;
   for (const KernelRegistration& r : it->second) {
     if (versioned && (opset < r.opsets.first || opset > r.opsets.last)) {
@@ -102,12 +115,18 @@ const KernelRegistration& KernelTable::find(const Node& node, std::int64_t opset
   }
   if (!types.empty())
     throw Unsupported(node.label(), fmt::format("{} on {} is not supported (kernels for {})", op, dtype_name(*type), fmt::join(types, ", ")));
+  if (opset > kNewestOpset) {  // the operator changed after the opsets the kernels follow
+    for (const OperatorVersion& v : versions_after_17(node.op_type))
+      if (v.version == opset)
+        throw Unsupported(node.label(), fmt::format("{}-{} {}: not supported (kernels for opsets {})", op, opset, v.what,
+                                                    fmt::join(ranges, ", ")));
+  }
   throw Unsupported(node.label(), fmt::format("{} opset {} is not supported (kernels for opsets {})", op, opset, fmt::join(ranges, ", ")));
 }
 
 std::unique_ptr<Kernel> make_kernel(const Node& node, std::int64_t opset, std::optional<DType> type) {
   const KernelRegistration& r = kernel_table().find(node, opset, type);
-  std::unique_ptr<Kernel> kernel = r.make(node, opset);
+  std::unique_ptr<Kernel> kernel = r.make(node, semantic_opset(node, opset));
   // A bfloat16 product (passes/bf16_compute.h) takes bfloat16 activations as they are.
   const bool takes_bf16 = has(r.types, DType::bf16) || node.get_int(kBf16Attribute, 0) != 0;
   return has(r.types, DType::f16) ? std::move(kernel) : half_as_float(std::move(kernel), takes_bf16);

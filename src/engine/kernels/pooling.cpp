@@ -128,7 +128,7 @@ void add_pooling_kernels(KernelTable& t) {
   auto max = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, true); };
   auto average = [](const Node& node, std::int64_t) { return std::make_unique<PoolKernel>(node, false); };
   t.add("MaxPool", max, {}, dtypes(NumericTypes{}));
-  t.add("AveragePool", average, {}, {DType::f32});
+  t.add("AveragePool", average, {1, 19}, {DType::f32});  // AveragePool-19's dilations: oneDNN's
   // Blocked pooling also keeps bfloat16 activations as they are (passes/bf16_compute.h).
   std::vector<DType> blocked = dtypes(NumericTypes{});
   blocked.push_back(DType::bf16);

@@ -577,8 +577,9 @@ std::unique_ptr<Kernel> make_qlinear_conv(const Node& node, std::int64_t) {
 
 void add_quantization_kernels(KernelTable& t) {
   const std::vector<DType> quantized = dtypes(Quantized{});
-  t.add("QuantizeLinear", make_quantize, {10}, {DType::f32, DType::i32});
-  t.add("DequantizeLinear", make_dequantize, {10}, {DType::u8, DType::i8, DType::i32});
+  // QuantizeLinear-19's saturate concerns float8 outputs only, which the engine refuses at import.
+  t.add("QuantizeLinear", make_quantize, {10, 20}, {DType::f32, DType::i32});
+  t.add("DequantizeLinear", make_dequantize, {10, 20}, {DType::u8, DType::i8, DType::i32});
   t.add("DynamicQuantizeLinear", make_dynamic_quantize, {11}, {DType::f32});
   t.add("MatMulInteger", make_matmul_integer, {10}, quantized);
   t.add("QLinearMatMul", make_qlinear_matmul, {10}, quantized);

@@ -125,6 +125,8 @@ std::unique_ptr<Kernel> make_resize(const Node& node, std::int64_t opset) {
   a.extrapolation = node.get_float("extrapolation_value", 0.0f);
   if (node.get_int("antialias", 0) != 0) info.unsupported("antialias");
   if (node.has("axes")) info.unsupported("axes");
+  if (const std::string policy = node.get_string("keep_aspect_ratio_policy", "stretch"); policy != "stretch")
+    info.unsupported("keep_aspect_ratio_policy '{}'", policy);
   if (opset < 9) a.scales = node.get_floats("scales");
   return make_function_kernel([info, a, opset](Inputs inputs) {
     const Tensor& x = info.input(inputs, 0);
@@ -195,7 +197,9 @@ std::unique_ptr<Kernel> make_resize(const Node& node, std::int64_t opset) {
 }  // namespace
 
 void add_resize_kernels(KernelTable& t) {
-  t.add("Resize", make_resize, {10, kNewestOpset}, {DType::f32});
+  // Resize-18's antialias, axes and keep_aspect_ratio_policy are refused unless they keep the old
+  // behaviour; Resize-19's half_pixel_symmetric is refused as a coordinate mode.
+  t.add("Resize", make_resize, {10, 19}, {DType::f32});
   t.add("Upsample", make_resize, {7, 9}, {DType::f32});
 }
 
