@@ -30,7 +30,7 @@ struct VectorLoops {
   // The least and greatest of n values, NaN skipped (none: lo = +inf, hi = -inf).
   void (*min_max)(const float* x, std::int64_t n, float* lo, float* hi);
   // out[i] = saturate(round_half_even(in[i] / scale) + zero) to [0, 255]: QuantizeLinear to uint8
-  // (NaN gives zero's value).
+  // (NaN gives 0, as ONNX Runtime's QuantizeLinear).
   void (*quantize_u8)(const float* in, std::uint8_t* out, std::int64_t n, float scale, float zero);
   // out[i] = saturate(round_half_even(a[i] * ka + b[i] * kb + offset)) to [low, 255]: two uint8
   // tensors' sum requantized (QLinearAdd), low = the zero point for a Relu after it, else 0.

@@ -155,7 +155,7 @@ void quantize_u8(const float* in, std::uint8_t* out, std::int64_t n, float scale
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) {
     float v = __builtin_nearbyintf(in[i] / scale) + zero;
-    v = v == v ? v : zero;
+    v = v == v ? v : 0.0f;  // NaN: 0, as ONNX Runtime's QuantizeLinear gives it
     v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
     out[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(v));
   }
