@@ -104,6 +104,7 @@ class OnnxModelWorkload final : public Workload {
     model_.files.by_format["onnx"] = o.model;
     model_.weights = "as stored in " + o.model.filename().string();
     model_.random_weights = false;
+    model_.quantized = signature.quantized;
     for (const auto& [name, shape] : o.shapes) check_shape_flag(signature, name, shape);
     for (const auto& [name, file] : o.inputs) {
       check_known(signature, name, "--input");
@@ -434,9 +435,15 @@ class OnnxModelWorkload final : public Workload {
         p.batched = true;
         p.shape.push_back(1);
       } else {
-        fail("model input '{}' has shape {}: give dimension {} with --shape {}=N or the input's shape with --shape {}=...",
-             spec.name, engine::dims_string(dims), d, dims[d].symbol.empty() ? "?" : dims[d].symbol,
-             dims[d].symbol.empty() ? spec.name : dims[d].symbol, spec.name);
+        // The input's whole shape first: it sets every open dimension at once.
+        std::vector<std::string> example;
+        for (std::size_t k = 0; k < dims.size(); ++k)
+          example.push_back(dims[k].is_static() ? std::to_string(dims[k].value)
+                            : k == 0            ? "1"
+                                                : "<" + (dims[k].symbol.empty() ? fmt::format("dim{}", k) : dims[k].symbol) + ">");
+        fail("model input '{}' has shape {}: give its shape with --shape {}={}{}", spec.name, engine::dims_string(dims),
+             spec.name, fmt::join(example, "x"),
+             dims[d].symbol.empty() ? "" : fmt::format(" (or each open dimension, --shape {}=N)", dims[d].symbol));
       }
     }
     return p;

@@ -65,6 +65,7 @@ std::string printable(std::string_view value) {
 }  // namespace
 
 Tensor read_npy(const std::filesystem::path& file) {
+  if (std::filesystem::is_directory(file)) fail("{}: a folder, not a .npy file", file.string());
   std::ifstream in(file, std::ios::binary);
   if (!in) fail("cannot open {}", file.string());
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -104,6 +104,43 @@ std::string names_of(const std::vector<engine::TensorSpec>& inputs) {
   return names;
 }
 
+// The samples of a folder's .npy files, concatenated along the first dimension (read_calibration).
+Tensor read_npy_folder(const fs::path& folder, const engine::TensorSpec& spec) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".npy" && it->is_regular_file()) files.push_back(it->path());
+  if (ec) fail("--calibration {}: cannot list the folder: {}", folder.string(), ec.message());
+  if (files.empty()) fail("--calibration {}: the folder holds no .npy files", folder.string());
+  std::sort(files.begin(), files.end());
+  std::vector<Tensor> parts;
+  std::int64_t samples = 0;
+  for (const fs::path& file : files) {
+    Tensor t = read_npy(file);
+    if (spec.shape && t.rank() + 1 == spec.shape->size()) {  // one sample without the batch dimension
+      Shape one = t.shape();
+      one.insert(one.begin(), 1);
+      t = t.reshaped(one);
+    }
+    if (t.rank() == 0) fail("--calibration {}: a scalar, not samples", file.string());
+    if (!parts.empty() && (t.dtype() != parts[0].dtype() || !std::equal(t.shape().begin() + 1, t.shape().end(),
+                                                                          parts[0].shape().begin() + 1, parts[0].shape().end())))
+      fail("--calibration {}: {} {} does not stack with {} {}", file.string(), dtype_name(t.dtype()), shape_string(t.shape()),
+           files.front().filename().string(), shape_string(parts[0].shape()));
+    samples += t.dim(0);
+    parts.push_back(std::move(t));
+  }
+  Shape shape = parts[0].shape();
+  shape[0] = samples;
+  Tensor all = Tensor::uninitialized(parts[0].dtype(), shape);
+  auto* dst = static_cast<std::byte*>(all.data());
+  for (const Tensor& t : parts) {
+    if (t.nbytes()) std::memcpy(dst, t.data(), t.nbytes());
+    dst += t.nbytes();
+  }
+  return all;
+}
+
 // "name=FILE.npy", or "FILE.npy" alone for a model of one input: input name -> file.
 std::map<std::string, fs::path> calibration_files(const std::vector<std::string>& flags,
                                                   const std::vector<engine::TensorSpec>& inputs) {
@@ -139,7 +176,7 @@ std::vector<std::vector<Tensor>> read_calibration(const std::vector<engine::Tens
   for (const auto& spec : inputs) {
     auto it = files.find(spec.name);
     if (it == files.end()) fail("no calibration data for input '{}' (give --calibration {}=FILE.npy)", spec.name, spec.name);
-    data.push_back(read_npy(it->second));
+    data.push_back(fs::is_directory(it->second) ? read_npy_folder(it->second, spec) : read_npy(it->second));
   }
   const std::size_t count = check_calibration_inputs(inputs, data, "calibration data", true);
   if (samples) *samples = count;

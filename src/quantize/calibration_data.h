@@ -28,6 +28,8 @@ std::vector<std::vector<Tensor>> split_into_batches(const std::vector<engine::Te
 
 // The --calibration flags of `cpuinfer quantize` and `cpuinfer bench`: "name=FILE.npy" per input,
 // or "FILE.npy" alone for a model of one input; each file holds samples along the first dimension.
+// A folder instead of a file: its .npy files in file-name order, each samples along the first
+// dimension (the input's rank) or one sample (one dimension less), concatenated.
 // Reads, checks (check_calibration_inputs) and batches them; `samples`, if given, gets the count.
 std::vector<std::vector<Tensor>> read_calibration(const std::vector<engine::TensorSpec>& inputs, const std::vector<std::string>& flags,
                                                  std::size_t batch_size, std::size_t* samples = nullptr);

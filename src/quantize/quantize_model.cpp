@@ -3,6 +3,7 @@
 #include "quantize/quantize_model.h"
 
 #include <onnx/onnx_pb.h>
+#include <onnx/version_converter/convert.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "core/error.h"
 #include "quantize/calibration_data.h"
@@ -63,6 +65,28 @@ void write_model(const onnx::ModelProto& model, const fs::path& out) {
   guard.done = true;
 }
 
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// A model written beside `out` for the calibration runs to read, removed with this object.
+class TemporaryModel {
+ public:
+  TemporaryModel(const onnx::ModelProto& model, const fs::path& out) : path_(out) {
+    path_ += ".upgraded.tmp";
+    std::ofstream f(path_, std::ios::binary);
+    if (!f || !model.SerializeToOstream(&f)) fail("cannot write {}", path_.string());
+  }
+  ~TemporaryModel() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  TemporaryModel(const TemporaryModel&) = delete;
+  TemporaryModel& operator=(const TemporaryModel&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
 bool has_conv(const onnx::GraphProto& graph) {
   for (const auto& node : graph.node())
     if (node.op_type() == "Conv" && GraphIndex::is_default_domain(node)) return true;
@@ -74,15 +98,26 @@ bool has_conv(const onnx::GraphProto& graph) {
 QuantizeReport quantize_model(const fs::path& in, const fs::path& out, const std::vector<std::vector<Tensor>>& calibration,
                               const QuantizeOptions& options) {
   onnx::ModelProto model = read_model(in);
-  if (const std::int64_t opset = GraphIndex::default_opset(model); opset < kMinimumOpset)
-    fail("quantize needs opset {} or newer (per-channel QuantizeLinear/DequantizeLinear); the model has opset {}", kMinimumOpset,
-         opset);
+  QuantizeReport report;
+  // Older models (paddle2onnx and tf2onnx write opsets 9 to 12) are upgraded first, with ONNX's own
+  // version converter, and calibrated as upgraded.
+  std::optional<TemporaryModel> upgraded;
+  if (const std::int64_t opset = GraphIndex::default_opset(model); opset < kMinimumOpset) {
+    try {
+      model = onnx::version_conversion::ConvertVersion(model, static_cast<int>(kMinimumOpset));
+    } catch (const std::exception& e) {
+      fail("quantize needs opset {} or newer (per-channel QuantizeLinear/DequantizeLinear) and ONNX's version converter "
+           "cannot upgrade this model from opset {}: {}", kMinimumOpset, opset, first_line(e.what()));
+    }
+    report.upgraded_from_opset = opset;
+    upgraded.emplace(model, out);
+  }
+  const fs::path& calibrated_file = upgraded ? upgraded->path() : in;
   if (options.weight_limit < 1 || options.weight_limit > 127)
     fail("int8 weight limit {} is not in [1, 127]", options.weight_limit);
   const bool automatic = options.mode == QuantizeMode::automatic;
   const bool static_mode = options.mode == QuantizeMode::static_qdq || (automatic && has_conv(model.graph()));
 
-  QuantizeReport report;
   if (!static_mode) {
     DynamicResult r = write_dynamic_matmul(model, options.weight_limit);
     report.mode = "dynamic";
@@ -104,7 +139,7 @@ QuantizeReport quantize_model(const fs::path& in, const fs::path& out, const std
     const std::vector<std::string> tensors = tensors_to_calibrate(index, plan);
     std::map<std::string, ObservedTensor> observed;
     if (!tensors.empty())
-      observed = calibrate(in, tensors, calibration,
+      observed = calibrate(calibrated_file, tensors, calibration,
                            {.method = options.method, .percentile = options.percentile, .threads = std::max(1, options.threads)});
     keep_calibrated_ops(plan, index, observed);
     const QdqResult r = write_qdq(model, plan, observed, options.weight_limit);

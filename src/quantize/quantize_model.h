@@ -34,6 +34,7 @@ struct QuantizeReport {
   std::size_t quantized_weights = 0;
   std::size_t calibration_samples = 0;  // 0 for dynamic
   std::vector<std::string> skipped;  // e.g. "MatMul /x/y: weight is not a constant" (short)
+  std::int64_t upgraded_from_opset = 0;  // the model's opset when ONNX's version converter took it to 13; 0: not upgraded
 };
 
 // Calibration batches: each holds the model's inputs in declaration order (any batch size).

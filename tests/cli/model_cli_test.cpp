@@ -118,7 +118,7 @@ TEST_F(ModelCli, SymbolicDimensionsAndGivenInputs) {
   for (const auto& row : json["rows"]) EXPECT_EQ(row["status"], "ok") << row.dump();
 
   expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--out", out().string(), "--quiet"}),
-                   "give dimension 1 with --shape sequence=N");
+                   "give its shape with --shape ids=1x<sequence> (or each open dimension, --shape sequence=N)");
   expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "nothing=3", "--quiet"}),
                    "--shape nothing: the model has no input 'nothing' (its inputs: ids, mask)");
   expect_one_error(testing::run_cpuinfer({"bench", "--model", model.string(), "--shape", "ids=2xQ", "--quiet"}),

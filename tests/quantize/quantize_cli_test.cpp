@@ -58,6 +58,33 @@ TEST_F(QuantizeCli, StaticFromANpyFileAndDynamicWithout) {
   EXPECT_NE(r.output.find("quantized: 1 nodes given int8 inputs, 1 weights"), std::string::npos) << r.output;
 }
 
+// paddle2onnx and tf2onnx write opsets 9 to 12: upgraded with ONNX's version converter, said so;
+// calibration data from a folder of .npy files (samples along the first dimension, or one sample
+// without it); --percentile alone implies the method, with --method minmax it is refused.
+TEST_F(QuantizeCli, OlderOpsetsFoldersAndPercentile) {
+  const fs::path cnn = write("cnn9.onnx", test::tiny_cnn(9));
+  const fs::path folder = tmp_.path() / "calibration";
+  fs::create_directories(folder);
+  write_npy(folder / "a.npy", test::seeded_tensor({2, 3, 8, 8}, 5));
+  write_npy(folder / "b.npy", test::seeded_tensor({3, 8, 8}, 6));
+  auto r = run_cpuinfer({"quantize", "--model", cnn.string(), "--out", path("cnn9.int8.onnx").string(), "--calibration",
+                         "image=" + folder.string(), "--percentile", "99.9", "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("upgraded from opset 9 to 13 with ONNX's version converter"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("percentile 99.9 calibration on 3 samples"), std::string::npos) << r.output;
+  r = run_cpuinfer({"bench", "--model", path("cnn9.int8.onnx").string(), "--backends", "ort,native", "--batch-sizes", "1,2",
+                    "--samples", "2", "--threads", "1", "--min-time", "0", "--out", path("results").string(), "--quiet"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  expect_one_error(run_cpuinfer({"quantize", "--model", cnn.string(), "--out", path("x.onnx").string(), "--calibration",
+                                 "image=" + folder.string(), "--percentile", "99", "--method", "minmax"}),
+                   "--percentile 99 needs --method percentile (given --method minmax)");
+  const fs::path empty = tmp_.path() / "empty";
+  fs::create_directories(empty);
+  expect_one_error(run_cpuinfer({"quantize", "--model", cnn.string(), "--out", path("x.onnx").string(), "--calibration",
+                                 "image=" + empty.string()}),
+                   "the folder holds no .npy files");
+}
+
 TEST_F(QuantizeCli, BadCalibrationDataIsRefusedBeforeAnythingRuns) {
   const fs::path cnn = write("cnn.onnx", test::tiny_cnn());
   const std::string out = path("out.onnx").string();
