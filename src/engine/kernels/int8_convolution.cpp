@@ -8,13 +8,16 @@
 // post-op before the Relu: the output is placed over the residual (or starts as its copy). The
 // Conv's own quantization (c_scale, c_zero_point: rounding and saturation) comes first as post-ops,
 // so that the result is the model's Q -> DQ -> Add -> Relu -> Q, then
-// r_scale / y_scale * (residual - r_zero) is added.
+// r_scale / y_scale * (residual - r_zero) is added. A residual that broadcasts against the output
+// (another shape: nothing at load time says which) is added after the convolution instead
+// (kernels/int8_add.h), the convolution quantized to its own c_scale and c_zero_point first.
 // Attributes: the Conv's, x_/y_/r_/c_scale and zero_point, w_scales, relu.
 #include <cstring>
 #include <optional>
 #include <unordered_map>
 
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/int8_add.h"
 #include "engine/kernels/packed_weights.h"
 #include "engine/kernels/plan_cache.h"
 
@@ -77,26 +80,22 @@ class Int8ConvKernel final : public Kernel {
     const Shape xs{x.dim(0), x.dim(3), x.dim(1), x.dim(2)};  // logical NCHW
     if (xs[1] != weights_shape_[1] * group_)
       info_.fail("input of {} channels does not match weights {} with group {}", xs[1], shape_string(weights_shape_), group_);
-    Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
+    Plan& plan = plans_.get({xs, {1}}, [&] { return make_plan(xs, true); });
+    if (residual_) {
+      const Tensor& r = info_.input(inputs, kResidual);
+      info_.expect_dtype(r, DType::u8, "the residual");
+      if (r.shape() != plan.out_shape) {  // broadcast: the convolution in its own units, then the Add
+        Plan& alone = plans_.get({xs, {0}}, [&] { return make_plan(xs, false); });
+        const Tensor c = execute(alone, x, allocate_checked(DType::u8, alone.out_shape, info_), c_zero_);
+        return one(add_u8(c, {c_scale_, c_zero_}, r, {r_scale_, r_zero_}, {y_scale_, y_zero_}, relu_, info_));
+      }
+    }
     Tensor y = allocate_checked(DType::u8, plan.out_shape, info_);
     if (residual_) {
       const Tensor& r = info_.input(inputs, kResidual);
-      if (r.dtype() != DType::u8 || r.shape() != y.shape())
-        info_.fail("residual {} {} does not match the output {}", dtype_name(r.dtype()), shape_string(r.shape()), shape_string(y.shape()));
       if (r.data() != y.data()) std::memcpy(y.data(), r.data(), r.nbytes());  // the memory plan did not place it there
     }
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
-                                               {DNNL_ARG_WEIGHTS, weights_->get(plan.weights)},
-                                               {DNNL_ARG_DST, wrap(plan.dst, y)}};
-    if (bias_) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(bias_->shape()), *bias_));
-    const dnnl::memory::desc zero_desc({1}, dnnl::memory::data_type::s32, dnnl::memory::format_tag::a);
-    if (x_zero_) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, dnnl::memory(zero_desc, dnnl_engine(), &x_zero_));
-    if (y_zero_) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, dnnl::memory(zero_desc, dnnl_engine(), &y_zero_));
-    const Scratchpad scratchpad(plan.scratchpad);
-    args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
-    plan.primitive.execute(dnnl_stream(), args);
-    dnnl_stream().wait();
-    return one(std::move(y));
+    return one(execute(plan, x, std::move(y), y_zero_));
   }
 
  private:
@@ -106,7 +105,24 @@ class Int8ConvKernel final : public Kernel {
     dnnl::convolution_forward primitive;
   };
 
-  Plan make_plan(const Shape& xs) {
+  Tensor execute(Plan& plan, const Tensor& x, Tensor y, std::int32_t y_zero) {
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
+                                               {DNNL_ARG_WEIGHTS, weights_->get(plan.weights)},
+                                               {DNNL_ARG_DST, wrap(plan.dst, y)}};
+    if (bias_) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(bias_->shape()), *bias_));
+    const dnnl::memory::desc zero_desc({1}, dnnl::memory::data_type::s32, dnnl::memory::format_tag::a);
+    if (x_zero_) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, dnnl::memory(zero_desc, dnnl_engine(), &x_zero_));
+    if (y_zero) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, dnnl::memory(zero_desc, dnnl_engine(), &y_zero));
+    const Scratchpad scratchpad(plan.scratchpad);
+    args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
+    plan.primitive.execute(dnnl_stream(), args);
+    dnnl_stream().wait();
+    return y;
+  }
+
+  // `merged`: the residual Add and the Relu inside (post-ops) and the output in y's units; else the
+  // convolution alone in its own units (c_scale, c_zero_point), for an Add after it.
+  Plan make_plan(const Shape& xs, bool merged) {
     Window window = window_;
     if (window.kernel.empty()) window.kernel = {weights_shape_[2], weights_shape_[3]};
     if (window.kernel != std::vector<std::int64_t>{weights_shape_[2], weights_shape_[3]})
@@ -127,9 +143,9 @@ class Int8ConvKernel final : public Kernel {
       dnnl::primitive_attr attr = user_scratchpad();
       attr.set_output_scales(1 << 1, output_scales_);
       if (x_zero_) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
-      if (y_zero_) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+      if (merged ? y_zero_ : c_zero_) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
       dnnl::post_ops ops;
-      if (residual_) {
+      if (residual_ && merged) {
         // The Conv's own QuantizeLinear, in its units (the output scales divide by its scale):
         // round, saturate around its zero point; then into the Add's units, plus the residual.
         ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_round, 0.0f, 0.0f);
@@ -137,7 +153,7 @@ class Int8ConvKernel final : public Kernel {
         ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, c_scale_ / y_scale_, 0.0f);
         ops.append_sum(r_scale_ / y_scale_, r_zero_, dnnl::memory::data_type::u8);
       }
-      if (relu_) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      if (relu_ && merged) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
       attr.set_post_ops(ops);
       const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plan.src,
                                                  any_weights, bias_ ? plain_desc(bias_->shape()) : dnnl::memory::desc(), plan.dst,
@@ -170,7 +186,7 @@ class Int8ConvKernel final : public Kernel {
   Shape weights_shape_;
   std::optional<PackedWeights> weights_;
   std::optional<Tensor> bias_;  // in the sums' domain
-  PlanCache<Shape, Plan> plans_;
+  PlanCache<std::vector<Shape>, Plan> plans_;  // by input shape, and {1} merged or {0} alone
 };
 
 }  // namespace

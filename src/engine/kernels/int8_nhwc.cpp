@@ -9,6 +9,7 @@
 // in int8 then disagreed with ONNX Runtime by max_rel_diff 1.0 on the same file:
 // tests/engine/graph_regressions keeps the case).
 #include "engine/kernels/dnnl_support.h"
+#include "engine/kernels/int8_add.h"
 #include "engine/kernels/plan_cache.h"
 #include "engine/kernels/vector/vector_loops.h"
 
@@ -16,13 +17,8 @@ namespace cpuinfer::engine {
 
 namespace {
 
-struct Params {
-  float scale;
-  std::int32_t zero;
-};
-
-Params params(const Node& node, const std::string& prefix, const NodeInfo& info) {
-  const Params p{node.get_float(prefix + "scale", 0.0f), static_cast<std::int32_t>(node.get_int(prefix + "zero_point", 0))};
+QuantParams params(const Node& node, const std::string& prefix, const NodeInfo& info) {
+  const QuantParams p{node.get_float(prefix + "scale", 0.0f), static_cast<std::int32_t>(node.get_int(prefix + "zero_point", 0))};
   if (!(p.scale > 0.0f) || !std::isfinite(p.scale)) info.fail("{}scale {} is not a positive number", prefix, p.scale);
   if (p.zero < 0 || p.zero > 255) info.fail("{}zero_point {} is outside uint8's range", prefix, p.zero);
   return p;
@@ -73,44 +69,27 @@ class ConvertKernel final : public Kernel {
  private:
   NodeInfo info_;
   bool quantize_;
-  Params p_;
+  QuantParams p_;
   const VectorLoops& loops_;
 };
 
-// y = saturate(round((a - a_zero) * a_scale / y_scale + (b - b_zero) * b_scale / y_scale) + y_zero),
-// floored at y_zero after a Relu.
+// kernels/int8_add.h's sum of its two inputs.
 class AddKernel final : public Kernel {
  public:
   explicit AddKernel(const Node& node)
       : info_(node), a_(params(node, "a_", info_)), b_(params(node, "b_", info_)), y_(params(node, "y_", info_)),
-        relu_(node.get_int("relu", 0) != 0), loops_(vector_loops()) {}
+        relu_(node.get_int("relu", 0) != 0) {}
 
   bool may_overwrite(std::size_t) const override { return true; }
 
   std::vector<Tensor> run(Inputs inputs) override {
-    const Tensor& a = info_.input(inputs, 0);
-    const Tensor& b = info_.input(inputs, 1);
-    info_.expect_dtype(a, DType::u8, "input a");
-    info_.expect_dtype(b, DType::u8, "input b");
-    if (a.shape() != b.shape()) info_.fail("inputs {} and {} differ in shape", shape_string(a.shape()), shape_string(b.shape()));
-    Tensor y = allocate_checked(DType::u8, a.shape(), info_);
-    const float ka = a_.scale / y_.scale, kb = b_.scale / y_.scale;
-    const float offset = static_cast<float>(y_.zero) - static_cast<float>(a_.zero) * ka - static_cast<float>(b_.zero) * kb;
-    const float low = relu_ ? static_cast<float>(y_.zero) : 0.0f;
-    const auto* pa = static_cast<const std::uint8_t*>(a.data());
-    const auto* pb = static_cast<const std::uint8_t*>(b.data());
-    auto* out = static_cast<std::uint8_t*>(y.data());
-    parallel_for(static_cast<std::int64_t>(y.numel()), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
-      loops_.add_u8(pa + begin, pb + begin, out + begin, end - begin, ka, kb, offset, low);
-    });
-    return one(std::move(y));
+    return one(add_u8(info_.input(inputs, 0), a_, info_.input(inputs, 1), b_, y_, relu_, info_));
   }
 
  private:
   NodeInfo info_;
-  Params a_, b_, y_;
+  QuantParams a_, b_, y_;
   bool relu_;
-  const VectorLoops& loops_;
 };
 
 class MaxPoolKernel final : public Kernel {
@@ -169,12 +148,43 @@ class MaxPoolKernel final : public Kernel {
 
   NodeInfo info_;
   Window window_;
-  Params x_, y_;
+  QuantParams x_, y_;
   const VectorLoops& loops_;
   PlanCache<Shape, Plan> plans_;
 };
 
 }  // namespace
+
+Tensor add_u8(const Tensor& a, QuantParams pa, const Tensor& b, QuantParams pb, QuantParams py, bool relu, const NodeInfo& info) {
+  info.expect_dtype(a, DType::u8, "input a");
+  info.expect_dtype(b, DType::u8, "input b");
+  const Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
+  Tensor y = allocate_checked(DType::u8, plan.shape, info);
+  if (y.numel() == 0) return y;
+  const float ka = pa.scale / py.scale, kb = pb.scale / py.scale;
+  const float offset = static_cast<float>(py.zero) - static_cast<float>(pa.zero) * ka - static_cast<float>(pb.zero) * kb;
+  const float low = relu ? static_cast<float>(py.zero) : 0.0f;
+  const auto* pa_data = static_cast<const std::uint8_t*>(a.data());
+  const auto* pb_data = static_cast<const std::uint8_t*>(b.data());
+  auto* out = static_cast<std::uint8_t*>(y.data());
+  const VectorLoops& loops = vector_loops();
+  if (a.shape() == b.shape()) {
+    parallel_for(static_cast<std::int64_t>(y.numel()), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
+      loops.add_u8(pa_data + begin, pb_data + begin, out + begin, end - begin, ka, kb, offset, low);
+    });
+    return y;
+  }
+  for_each_broadcast_row<2>(plan, [&](const auto& offsets, std::int64_t at, std::int64_t n, const auto& strides) {
+    if (strides[0] == 1 && strides[1] == 1) return loops.add_u8(pa_data + offsets[0], pb_data + offsets[1], out + at, n, ka, kb, offset, low);
+    for (std::int64_t k = 0; k < n; ++k) {
+      float v = std::nearbyint(static_cast<float>(pa_data[offsets[0] + k * strides[0]]) * ka +
+                               static_cast<float>(pb_data[offsets[1] + k * strides[1]]) * kb + offset);
+      v = v < low ? low : (v > 255.0f ? 255.0f : v);
+      out[at + k] = static_cast<std::uint8_t>(v);
+    }
+  });
+  return y;
+}
 
 void add_int8_nhwc_kernels(KernelTable& t) {
   const std::string domain = std::string(kEngineDomain) + ":";
