@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Fuzzes one of cpuinfer's libFuzzer targets (fuzz/, with ASan and UBSan; clang), or all of them one
-# after another, for SECONDS seconds each:
-#   scripts/fuzz.sh TARGET|all [SECONDS=60]
+# after another, for SECONDS seconds each; or runs the differential graph fuzzer for SECONDS:
+#   scripts/fuzz.sh TARGET|all|graphs [SECONDS=60]
 # TARGET (with or without the _fuzzer suffix):
 #   onnx_import          the engine's ONNX importer and session creation, starting from the models of
 #                        ONNX's node tests (Debian's libonnx-testdata)
 #   npy_file             the .npy reader                   image_decode       JPEG and PNG decoding
 #   wordpiece_tokenizer  the tokenizer on any text         text_dataset_csv   the review,sentiment CSV loader
 #   text_dataset_json    the {"text", "class"} JSON loader
+#   graphs               the differential graph fuzzer (fuzz/graphs): random ONNX graphs, the native
+#                        engine in every configuration against ONNX Runtime, SECONDS split over the ISA
+#                        levels the CPU has (CPUINFER_MAX_ISA); mismatches shrunk and kept in
+#                        build/graph-fuzz-findings/. Built in build/ (Release), not under the sanitizers.
+#                        Its last line reads "graphs: N run, M mismatches". Not part of `all`.
 # The data targets start from their committed seeds, fuzz/corpus/<target>_fuzzer/, copied into a
 # working corpus, build-fuzz/corpus/<target>_fuzzer/, which the fuzzer grows (the committed files
 # stay as they are); fuzz/<target>_fuzzer.dict, where present, is its dictionary.
@@ -16,10 +21,31 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 all=(onnx_import npy_file image_decode wordpiece_tokenizer text_dataset_csv text_dataset_json)
-usage() { echo "usage: scripts/fuzz.sh TARGET|all [SECONDS=60]; TARGET: ${all[*]}" >&2; exit 2; }
+usage() { echo "usage: scripts/fuzz.sh TARGET|all|graphs [SECONDS=60]; TARGET: ${all[*]}" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 seconds=${2:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || usage
+if [ "$1" = graphs ]; then
+  cmake --build build --target cpuinfer_graph_fuzzer >/dev/null
+  levels=(baseline avx2)
+  grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && levels+=(avx512)
+  grep -qw avx2 /proc/cpuinfo || levels=(baseline)
+  share=$(( (seconds + ${#levels[@]} - 1) / ${#levels[@]} ))
+  run=0 mismatches=0 seed=$(( $(date +%s) % 1000000 * 1000 ))
+  for level in "${levels[@]}"; do
+    echo "== graphs at ISA level $level: $share s from seed $seed"
+    set +e
+    CPUINFER_MAX_ISA=$level build/cpuinfer_graph_fuzzer --seconds "$share" --seed "$seed" --save build/graph-fuzz-findings \
+      | tee build/graph-fuzz-$level.log | grep -v '^ok '
+    set -e
+    last=$(tail -1 build/graph-fuzz-$level.log)
+    [[ $last =~ ^graphs:\ ([0-9]+)\ run,\ ([0-9]+)\ mismatches$ ]] || { echo "graph fuzzer at $level ended with: $last" >&2; exit 1; }
+    run=$((run + BASH_REMATCH[1])); mismatches=$((mismatches + BASH_REMATCH[2]))
+  done
+  echo "graphs: $run run, $mismatches mismatches"
+  [ "$mismatches" -eq 0 ]
+  exit
+fi
 if [ "$1" = all ]; then
   targets=("${all[@]}")
 else

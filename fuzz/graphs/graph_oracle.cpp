@@ -1,0 +1,173 @@
+// The oracle's runs and the comparison.
+#include "fuzz/graphs/graph_oracle.h"
+
+#include <fmt/format.h>
+#include <onnxruntime_cxx_api.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "engine/onnx/import.h"
+
+namespace cpuinfer::fuzz {
+
+namespace {
+
+Ort::Env& env() {
+  static Ort::Env e(ORT_LOGGING_LEVEL_FATAL, "cpuinfer-graph-fuzzer");
+  return e;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+}  // namespace
+
+RunResult run_ort(const onnx::ModelProto& model, const std::vector<Tensor>& inputs) {
+  RunResult r;
+  try {
+    const std::string bytes = model.SerializeAsString();
+    Ort::SessionOptions so;
+    so.SetIntraOpNumThreads(1);
+    so.SetInterOpNumThreads(1);
+    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_DISABLE_ALL);
+    Ort::Session session(env(), bytes.data(), bytes.size(), so);
+    std::vector<const char*> in_names, out_names;
+    for (const auto& i : model.graph().input()) in_names.push_back(i.name().c_str());
+    for (const auto& o : model.graph().output()) out_names.push_back(o.name().c_str());
+    auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    std::vector<Ort::Value> values;
+    for (const Tensor& t : inputs) {
+      if (t.dtype() != DType::f32) fail("the fuzzer feeds float32 inputs only");
+      values.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float*>(t.values<float>().data()), t.numel(),
+                                                       t.shape().data(), t.shape().size()));
+    }
+    auto outputs = session.Run(Ort::RunOptions{nullptr}, in_names.data(), values.data(), values.size(), out_names.data(),
+                               out_names.size());
+    for (Ort::Value& v : outputs) {
+      const auto info = v.GetTensorTypeAndShapeInfo();
+      if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) fail("ORT gave a non-float output");
+      Tensor t(DType::f32, info.GetShape());
+      if (t.numel()) std::memcpy(t.data(), v.GetTensorData<float>(), t.nbytes());
+      r.outputs.push_back(std::move(t));
+    }
+  } catch (const Ort::Exception& e) {
+    r.error = first_line(e.what());
+  } catch (const Error& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+bool is_quantized(const onnx::ModelProto& model) {
+  for (const auto& n : model.graph().node())
+    if (n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear" || n.op_type() == "DynamicQuantizeLinear" ||
+        n.op_type() == "MatMulInteger" || n.op_type() == "ConvInteger")
+      return true;
+  return false;
+}
+
+const std::vector<NativeVariant>& native_variants() {
+  static const std::vector<NativeVariant> variants = [] {
+    const engine::SessionOptions all{.threads = 2, .poison_storage = true};
+    std::vector<NativeVariant> v{{"default", all}};
+    engine::SessionOptions o = all;
+    o.fuse = false;
+    v.push_back({"no-fusion", o});
+    o = all;
+    o.blocked_layout = false;
+    v.push_back({"no-blocking", o});
+    o = all;
+    o.winograd = false;
+    v.push_back({"no-winograd", o});
+    o = all;
+    o.int8 = false;
+    v.push_back({"no-int8", o});
+    return v;
+  }();
+  return variants;
+}
+
+RunResult run_native(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const NativeVariant& variant) {
+  RunResult r;
+  try {
+    engine::Session session(engine::import_onnx_bytes(model.SerializeAsString(), "fuzz graph"), variant.options);
+    session.run(inputs);
+    r.outputs = session.run(inputs);
+  } catch (const Error& e) {
+    r.error = e.what();
+  } catch (const std::exception& e) {
+    r.error = fmt::format("exception: {}", e.what());
+  }
+  return r;
+}
+
+std::vector<double> sensitivity(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const RunResult& oracle) {
+  std::vector<Tensor> moved;
+  std::uint32_t state = 12345;
+  for (const Tensor& t : inputs) {
+    Tensor m(DType::f32, t.shape());
+    const auto src = t.values<float>();
+    auto dst = m.values<float>();
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      state = state * 1664525u + 1013904223u;
+      dst[i] = src[i] * (1.0f + ((state >> 31) ? 1e-6f : -1e-6f));
+    }
+    moved.push_back(std::move(m));
+  }
+  const RunResult again = run_ort(model, moved);
+  std::vector<double> slack(oracle.outputs.size(), 0.0);
+  if (!again.error.empty() || again.outputs.size() != oracle.outputs.size()) return slack;
+  for (std::size_t k = 0; k < slack.size(); ++k) {
+    const auto a = again.outputs[k].values<float>(), b = oracle.outputs[k].values<float>();
+    if (a.size() != b.size()) continue;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::isfinite(a[i]) && std::isfinite(b[i])) slack[k] = std::max(slack[k], std::fabs(double(a[i]) - double(b[i])));
+  }
+  return slack;
+}
+
+Comparison compare_outputs(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double tolerance,
+                           const std::vector<double>& slack) {
+  Comparison c;
+  if (got.size() != want.size()) {
+    c.agree = false;
+    c.what = fmt::format("{} outputs, ORT gives {}", got.size(), want.size());
+    return c;
+  }
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    if (got[k].shape() != want[k].shape()) {
+      c.agree = false;
+      c.what = fmt::format("output {}: shape {}, ORT gives {}", k, shape_string(got[k].shape()), shape_string(want[k].shape()));
+      return c;
+    }
+    const Tensor g = got[k].dtype() == DType::f32 ? got[k] : cast(got[k], DType::f32);
+    const auto a = g.values<float>();
+    const auto b = want[k].values<float>();
+    double scale = 1, diff = 0;
+    std::size_t nonfinite = 0, worst = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      if (!std::isfinite(a[i]) || !std::isfinite(b[i])) {
+        if (!(std::isnan(a[i]) && std::isnan(b[i])) && a[i] != b[i]) ++nonfinite;
+        continue;
+      }
+      scale = std::max(scale, std::fabs(double(b[i])));
+      const double d = std::fabs(double(a[i]) - double(b[i]));
+      if (d > diff) diff = d, worst = i;
+    }
+    c.max_abs_diff = std::max(c.max_abs_diff, diff);
+    c.max_rel_diff = std::max(c.max_rel_diff, diff / scale);
+    if (nonfinite > 0 && c.agree) {
+      c.agree = false;
+      c.what = fmt::format("output {}: {} values NaN or infinite on one side only", k, nonfinite);
+    } else if (diff > tolerance * scale + 4 * (k < slack.size() ? slack[k] : 0.0) && c.agree) {
+      c.agree = false;
+      c.what = fmt::format("output {}: max |native - ORT| {:.3g} at element {} (native {:.6g}, ORT {:.6g}), {:.3g} of max |ORT| {:.3g}{}",
+                           k, diff, worst, a[worst], b[worst], diff / scale, scale,
+                           k < slack.size() ? fmt::format("; ORT moves {:.3g} when its inputs move 1e-6", slack[k]) : "");
+    }
+  }
+  return c;
+}
+
+}  // namespace cpuinfer::fuzz
