@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 
 #include <cmath>
@@ -129,6 +130,61 @@ TEST(VectorLoops, EveryLevelRoundsToBfloat16AsTheScalarConversion) {
     vector_loops(isa).to_bf16(in.data(), out.data(), static_cast<std::int64_t>(in.size()));
     for (std::size_t i = 0; i < in.size(); ++i)
       ASSERT_EQ(out[i], BFloat16(in[i]).bits) << isa_name(isa) << " " << std::bit_cast<std::uint32_t>(in[i]);
+  }
+}
+
+// softmax_row against the plain formula in double; a NaN or an infinity makes the whole row NaN,
+// as ONNX Runtime's Softmax does (it used to become a weight of exp(-80)).
+TEST(VectorLoops, EveryLevelTakesSoftmaxAsThePlainFormulaAndKeepsNaN) {
+  for (Isa isa : levels()) {
+    for (std::int64_t n : {1, 7, 16, 33, 100}) {
+      SCOPED_TRACE(testing::Message() << isa_name(isa) << " n " << n);
+      std::vector<float> x = random_values(static_cast<std::size_t>(n), 11), add = random_values(static_cast<std::size_t>(n), 12);
+      std::vector<double> want(x.size());
+      double top = -HUGE_VAL, sum = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) top = std::max(top, 0.5 * x[i] + add[i]);
+      for (std::size_t i = 0; i < x.size(); ++i) sum += want[i] = std::exp(0.5 * x[i] + add[i] - top);
+      vector_loops(isa).softmax_row(x.data(), add.data(), n, 0.5f);
+      for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], want[i] / sum, 1e-6);
+    }
+    for (float bad : {std::nanf(""), HUGE_VALF}) {
+      std::vector<float> x = random_values(19, 13);
+      x[5] = bad;
+      vector_loops(isa).softmax_row(x.data(), nullptr, 19, 1.0f);
+      for (float v : x) EXPECT_TRUE(std::isnan(v)) << isa_name(isa) << " with " << bad;
+    }
+  }
+}
+
+// The int8 helpers: min_max skips NaN; quantize_u8 rounds x / scale half to even, saturates, and
+// gives 0 for NaN (ONNX Runtime's QuantizeLinear); add_u8 as the plain requantized sum.
+TEST(VectorLoops, EveryLevelQuantizesAsThePlainFormulas) {
+  std::vector<float> in = random_values(101, 14);
+  in[3] = std::nanf("");
+  in[4] = 0.5f * 0.02f;  // a tie: rounds to 0 (even), then + zero
+  in[5] = 1.5f * 0.02f;  // rounds to 2
+  in[6] = 1e9f;
+  in[7] = -1e9f;
+  for (Isa isa : levels()) {
+    SCOPED_TRACE(isa_name(isa));
+    const VectorLoops& loops = vector_loops(isa);
+    float lo = 0, hi = 0;
+    loops.min_max(in.data(), static_cast<std::int64_t>(in.size()), &lo, &hi);
+    EXPECT_EQ(lo, -1e9f);
+    EXPECT_EQ(hi, 1e9f);
+    std::vector<std::uint8_t> q(in.size());
+    loops.quantize_u8(in.data(), q.data(), static_cast<std::int64_t>(in.size()), 0.02f, 100.0f);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const float want = std::isnan(in[i]) ? 0.0f : std::clamp(std::nearbyint(in[i] / 0.02f) + 100.0f, 0.0f, 255.0f);
+      EXPECT_EQ(q[i], static_cast<std::uint8_t>(want)) << "element " << i << " = " << in[i];
+    }
+    EXPECT_EQ(q[3], 0);
+    EXPECT_EQ(q[4], 100);
+    EXPECT_EQ(q[5], 102);
+    std::vector<std::uint8_t> a(q), b(q.rbegin(), q.rend()), sum(q.size());
+    loops.add_u8(a.data(), b.data(), sum.data(), static_cast<std::int64_t>(a.size()), 0.5f, 0.25f, 10.0f, 20.0f);
+    for (std::size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(sum[i], static_cast<std::uint8_t>(std::clamp(std::nearbyint(a[i] * 0.5f + b[i] * 0.25f + 10.0f), 20.0f, 255.0f)));
   }
 }
 

@@ -128,13 +128,16 @@ Window::Resolved Window::resolve(const std::vector<std::int64_t>& in, const Node
     std::int64_t begin = pads.empty() ? 0 : pads[i], end = pads.empty() ? 0 : pads[n + i], out = 0;
     if (auto_pad == "VALID") {
       begin = end = 0;
+      r.given_pad_end.push_back(0);
       out = in[i] >= extent ? (in[i] - extent) / s + 1 : 0;
     } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       out = (in[i] + s - 1) / s;
       const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * s + extent - in[i]);
       begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       end = total - begin;
+      r.given_pad_end.push_back(end);
     } else {
+      r.given_pad_end.push_back(end);
       const std::int64_t span = in[i] + begin + end - extent;
       if (span < 0) info.fail("the window ({}) is larger than the padded input ({})", extent, in[i] + begin + end);
       out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;

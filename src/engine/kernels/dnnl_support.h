@@ -64,6 +64,7 @@ struct Window {
   // end paddings grown so that oneDNN's floor rule yields the ceil_mode sizes.
   struct Resolved {
     std::vector<std::int64_t> out, pad_begin, pad_end;
+    std::vector<std::int64_t> given_pad_end;  // before ceil_mode grew it: the padding the model asks for
   };
   Resolved resolve(const std::vector<std::int64_t>& in, const NodeInfo& info) const;
   // oneDNN's strides and dilations over `spatial` dimensions (1 and 0 where not given: oneDNN

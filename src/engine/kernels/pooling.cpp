@@ -38,6 +38,15 @@ class PoolKernel final : public Kernel {
                                            {DNNL_ARG_DST, wrap(plan.dst, y)},
                                            {DNNL_ARG_SCRATCHPAD, scratchpad.memory()}});
     dnnl_stream().wait();
+    if (!plan.factors.empty()) {  // count_include_pad with ceil_mode: per output position
+      if (y.dtype() != DType::f32) info_.unsupported("count_include_pad with ceil_mode on {}", dtype_name(y.dtype()));
+      const auto positions = static_cast<std::int64_t>(plan.factors.size());
+      const std::int64_t inner = block_ ? block_ : 1;
+      float* v = y.values<float>().data();
+      parallel_for(static_cast<std::int64_t>(y.numel()), 16384, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) v[i] *= plan.factors[static_cast<std::size_t>(i / inner % positions)];
+      });
+    }
     return {std::move(y)};
   }
 
@@ -46,7 +55,34 @@ class PoolKernel final : public Kernel {
     Shape out_shape;
     dnnl::memory::desc src, dst, scratchpad;
     dnnl::pooling_v2_forward primitive;
+    std::vector<float> factors;  // per output position (count_include_pad with ceil_mode), else empty
   };
+
+  // ONNX's count_include_pad counts the padding the model gives, not what ceil_mode adds past it,
+  // and oneDNN cannot tell the two apart: the average over the input alone (exclude_padding) is
+  // scaled by (taps in the input) / (taps in the input or its given padding) per output position.
+  static std::vector<float> include_pad_factors(const std::vector<std::int64_t>& in, const Window::Resolved& r,
+                                                const Window& w) {
+    std::vector<float> factors{1.0f};
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const std::int64_t s = w.strides.empty() ? 1 : w.strides[i], d = w.dilations.empty() ? 1 : w.dilations[i];
+      std::vector<float> along;
+      for (std::int64_t o = 0; o < r.out[i]; ++o) {
+        std::int64_t inside = 0, counted = 0;
+        for (std::int64_t t = 0; t < w.kernel[i]; ++t) {
+          const std::int64_t at = o * s - r.pad_begin[i] + t * d;
+          inside += at >= 0 && at < in[i];
+          counted += at >= -r.pad_begin[i] && at < in[i] + r.given_pad_end[i];
+        }
+        along.push_back(counted > 0 ? static_cast<float>(inside) / static_cast<float>(counted) : 0.0f);
+      }
+      std::vector<float> next;
+      for (float f : factors)
+        for (float g : along) next.push_back(f * g);
+      factors = std::move(next);
+    }
+    return factors;
+  }
 
   Plan make_plan(const Shape& shape, DType type) {
     const std::vector<std::int64_t> in(shape.begin() + 2, shape.end());
@@ -60,12 +96,11 @@ class PoolKernel final : public Kernel {
       strides.push_back(window_.strides.empty() ? 1 : window_.strides[i]);
       dilations.push_back((window_.dilations.empty() ? 1 : window_.dilations[i]) - 1);
     }
-    // ONNX averages exclude the padding ceil_mode adds even when count_include_pad is set; oneDNN
-    // cannot tell the two apart, so that one combination is refused.
-    if (!max_ && include_pad_ && window_.ceil_mode) info_.unsupported("count_include_pad with ceil_mode");
+    const bool rescaled = !max_ && include_pad_ && window_.ceil_mode;
+    if (rescaled) plan.factors = include_pad_factors(in, r, window_);
     const auto algorithm = max_ ? dnnl::algorithm::pooling_max
-                                : include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
-                                               : dnnl::algorithm::pooling_avg_exclude_padding;
+                                : include_pad_ && !rescaled ? dnnl::algorithm::pooling_avg_include_padding
+                                                            : dnnl::algorithm::pooling_avg_exclude_padding;
     try {
       plan.src = block_ ? blocked_desc(shape, block_, dnnl_type(type)) : plain_desc(shape);
       plan.dst = block_ ? blocked_desc(out, block_, dnnl_type(type)) : plain_desc(out);

@@ -137,7 +137,12 @@ class Fuser {
       if (!t || other == v || t->rank() > min_output_rank(n)) return false;
       const float f = t->values<float>()[0];
       if (!std::isfinite(f) || (div && f == 0.0f)) return false;
-      steps.add(EpilogueKind::scale, {div ? 1.0f / f : f});
+      // A scale right after a scale becomes one: oneDNN 2.6's matmul applied the first of two
+      // consecutive linear post-ops twice (the graph fuzzer: MatMul, Div, Div off by 0.35).
+      if (!steps.kinds.empty() && steps.kinds.back() == static_cast<std::int64_t>(EpilogueKind::scale))
+        steps.factors.back() *= div ? 1.0f / f : f;
+      else
+        steps.add(EpilogueKind::scale, {div ? 1.0f / f : f});
       absorb(n, ci);
       return true;
     }

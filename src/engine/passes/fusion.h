@@ -2,7 +2,8 @@
 // node, which then applies it to its output before anyone reads it, instead of a separate pass
 // over memory per operator. Fused, in order:
 //   Add   an Add of the output and any other tensor (bias, residual, attention mask); repeatable;
-//   Scale a Mul or Div by a float scalar constant (attention's 1/sqrt(d)), as a multiplication;
+//   Scale a Mul or Div by a float scalar constant (attention's 1/sqrt(d)), as a multiplication
+//         (consecutive ones as one);
 //   Relu  ResNet's activation;
 //   Gelu  BERT's activation as torch exports it: x * 0.5 * (1 + erf(x / sqrt(2))), five nodes.
 // A step is fused only when the intermediate value has no other reader and is not a graph output.

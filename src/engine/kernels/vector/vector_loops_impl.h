@@ -110,11 +110,12 @@ void softmax_row(float* x, const float* addend, std::int64_t n, float scale) {
   // Below about -87 libmvec's expf takes its slow scalar path (masked keys: -3.4e38, 15x slower):
   // arguments are clamped at -80, where a weight is 1.8e-35 of the largest, below float32's
   // resolution of the sum it joins. The clamp is its own loop: inside expf's argument GCC turns it
-  // into a select after the call.
+  // into a select after the call. A NaN (or an infinity's inf - inf) stays NaN, so that the row's
+  // sum and every value become NaN, as ONNX Runtime's are.
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) {
     const float d = x[i] - top;
-    x[i] = d > -80.0f ? d : -80.0f;
+    x[i] = d < -80.0f ? -80.0f : d;
   }
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -149,8 +150,8 @@ void min_max(const float* x, std::int64_t n, float* lo, float* hi) {
   *hi = h;
 }
 
-// nearbyintf rounds half to even in the default rounding mode; the clamp happens in float, where
-// NaN compares false and lands on `zero` (x / scale NaN: the max and min keep their first operand).
+// nearbyintf rounds half to even in the default rounding mode; the clamp happens in float, after
+// a NaN became 0.
 void quantize_u8(const float* in, std::uint8_t* out, std::int64_t n, float scale, float zero) {
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) {
