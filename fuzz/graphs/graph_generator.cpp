@@ -621,17 +621,25 @@ bool pool(Builder& b, const Value& x) {
   }
   const bool avg = form == 0;
   const std::int64_t k = b.pick<std::int64_t>({1, 2, 3, 3}), stride = b.pick<std::int64_t>({1, 2, 2});
-  const bool ceil_mode = b.opset() >= 10 && b.coin(0.3);
+  bool ceil_mode = b.opset() >= 10 && b.coin(0.3);
   std::vector<std::int64_t> pads(4, 0);
   Shape out{x.shape[0], x.shape[1], 0, 0};
   for (int i = 0; i < 2; ++i) {
     pads[i] = b.between(0, k - 1);
     pads[i + 2] = b.coin(0.7) ? pads[i] : b.between(0, k - 1);
+    if (x.shape[i + 2] + pads[i] + pads[i + 2] - k < 0) return false;
+  }
+  for (int i = 0; i < 2; ++i) {
     const std::int64_t span = x.shape[i + 2] + pads[i] + pads[i + 2] - k;
-    if (span < 0) return false;
     out[i + 2] = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-    // ceil mode: the last window must start inside the input or its begin padding
-    if (ceil_mode && (out[i + 2] - 1) * stride >= x.shape[i + 2] + pads[i]) --out[i + 2];
+    // Not drawn: ceil_mode where the last window would start past the input and its begin padding.
+    // ONNX drops that window (its pooling operators' specification since ONNX 1.16, as PyTorch
+    // does, and so does the engine); ONNX Runtime 1.30 keeps it: the oracle departs from the
+    // specification there.
+    if (ceil_mode && (out[i + 2] - 1) * stride >= x.shape[i + 2] + pads[i]) {
+      ceil_mode = false;
+      i = -1;  // again, in floor mode
+    }
   }
   const bool count_pad = avg && b.coin(0.3);
   b.ops().push_back(fmt::format("{}(k{} s{}{}{})", avg ? "AveragePool" : "MaxPool", k, stride, ceil_mode ? " ceil" : "",

@@ -45,7 +45,10 @@ dnnl::memory PackedWeights::get(const dnnl::memory::desc& desc, const dnnl::memo
   Layout packed = allocate(desc);
   packed.taps = taps;
   reorder_into(packed.memory, taps);
-  if (!is_winograd(desc) && plain_source_ && taps.empty()) {
+  // A layout with extra data (int8 weights: oneDNN's compensation sums, and below VNNI weights
+  // scaled by 0.5) is never a source: reordered again, the scaling applied twice (an int8 session
+  // gave wrong results after a batch-size change: the graph fuzzer's int8 mode).
+  if (!is_winograd(desc) && plain_source_ && taps.empty() && desc.data.extra.flags == dnnl_memory_extra_flag_none) {
     source_ = packed;  // the first blocked layout: the source from now on
     plain_ = Tensor();
     plain_source_ = false;

@@ -2,7 +2,8 @@
 // layout and shared by every input shape that asks for the same layout.
 //
 // Memory (ResNet-101 holds 178 MB of weights): one copy is the source of later reorders, the plain
-// weights until the first blocked layout exists, that layout after (the plain copy is then freed).
+// weights until the first blocked layout exists, that layout after (the plain copy is then freed);
+// a layout with oneDNN's extra data (int8 compensation and scaling) never becomes the source.
 // oneDNN reorders into its Winograd layouts from plain weights only: from a blocked source they go
 // through a temporary plain copy. Winograd layouts depend on the problem's shape (batch, image
 // size) and hold four times the plain bytes (F(4x4, 3x3) tiles), so only the latest is kept: a
