@@ -585,13 +585,16 @@ bool resize(Builder& b, const Value& x) {
   if (b.opset() < 11) return false;  // Resize-10's coordinates are Upsample's; not drawn
   std::string mode = b.pick<const char*>({"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"});
   const std::string nearest = b.pick<const char*>({"round_prefer_floor", "floor", "round_prefer_ceil", "ceil"});
-  const bool by_sizes = !b.open_batch() && b.coin();
-  // Not drawn: align_corners by scales whose resized length is not whole. ONNX divides by the exact
-  // length (in * scale - 1; its node test resize_downsample_scales_linear_align_corners expects
-  // 3.142857, as the engine gives), ONNX Runtime 1.30 by the rounded one (it gives 4): the oracle
-  // departs from the specification there.
+  // Not drawn where the resized length in * scale is not whole:
+  //  - align_corners by scales: ONNX divides by the exact length (in * scale - 1; its node test
+  //    resize_downsample_scales_linear_align_corners expects 3.142857, as the engine gives), ONNX
+  //    Runtime 1.30 by the rounded one (it gives 4): the oracle departs from the specification;
+  //  - sizes: the scale is then sizes / in, which ONNX Runtime takes in float32 and the engine in
+  //    double, so a source coordinate of exactly n + 0.5 rounds either way in nearest mode.
   const auto whole = [](std::int64_t in, float scale) { return std::floor(static_cast<float>(in) * scale) == static_cast<float>(in) * scale; };
-  if (mode == "align_corners" && !by_sizes && !(whole(x.shape[2], sh) && whole(x.shape[3], sw))) mode = "asymmetric";
+  const bool exact = whole(x.shape[2], sh) && whole(x.shape[3], sw);
+  const bool by_sizes = !b.open_batch() && exact && b.coin();
+  if (mode == "align_corners" && !exact) mode = "asymmetric";
   std::vector<std::string> inputs{x.name};
   const std::string empty = b.opset() >= 13 && b.coin() ? "" : b.constant({0}, {});
   inputs.push_back(empty);  // roi

@@ -103,19 +103,34 @@ RunResult run_native(const onnx::ModelProto& model, const std::vector<Tensor>& i
 }
 
 std::vector<double> sensitivity(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const RunResult& oracle) {
-  std::vector<Tensor> moved;
   std::uint32_t state = 12345;
+  const auto nudge = [&](float v) {
+    state = state * 1664525u + 1013904223u;
+    return v * (1.0f + ((state >> 31) ? 1e-6f : -1e-6f));
+  };
+  std::vector<Tensor> moved;
   for (const Tensor& t : inputs) {
     Tensor m(DType::f32, t.shape());
     const auto src = t.values<float>();
     auto dst = m.values<float>();
-    for (std::size_t i = 0; i < src.size(); ++i) {
-      state = state * 1664525u + 1013904223u;
-      dst[i] = src[i] * (1.0f + ((state >> 31) ? 1e-6f : -1e-6f));
-    }
+    for (std::size_t i = 0; i < src.size(); ++i) dst[i] = nudge(src[i]);
     moved.push_back(std::move(m));
   }
-  const RunResult again = run_ort(model, moved);
+  // The float constants too (weights, scales, epsilons), where the graph is not quantized: rounding
+  // inside the graph moves intermediate values, not only the inputs.
+  onnx::ModelProto nudged = model;
+  if (!is_quantized(model)) {
+    auto nudge_tensor = [&](onnx::TensorProto& t) {
+      if (t.data_type() != onnx::TensorProto::FLOAT) return;
+      for (int i = 0; i < t.float_data_size(); ++i) t.set_float_data(i, nudge(t.float_data(i)));
+    };
+    for (auto& t : *nudged.mutable_graph()->mutable_initializer()) nudge_tensor(t);
+    for (auto& n : *nudged.mutable_graph()->mutable_node())
+      if (n.op_type() == "Constant")
+        for (auto& a : *n.mutable_attribute())
+          if (a.has_t()) nudge_tensor(*a.mutable_t());
+  }
+  const RunResult again = run_ort(nudged, moved);
   std::vector<double> slack(oracle.outputs.size(), 0.0);
   if (!again.error.empty() || again.outputs.size() != oracle.outputs.size()) return slack;
   for (std::size_t k = 0; k < slack.size(); ++k) {

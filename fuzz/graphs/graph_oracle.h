@@ -30,9 +30,10 @@ const std::vector<NativeVariant>& native_variants();
 // returns the second run's outputs; an error from either is the result's error.
 RunResult run_native(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const NativeVariant& variant);
 
-// How far ORT's own outputs move when every input element moves by a relative 1e-6 (about ten
-// float32 steps), per output: what rounding differences inside the graph can become where it is
-// ill-conditioned (a LayerNorm over a row of nearly equal values divides by a tiny deviation).
+// How far ORT's own outputs move when every input element and float constant moves by a relative
+// 1e-6 (about ten float32 steps), per output: what rounding differences inside the graph can
+// become where it is ill-conditioned (a LayerNorm over a row of nearly equal values divides by a
+// tiny deviation).
 std::vector<double> sensitivity(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const RunResult& oracle);
 
 // Outputs agree when their shapes are equal, the same elements are NaN or infinite, and

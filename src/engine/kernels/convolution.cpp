@@ -91,6 +91,10 @@ class ConvKernel final : public Kernel {
     dnnl::memory::dims taps;  // where the weights' used taps start (empty: all are used)
     dnnl::convolution_forward primitive;
     std::vector<Epilogue::BinaryOperand> operands;  // fused Adds as binary post-ops
+    // Blocked: where the post-ops stopped (an Add of an operand that broadcasts over H or W, which
+    // the blocked layout's channels say nothing about at load); the rest runs after, over the
+    // stored shapes (broadcasting N, H and W is the same in both layouts).
+    std::size_t next_step = 0, adds_used = 0;
   };
 
   bool sums_in_place() const {
@@ -114,7 +118,12 @@ class ConvKernel final : public Kernel {
     args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
     plan.primitive.execute(dnnl_stream(), args);
     dnnl_stream().wait();
-    if (!block_out_) y = epilogue_.apply(std::move(y), 0, 0, inputs, info_);
+    if (plan.next_step < epilogue_.steps().size()) {
+      if (y.dtype() != DType::f32)
+        info_.unsupported("a fused Add of {} to the bfloat16 output {}",
+                          shape_string(epilogue_.operand(inputs, plan.adds_used, info_).shape()), shape_string(y.shape()));
+      y = epilogue_.apply(std::move(y), plan.next_step, plan.adds_used, inputs, info_);
+    }
     return one(std::move(y));
   }
 
@@ -133,9 +142,6 @@ class ConvKernel final : public Kernel {
       if (const auto broadcast = blocked_operand_shape(t.shape(), out_logical[1])) return plain_desc(*broadcast);
       return std::nullopt;
     }, in_place);
-    if (p.next_step < epilogue_.steps().size())
-      info_.unsupported("a fused Add of {} to the blocked output {}",
-                        shape_string(epilogue_.operand(inputs, p.adds_used, info_).shape()), shape_string(out_logical));
     return p;
   }
 
@@ -195,6 +201,8 @@ class ConvKernel final : public Kernel {
         Epilogue::PostOps p = post_ops(inputs, out, plan.dst, in_place);
         attr.set_post_ops(p.ops);
         plan.operands = std::move(p.operands);
+        plan.next_step = p.next_step;
+        plan.adds_used = p.adds_used;
       }
       auto make = [&](dnnl::algorithm algorithm) {
         dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, plan.src, any_weights, bias,
