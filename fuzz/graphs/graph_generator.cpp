@@ -670,7 +670,7 @@ bool matmul(Builder& b, const Value& x) {
     const bool trans_b = b.coin();
     const Shape w_shape = trans_b ? Shape{n, k} : Shape{k, n};
     std::vector<std::string> inputs{x.name, b.constant(w_shape, b.normal(numel(w_shape), scale))};
-    if (b.coin(0.8)) {
+    if (b.opset() < 11 || b.coin(0.8)) {  // C is optional from opset 11
       const Shape c_shape = b.pick<int>({0, 1, 2, 3}) == 0 ? Shape{} : b.coin() ? Shape{n} : b.coin() ? Shape{1} : Shape{x.shape[0], n};
       inputs.push_back(b.constant(c_shape, b.normal(numel(c_shape), 0.5f)));
     }

@@ -35,7 +35,8 @@ class Epilogue {
   // Steps as oneDNN post-ops. Activations and scales become eltwise post-ops; an Add becomes a
   // binary post-op when `describe` gives its operand a descriptor, or, with `sum_first` when step
   // `from` is an Add, a sum into the output for it (the output was placed over its operand).
-  // The steps stop at the first Add `describe` refuses; apply() does the rest.
+  // The steps stop at the first Add `describe` refuses, or at a second scale or clip (oneDNN 2.6
+  // gives a later eltwise post-op of an algorithm the first one's parameters); apply() does the rest.
   using DescribeOperand = std::function<std::optional<dnnl::memory::desc>(const Tensor& operand)>;
   struct BinaryOperand {
     std::size_t post_op, add_index;

@@ -137,8 +137,8 @@ class Fuser {
       if (!t || other == v || t->rank() > min_output_rank(n)) return false;
       const float f = t->values<float>()[0];
       if (!std::isfinite(f) || (div && f == 0.0f)) return false;
-      // A scale right after a scale becomes one: oneDNN 2.6's matmul applied the first of two
-      // consecutive linear post-ops twice (the graph fuzzer: MatMul, Div, Div off by 0.35).
+      // A scale right after a scale becomes one multiplication (kernels/epilogue.h keeps oneDNN
+      // from seeing two linear post-ops in one chain).
       if (!steps.kinds.empty() && steps.kinds.back() == static_cast<std::int64_t>(EpilogueKind::scale))
         steps.factors.back() *= div ? 1.0f / f : f;
       else
