@@ -421,8 +421,11 @@ std::string reduce_mean_last(Builder& b, const std::string& x) {
 
 // LayerNorm over the last axis: LayerNormalization from opset 17, else (and sometimes anyway) as
 // torch exports it: ReduceMean, Sub, Pow (or Mul), ReduceMean, Add eps, Sqrt, Div, Mul, Add.
+// Not over rows of fewer than 8 values: (x - mean) / std of two or three values is +-1 or a ratio of
+// their differences, which amplifies float32 rounding without bound (the fuzzer's only float32
+// mismatches left were such rows, every native configuration alike, 1.2e-4 to 2.5e-4).
 bool layer_norm(Builder& b, const Value& x) {
-  if (x.shape.size() < 2) return false;
+  if (x.shape.size() < 2 || x.shape.back() < 8) return false;
   const std::int64_t f = x.shape.back();
   const std::string gamma = b.constant({f}, b.normal(static_cast<std::size_t>(f), 1.0f));
   const std::string beta = b.constant({f}, b.normal(static_cast<std::size_t>(f), 0.5f));

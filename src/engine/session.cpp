@@ -157,6 +157,9 @@ void Session::check_inputs(std::span<const Tensor> inputs) const {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const TensorSpec& spec = inputs_[i];
     const Tensor& t = inputs[i];
+    // A default-constructed Tensor: no shape, no storage (a scalar has one element and storage).
+    if (!t.storage() && t.numel() != checked_numel(t.shape(), dtype_size(t.dtype())))
+      fail("input '{}' is an empty Tensor (default-constructed: no shape, no storage)", spec.name);
     if (spec.dtype && t.dtype() != *spec.dtype)
       fail("input '{}' must be {}, got {}", spec.name, dtype_name(*spec.dtype), dtype_name(t.dtype()));
     if (!spec.shape) continue;
@@ -238,6 +241,11 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     }
     if (outs.size() < node.outputs.size())
       fail("node {}: produced {} outputs, the graph reads {}", node.label(), outs.size(), node.outputs.size());
+    // The in-place rule (memory/run_memory.h): a block taken over a dying input went to the first
+    // allocation, which must be the output; any other use overwrote the input under the kernel.
+    if (const std::byte* handed = memory_.handed_in_place(); handed && (outs.empty() || outs[0].storage().get() != handed))
+      fail("node {}: its kernel's first allocation was not its output, but the memory plan placed it over an input (the "
+           "in-place rule of memory/run_memory.h)", node.label());
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
       const ValueId out = node.outputs[k];
       if (out == kNoValue) continue;

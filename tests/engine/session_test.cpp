@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "engine/onnx/import.h"
@@ -87,6 +88,49 @@ TEST(Session, ChecksInputsAgainstTheDeclaration) {
   EXPECT_THAT(run_error(s, {floats({2, 4, 5})}), HasSubstr("input 'x' must have shape batch x sequence x 3, got 2x4x5"));
   EXPECT_THAT(run_error(s, {Tensor(DType::i64, {2, 4, 3})}), HasSubstr("input 'x' must be float32, got int64"));
   EXPECT_THAT(run_error(s, {}), HasSubstr("the model takes 1 inputs, got 0"));
+  EXPECT_THAT(run_error(s, {Tensor()}), HasSubstr("input 'x' is an empty Tensor (default-constructed: no shape, no storage)"));
+}
+
+// Sizes a model computes from its constants or inputs are checked before anything is allocated:
+// repeats, pads and scales that overflow, a Range whose count is NaN.
+TEST(Session, ShapeArithmeticFromTheModelIsChecked) {
+  const auto error_of = [](const OnnxBuilder& b, std::vector<Tensor> inputs) -> std::string {
+    try {
+      engine::Session s = session_of(b);
+      s.run(inputs);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  OnnxBuilder tile;
+  tile.input("x", kFloat, {"2", "3"});
+  tile.int_initializer("repeats", {2}, {std::int64_t{1} << 40, std::int64_t{1} << 40});
+  tile.node("Tile", {"x", "repeats"}, {"y"}, "tile");
+  tile.output("y");
+  EXPECT_THAT(error_of(tile, {floats({2, 3})}), HasSubstr("larger than any tensor"));
+  OnnxBuilder pad;
+  pad.input("x", kFloat, {"2", "3"});
+  pad.int_initializer("pads", {4}, {0, 0, 0, std::numeric_limits<std::int64_t>::max()});
+  pad.node("Pad", {"x", "pads"}, {"y"}, "pad");
+  pad.output("y");
+  EXPECT_THAT(error_of(pad, {floats({2, 3})}), HasSubstr("larger than any tensor"));
+  OnnxBuilder resize;
+  resize.input("x", kFloat, {"1", "1", "2", "2"});
+  resize.initializer("roi", {0}, {});
+  resize.initializer("scales", {4}, {1, 1, std::numeric_limits<float>::infinity(), 1});
+  resize.node("Resize", {"x", "roi", "scales"}, {"y"}, "resize");
+  resize.output("y");
+  EXPECT_THAT(error_of(resize, {floats({1, 1, 2, 2})}), HasSubstr("larger than any tensor"));
+  OnnxBuilder range;
+  range.input("limit", kFloat, {});
+  range.initializer("start", {}, {0.0f});
+  range.initializer("delta", {}, {1.0f});
+  range.node("Range", {"start", "limit", "delta"}, {"y"}, "range");
+  range.output("y");
+  Tensor nan(DType::f32, {});
+  nan.values<float>()[0] = std::nanf("");
+  EXPECT_THAT(error_of(range, {nan}), HasSubstr("give no count of values"));
 }
 
 TEST(Session, ASymbolMustHaveOneSizeAcrossInputs) {

@@ -291,7 +291,8 @@ std::unique_ptr<Kernel> make_tile(const Node& node, std::int64_t) {
     Shape out = x.shape();
     for (std::size_t d = 0; d < out.size(); ++d) {
       if (repeats[d] < 0) info.fail("repeats {} is negative", repeats[d]);
-      out[d] *= repeats[d];
+      if (__builtin_mul_overflow(out[d], repeats[d], &out[d]) || out[d] > kMaxDimension)
+        info.fail("repeats {} make axis {} of size {} larger than any tensor", repeats[d], d, x.dim(d));
     }
     Tensor y = allocate_checked(x.dtype(), out, info);
     const auto strides = contiguous_strides(x.shape());
@@ -330,7 +331,9 @@ std::unique_ptr<Kernel> make_pad(const Node& node, std::int64_t opset) {
     }
     Shape out(r);
     for (std::size_t d = 0; d < r; ++d) {
-      out[d] = x.dim(d) + begin[d] + end[d];
+      if (__builtin_add_overflow(x.dim(d), begin[d], &out[d]) || __builtin_add_overflow(out[d], end[d], &out[d]) ||
+          out[d] > kMaxDimension)
+        info.fail("pads {} make axis {} larger than any tensor", fmt::join(pads, ","), d);
       if (out[d] < 0) info.fail("pads {} remove more than axis {} holds", fmt::join(pads, ","), d);
       if (mode != "constant" && x.dim(d) == 0 && out[d] > 0) info.fail("cannot {}-pad an empty axis {}", mode, d);
     }

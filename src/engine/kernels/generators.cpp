@@ -24,6 +24,8 @@ std::unique_ptr<Kernel> make_range(const Node& node, std::int64_t) {
       const T s = start.values<T>()[0], l = limit.values<T>()[0], d = delta.values<T>()[0];
       if (d == T(0)) info.fail("delta is zero");
       const double count = std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
+      if (std::isnan(count)) info.fail("start {}, limit {} and delta {} give no count of values", s, l, d);
+      if (count > static_cast<double>(kMaxDimension)) info.fail("start {}, limit {} and delta {} give {:g} values", s, l, d, count);
       const auto n = static_cast<std::int64_t>(std::max(count, 0.0));
       y = allocate_checked(start.dtype(), {n}, info);
       T* o = y.values<T>().data();

@@ -16,6 +16,9 @@ struct QuantParams {
   std::int32_t zero;
 };
 
-Tensor add_u8(const Tensor& a, QuantParams pa, const Tensor& b, QuantParams pb, QuantParams py, bool relu, const NodeInfo& info);
+// `y`: the output already allocated (uint8, the broadcast shape), for a kernel whose first
+// allocation must be its output (memory/run_memory.h); empty: allocated here.
+Tensor add_u8(const Tensor& a, QuantParams pa, const Tensor& b, QuantParams pb, QuantParams py, bool relu, const NodeInfo& info,
+              Tensor y = Tensor());
 
 }  // namespace cpuinfer::engine

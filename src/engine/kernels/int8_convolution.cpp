@@ -78,26 +78,26 @@ class Int8ConvKernel final : public Kernel {
     if (!weights_) info_.fail("the weights must be a constant");
     if (given.dtype() != DType::u8 || given.rank() != 4)
       info_.fail("input {} {} is not uint8 [N, H, W, C]", dtype_name(given.dtype()), shape_string(given.shape()));
-    const Tensor x = strided_1x1() ? subsampled(given) : given;
-    const Shape xs{x.dim(0), x.dim(3), x.dim(1), x.dim(2)};  // logical NCHW
+    // Every allocation after the output's: the memory plan may hand the first one the residual's block.
+    const bool subsample = strided_1x1();
+    const Shape xs = subsample ? Shape{given.dim(0), given.dim(3), (given.dim(1) - 1) / window_.strides[0] + 1,
+                                       (given.dim(2) - 1) / window_.strides[1] + 1}
+                               : Shape{given.dim(0), given.dim(3), given.dim(1), given.dim(2)};  // logical NCHW
     if (xs[1] != weights_shape_[1] * group_)
       info_.fail("input of {} channels does not match weights {} with group {}", xs[1], shape_string(weights_shape_), group_);
     Plan& plan = plans_.get({xs, {1}}, [&] { return make_plan(xs, true); });
-    if (residual_) {
-      const Tensor& r = info_.input(inputs, kResidual);
-      info_.expect_dtype(r, DType::u8, "the residual");
-      if (r.shape() != plan.out_shape) {  // broadcast: the convolution in its own units, then the Add
-        Plan& alone = plans_.get({xs, {0}}, [&] { return make_plan(xs, false); });
-        const Tensor c = execute(alone, x, allocate_checked(DType::u8, alone.out_shape, info_), c_zero_);
-        return one(add_u8(c, {c_scale_, c_zero_}, r, {r_scale_, r_zero_}, {y_scale_, y_zero_}, relu_, info_));
-      }
+    const Tensor* r = residual_ ? &info_.input(inputs, kResidual) : nullptr;
+    if (r) info_.expect_dtype(*r, DType::u8, "the residual");
+    if (r && r->shape() != plan.out_shape) {  // broadcast: the convolution in its own units, then the Add
+      Plan& alone = plans_.get({xs, {0}}, [&] { return make_plan(xs, false); });
+      Tensor y = allocate_checked(DType::u8, plan_broadcast({alone.out_shape, r->shape()}, info_).shape, info_);
+      Tensor c = allocate_checked(DType::u8, alone.out_shape, info_);
+      c = execute(alone, subsample ? subsampled(given) : given, std::move(c), c_zero_);
+      return one(add_u8(c, {c_scale_, c_zero_}, *r, {r_scale_, r_zero_}, {y_scale_, y_zero_}, relu_, info_, std::move(y)));
     }
     Tensor y = allocate_checked(DType::u8, plan.out_shape, info_);
-    if (residual_) {
-      const Tensor& r = info_.input(inputs, kResidual);
-      if (r.data() != y.data()) std::memcpy(y.data(), r.data(), r.nbytes());  // the memory plan did not place it there
-    }
-    return one(execute(plan, x, std::move(y), y_zero_));
+    if (r && r->data() != y.data()) std::memcpy(y.data(), r->data(), r->nbytes());  // the memory plan did not place it there
+    return one(execute(plan, subsample ? subsampled(given) : given, std::move(y), y_zero_));
   }
 
  private:

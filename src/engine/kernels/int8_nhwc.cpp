@@ -155,11 +155,13 @@ class MaxPoolKernel final : public Kernel {
 
 }  // namespace
 
-Tensor add_u8(const Tensor& a, QuantParams pa, const Tensor& b, QuantParams pb, QuantParams py, bool relu, const NodeInfo& info) {
+Tensor add_u8(const Tensor& a, QuantParams pa, const Tensor& b, QuantParams pb, QuantParams py, bool relu, const NodeInfo& info,
+              Tensor y) {
   info.expect_dtype(a, DType::u8, "input a");
   info.expect_dtype(b, DType::u8, "input b");
   const Broadcast plan = plan_broadcast({a.shape(), b.shape()}, info);
-  Tensor y = allocate_checked(DType::u8, plan.shape, info);
+  if (!y.storage()) y = allocate_checked(DType::u8, plan.shape, info);
+  if (y.dtype() != DType::u8 || y.shape() != plan.shape) info.fail("the sum's output {} is not {}", shape_string(y.shape()), shape_string(plan.shape));
   if (y.numel() == 0) return y;
   const float ka = pa.scale / py.scale, kb = pb.scale / py.scale;
   const float offset = static_cast<float>(py.zero) - static_cast<float>(pa.zero) * ka - static_cast<float>(pb.zero) * kb;

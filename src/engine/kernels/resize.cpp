@@ -152,7 +152,9 @@ std::unique_ptr<Kernel> make_resize(const Node& node, std::int64_t opset) {
       for (std::size_t d = 0; d < r; ++d) {
         scale[d] = scales->values<float>()[d];
         if (!(scale[d] > 0)) info.fail("scale {} is not positive", scale[d]);
-        out[d] = static_cast<std::int64_t>(std::floor(static_cast<double>(x.dim(d)) * scale[d]));
+        const double length = std::floor(static_cast<double>(x.dim(d)) * scale[d]);
+        if (!(length <= static_cast<double>(kMaxDimension))) info.fail("scale {} makes axis {} of size {} larger than any tensor", scale[d], d, x.dim(d));
+        out[d] = static_cast<std::int64_t>(length);
       }
     } else {
       const auto s = info.ints(*sizes, "sizes");

@@ -50,6 +50,7 @@ void RunMemory::begin_run(const std::vector<Shape>& binding) {
 
 void RunMemory::begin_step(std::size_t step, std::vector<const Tensor*> overwritable) {
   overwritable_ = std::move(overwritable);
+  handed_ = nullptr;
   step_ = step;
   if (!recording_) return;
   std::lock_guard lock(recording_->mutex);
@@ -105,6 +106,7 @@ std::shared_ptr<std::byte[]> RunMemory::take(std::size_t exact) {
     for (const Tensor* t : inputs)
       if (std::max<std::size_t>(t->nbytes(), 1) == exact) {  // as many elements: no broadcasting
         ++in_place_;
+        handed_ = t->storage().get();
         return t->storage();
       }
   }

@@ -52,6 +52,9 @@ class RunMemory final : public StorageSource {
   // Before step `step` runs: the inputs its kernel may overwrite with its first output, each dying
   // at this step with no other value sharing its block.
   void begin_step(std::size_t step, std::vector<const Tensor*> overwritable);
+  // The block this step's first allocation took over an input, or null: the step's first output
+  // must be in it (the in-place rule; Session checks it after each step).
+  const std::byte* handed_in_place() const { return handed_; }
   // After the run, before its results leave the session: makes the plan of a recorded binding.
   void end_run(std::vector<Tensor>& results);
 
@@ -77,6 +80,7 @@ class RunMemory final : public StorageSource {
   std::vector<Shape> binding_;
   std::size_t next_ = 0;                  // the next block of the plan
   std::vector<const Tensor*> overwritable_;  // this step's, until its first block
+  const std::byte* handed_ = nullptr;        // this step's block taken over an input
   std::size_t in_place_ = 0;              // this run's
   std::shared_ptr<std::byte[]> arena_;
   Stats stats_;
