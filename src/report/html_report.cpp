@@ -99,23 +99,21 @@ function table(columns, rows, rowClass = () => '') {
   return t;
 }
 const charts = [];
+// Bars of `field` per batch size and backend; with repeats, whiskers from its min to its max.
 function chart(id, rows, field, title, repeated) {
-  const tooltip = [{field: 'series'}, {field: 'batch_size'}, {field, format: '.3f'},
-                   {field: 'time_per_input', title: 's/sample', format: '.4f'}];
+  const tooltip = [{field: 'series'}, {field: 'batch_size'}, {field, format: '.3f'}];
   if (repeated) tooltip.push({field: field + '_min', title: 'min over repeats', format: '.3f'},
                              {field: field + '_max', title: 'max over repeats', format: '.3f'});
+  const x = {field: 'batch_size', type: 'ordinal', title: 'batch size'}, xOffset = {field: 'series'};
+  const layer = [{mark: 'bar', encoding: {x, xOffset, y: {field, type: 'quantitative', title},
+                                          color: {field: 'series', title: 'backend'}, tooltip}}];
+  if (repeated) layer.push({mark: {type: 'rule', color: '#222'},
+                            encoding: {x, xOffset, y: {field: field + '_min', type: 'quantitative'}, y2: {field: field + '_max'}}});
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title, width: {step: 14}, height: 260,
     data: {values: rows},
-    mark: 'bar',
-    encoding: {
-      x: {field: 'batch_size', type: 'ordinal', title: 'batch size'},
-      xOffset: {field: 'series'},
-      y: {field, type: 'quantitative', title},
-      color: {field: 'series', title: 'backend'},
-      tooltip
-    }
+    layer
   };
   charts.push(vegaEmbed('#' + id, spec, {renderer: 'svg', actions: false}));
 }
@@ -133,7 +131,8 @@ main.append(table([
   {title: 'ISA', text: true, value: f => (f.machine.isa || []).join(' ')},
   {title: 'cores', value: f => f.machine.usable_cores},
   {title: 'threads', value: f => f.protocol.threads},
-  {title: 'libraries', text: true, value: f => Object.entries(f.libraries).map(([k, v]) => `${k} ${v}`).join(', ')},
+  // Each library's name and version only (the full strings are in the result file).
+  {title: 'libraries', text: true, value: f => Object.entries(f.libraries).map(([k, v]) => `${k} ${String(v).split(/[,(]/)[0].trim()}`).join(', ')},
   {title: 'started (UTC)', text: true, value: f => f.started_utc + (f.complete ? '' : ' — incomplete sweep')},
 ], report.files));
 for (const f of report.files.filter(f => f.random_weights))
@@ -148,18 +147,21 @@ report.workloads.forEach((w, wi) => {
     {title: 'batch', value: r => r.batch_size},
     {title: 'use', text: true, value: r => r.series},
     {title: 'ms/sample', value: r => r.time_per_input, show: r => ms(r.time_per_input, 1000)},
-    {title: `vs ${w.baseline}`, value: r => r.speedup, show: r => speedup(r).replace(/x/, 'x faster')},
+    {title: `vs ${w.baseline}`, value: r => r.speedup, show: r => r.series === w.baseline ? 'the baseline' : speedup(r).replace(/x/, 'x faster')},
     {title: 'top-1 agreement', value: r => r.top1_agreement, show: r => fmt(r.top1_agreement, 1, 100, '%')},
     {title: 'max rel diff', value: r => r.max_rel_diff, show: r => typeof r.max_rel_diff === 'number' ? r.max_rel_diff.toExponential(1) : '-'},
   ], w.recommendations, () => 'rec'));
   // One bar per configuration: its median over the repeats that ran (its only run without repeats).
-  const bars = w.configurations.filter(c => c.repeats_ok > 0);
+  // Time per sample, not total time: under --min-time every row runs about as long.
+  const perMs = v => typeof v === 'number' ? v * 1000 : v;
+  const bars = w.configurations.filter(c => c.repeats_ok > 0).map(c => ({...c, ms_per_sample: perMs(c.time_per_input),
+    ms_per_sample_min: perMs(c.time_per_input_min), ms_per_sample_max: perMs(c.time_per_input_max)}));
   const faster = bars.filter(c => typeof c.speedup === 'number');
   const box = el('div', {class: 'charts'});
   box.append(el('div', {id: `chart-${wi}-runtime`, class: 'chart', 'data-bars': bars.length}));
   box.append(el('div', {id: `chart-${wi}-speedup`, class: 'chart', 'data-bars': faster.length}));
   main.append(box);
-  chart(`chart-${wi}-runtime`, bars, 'total_time', repeated ? 'total runtime (s), median' : 'total runtime (s)', repeated);
+  chart(`chart-${wi}-runtime`, bars, 'ms_per_sample', repeated ? 'ms per sample, median' : 'ms per sample', repeated);
   chart(`chart-${wi}-speedup`, faster, 'speedup', `speed-up vs ${w.baseline}${repeated ? ', median' : ''}`, repeated);
   main.append(el('h3', {}, 'All results'));
   main.append(table([

@@ -77,7 +77,8 @@ std::string render_markdown_report(const nlohmann::json& report) {
           "|---|---:|---|---:|---:|---:|---:|\n";
     for (const auto& r : w["recommendations"])
       md += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", r["file"].get<std::string>(), r["batch_size"].get<int>(),
-                        cell(r["series"].get<std::string>()), ms(r, "time_per_input", 1000.0), speedup(r),
+                        cell(r["series"].get<std::string>()), ms(r, "time_per_input", 1000.0),
+                        r["series"] == w["baseline"] ? std::string("the baseline") : speedup(r),
                         num(r, "top1_agreement", "{:.1f}%", 100.0), num(r, "max_rel_diff", "{:.1e}"));
     md += fmt::format("\n### Results\n\n| series | batch |{} total s | ms/sample | p50 ms | p90 ms | p99 ms | samples/s | "
                       "accuracy | top-1 agreement | max abs diff | max rel diff | speed-up | status |\n"

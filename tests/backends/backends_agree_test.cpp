@@ -58,6 +58,8 @@ TEST(BackendsAgree, OrtAndLibtorchOnResnet101) {
     Agreement a;
     for (std::size_t i = 0; i < 4; ++i) a.add(t.values<float>().subspan(i * 1000, 1000), ref.subspan(i * 1000, 1000), 1000);
     EXPECT_EQ(a.top1_equal, 4u);
+    ASSERT_TRUE(a.max_rel_diff().has_value()) << "nothing compared, or the reference is all zero";
+    EXPECT_EQ(a.nonfinite_mismatches, 0u);
     EXPECT_LE(*a.max_rel_diff(), kRelativeTolerance) << "max abs diff " << a.max_abs_diff;
   }
   // Random weights must give a well-conditioned network, not logits in the thousands.
@@ -110,6 +112,8 @@ TEST(BackendsAgree, BertOnEveryBackendAndPadding) {
     Agreement a;
     for (std::size_t i = 0; i < 3; ++i) a.add(t.values<float>().subspan(i * 2, 2), ref.subspan(i * 2, 2), 2);
     EXPECT_EQ(a.top1_equal, 3u);
+    ASSERT_TRUE(a.max_rel_diff().has_value()) << "nothing compared, or the reference is all zero";
+    EXPECT_EQ(a.nonfinite_mismatches, 0u);
     EXPECT_LE(*a.max_rel_diff(), kRelativeTolerance) << "max abs diff " << a.max_abs_diff;
   }
 }
@@ -131,6 +135,8 @@ void expect_native_agrees_with_ort(const ExportedModel& model, const std::vector
     for (std::size_t i = 0; i < static_cast<std::size_t>(ref.dim(0)); ++i)
       a.add(out.values<float>().subspan(i * classes, classes), ref.values<float>().subspan(i * classes, classes), classes);
     EXPECT_EQ(a.top1_equal, static_cast<std::size_t>(ref.dim(0)));
+    ASSERT_TRUE(a.max_rel_diff().has_value()) << "nothing compared, or the reference is all zero";
+    EXPECT_EQ(a.nonfinite_mismatches, 0u);
     EXPECT_LE(*a.max_rel_diff(), kRelativeTolerance) << "max abs diff " << a.max_abs_diff;
   }
 }
@@ -218,6 +224,8 @@ TEST(BackendsAgree, Int8ApproximatesFp32OnResnet101) {
   for (std::size_t i = 0; i < static_cast<std::size_t>(ref.dim(0)); ++i)
     a.add(out.values<float>().subspan(i * classes, classes), ref.values<float>().subspan(i * classes, classes), classes);
   EXPECT_GT(a.max_abs_diff, 0.0);  // it is really another (quantized) model
+  ASSERT_TRUE(a.max_rel_diff().has_value()) << "nothing compared, or the reference is all zero";
+  EXPECT_EQ(a.nonfinite_mismatches, 0u);
   EXPECT_LE(*a.max_rel_diff(), kInt8RelativeTolerance) << "max abs diff " << a.max_abs_diff;
   EXPECT_GE(correlation(out.values<float>(), ref.values<float>()), kInt8MinCorrelation);
 }
@@ -275,6 +283,8 @@ TEST(BackendsAgree, Int8KeepsBertTop1OnTexts) {
                                     << difference_correlation);
   EXPECT_GT(a.max_abs_diff, 0.0);  // it is really another (quantized) model
   EXPECT_EQ(a.top1_equal, kBertInt8Texts);
+  ASSERT_TRUE(a.max_rel_diff().has_value()) << "nothing compared, or the reference is all zero";
+  EXPECT_EQ(a.nonfinite_mismatches, 0u);
   EXPECT_LE(*a.max_rel_diff(), kBertInt8RelativeTolerance);
   EXPECT_GE(difference_correlation, kBertInt8MinDifferenceCorrelation);
 }
