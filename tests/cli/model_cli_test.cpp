@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 #include "bench/onnx_model_workload.h"
@@ -89,6 +90,51 @@ class ModelCli : public ::testing::Test {
   nlohmann::json result_json() { return nlohmann::json::parse(testing::read_text(only_file_with_extension(out(), ".json"))); }
   testing::TempDir tmp_;
 };
+
+// Issue 22's repro as exporters write it: a depthwise convolution, then a scale and shift by
+// one-element constants (rank 0 and 1, the constant first), which native read as one value per
+// channel. It agrees with ORT now; and a row beyond --tolerance is `disagrees`, shows no speed-up,
+// and bench exits 1.
+TEST_F(ModelCli, ScaleShiftAfterAConvAgreesAndADisagreeingRowFailsTheRun) {
+  OnnxBuilder b(9);
+  b.input("x", kFloat, {"N", "16", "24", "80"});
+  std::vector<float> w(16 * 9), bias(16);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 11) * 0.05f - 0.25f;
+  for (std::size_t i = 0; i < bias.size(); ++i) bias[i] = static_cast<float>(i % 5) * 0.1f - 0.2f;
+  b.initializer("w", {16, 1, 3, 3}, w);
+  b.initializer("b", {16}, bias);
+  b.initializer("s", {}, {1.38f});
+  b.initializer("t", {1}, {0.586f});
+  auto& conv = b.node("Conv", {"x", "w", "b"}, {"c"});
+  OnnxBuilder::attribute(conv, "group", std::int64_t{16});
+  OnnxBuilder::attribute(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Mul", {"s", "c"}, {"m"});
+  b.node("Add", {"t", "m"}, {"y"});
+  b.output("y");
+  const fs::path model = write("scale_shift.onnx", b);
+  auto r = testing::run_cpuinfer(quick(model, {"--backends", "ort,native", "--reference", "ort", "--batch-sizes", "1,2",
+                                               "--samples", "2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const auto& row : result_json()["rows"]) {
+    SCOPED_TRACE(row.dump());
+    EXPECT_EQ(row["status"], "ok");
+    EXPECT_EQ(row["precision"], "float32");
+    EXPECT_EQ(row["tolerance"], 1e-4);
+    if (row["name"] == "native") {
+      EXPECT_LE(row["max_rel_diff"].get<double>(), 1e-4);
+    }
+  }
+  fs::remove_all(out());
+  r = testing::run_cpuinfer(quick(model, {"--backends", "ort,native", "--reference", "ort", "--batch-sizes", "2",
+                                          "--samples", "2", "--tolerance", "0"}));
+  const auto rows = result_json()["rows"];
+  const auto native = std::find_if(rows.begin(), rows.end(), [](const auto& row) { return row["name"] == "native"; });
+  ASSERT_NE(native, rows.end());
+  if ((*native)["max_rel_diff"].get<double>() == 0.0) GTEST_SKIP() << "native and ORT are bit-identical here: nothing disagrees";
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ((*native)["status"].get<std::string>().rfind("disagrees: max_rel_diff ", 0), 0u) << (*native)["status"];
+  EXPECT_NE(r.output.find("rows disagree with the reference"), std::string::npos) << r.output;
+}
 
 TEST_F(ModelCli, BenchComparesOrtAndNativePerSample) {
   const auto r = testing::run_cpuinfer({"bench", "--model", classifier().string(), "--batch-sizes", "1,4", "--samples", "8", "--min-time", "0",

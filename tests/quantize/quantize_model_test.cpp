@@ -17,6 +17,8 @@
 
 #include "core/error.h"
 #include "engine/session.h"
+#include "engine/isa.h"
+#include "quantize/graph_index.h"
 #include "quantize/calibration.h"
 #include "quantize/calibration_data.h"
 #include "quantize/linear_quantization.h"
@@ -34,6 +36,10 @@ using quant::QuantizeMode;
 using quant::QuantizeOptions;
 using test::OnnxBuilder;
 using ::testing::HasSubstr;
+
+// The widest int8 weights this CPU's integer kernels, ONNX Runtime's as oneDNN's, multiply exactly
+// (7 bits without AVX512_VNNI): the quantized models are compared with ORT.
+int exact_weights() { return engine::exact_int8_weight_limit(); }
 
 // --- helpers: model files, their nodes and initializers, runs on both engines ---
 
@@ -273,7 +279,7 @@ TEST(CalibrationData, ChecksWholeSetsAndCutsThemIntoBatches) {
 
 TEST_F(Quantize, StaticCnnHasTheQdqFormWithReluFolded) {
   const fs::path in = write("cnn.onnx", test::tiny_cnn()), out = path("cnn.int8.onnx");
-  const auto report = quant::quantize_model(in, out, image_batches(), {.mode = QuantizeMode::static_qdq});
+  const auto report = quant::quantize_model(in, out, image_batches(), {.mode = QuantizeMode::static_qdq, .weight_limit = exact_weights()});
   EXPECT_EQ(report.mode, "static");
   EXPECT_EQ(report.quantized_nodes, 6u);  // conv1, conv2, residual, maxpool, gap, fc
   EXPECT_EQ(report.quantized_weights, 3u);
@@ -335,7 +341,7 @@ class StaticCnn : public Quantize, public ::testing::WithParamInterface<Calibrat
 
 TEST_P(StaticCnn, CloseToFloatAndOrtAgrees) {
   const fs::path in = write("cnn.onnx", test::tiny_cnn()), out = path("cnn.int8.onnx");
-  quant::quantize_model(in, out, image_batches(), {.mode = QuantizeMode::static_qdq, .method = GetParam()});
+  quant::quantize_model(in, out, image_batches(), {.mode = QuantizeMode::static_qdq, .method = GetParam(), .weight_limit = exact_weights()});
   for (const auto& inputs : {image_batches()[0], held_out_images()}) {
     const Tensor reference = run_native(in, inputs).at(0);
     const Tensor native = run_native(out, inputs).at(0);
@@ -373,7 +379,7 @@ TEST_F(Quantize, PercentileNarrowsRangesWithOutliers) {
 TEST_F(Quantize, StaticMatMulQuantizesByColumn) {
   const fs::path in = write("linear.onnx", test::tiny_matmul(true)), out = path("linear.int8.onnx");
   const std::vector<std::vector<Tensor>> batches{{test::seeded_tensor({8, 8, 16}, 11)}, {test::seeded_tensor({4, 7, 16}, 12)}};
-  const auto report = quant::quantize_model(in, out, batches, {.mode = QuantizeMode::static_qdq});
+  const auto report = quant::quantize_model(in, out, batches, {.mode = QuantizeMode::static_qdq, .weight_limit = exact_weights()});
   EXPECT_EQ(report.quantized_nodes, 1u);
   EXPECT_EQ(report.calibration_samples, 12u);
   const onnx::ModelProto m = load(out);
@@ -393,7 +399,7 @@ class DynamicMatMul : public Quantize, public ::testing::WithParamInterface<bool
 
 TEST_P(DynamicMatMul, FormCloseToFloatAndOrtFusesIt) {
   const fs::path in = write("linear.onnx", test::tiny_matmul(GetParam())), out = path("linear.int8.onnx");
-  const auto report = quant::quantize_model(in, out, {}, {.mode = QuantizeMode::automatic});
+  const auto report = quant::quantize_model(in, out, {}, {.mode = QuantizeMode::automatic, .weight_limit = exact_weights()});
   EXPECT_EQ(report.mode, "dynamic");
   EXPECT_EQ(report.quantized_nodes, 1u);
   EXPECT_EQ(report.quantized_weights, 1u);
@@ -468,7 +474,7 @@ TEST_F(Quantize, DynamicQuantizesASharedActivationOnceAndSkipsTheRest) {
   b.node("Gemm", {"scores", "G"}, {"y"}, "head");
   b.output("y");
   const fs::path in = write("shared.onnx", b), out = path("shared.int8.onnx");
-  const auto report = quant::quantize_model(in, out, {}, {.mode = QuantizeMode::dynamic});
+  const auto report = quant::quantize_model(in, out, {}, {.mode = QuantizeMode::dynamic, .weight_limit = exact_weights()});
   EXPECT_EQ(report.quantized_nodes, 2u);
   EXPECT_THAT(report.skipped, ::testing::ElementsAre("MatMul 'scores': weight is not a constant",
                                                      "Gemm 'head': Gemm stays float in dynamic mode"));
@@ -485,9 +491,9 @@ TEST_F(Quantize, DynamicQuantizesASharedActivationOnceAndSkipsTheRest) {
 
 TEST_F(Quantize, AutomaticChoosesStaticForAConv) {
   const fs::path in = write("cnn.onnx", test::tiny_cnn());
-  EXPECT_EQ(quant::quantize_model(in, path("cnn.int8.onnx"), image_batches(), {}).mode, "static");
+  EXPECT_EQ(quant::quantize_model(in, path("cnn.int8.onnx"), image_batches(), {.weight_limit = exact_weights()}).mode, "static");
   // The same model in dynamic mode: no Conv touched, said so.
-  const auto report = quant::quantize_model(in, path("cnn.dyn.onnx"), {}, {.mode = QuantizeMode::dynamic});
+  const auto report = quant::quantize_model(in, path("cnn.dyn.onnx"), {}, {.mode = QuantizeMode::dynamic, .weight_limit = exact_weights()});
   EXPECT_EQ(report.quantized_nodes, 0u);
   EXPECT_THAT(report.skipped, ::testing::Contains("2 Conv nodes: dynamic mode quantizes MatMul only"));
   EXPECT_NO_THROW(run_ort(path("cnn.dyn.onnx"), held_out_images()));
@@ -524,11 +530,20 @@ TEST_F(Quantize, BadInputsGiveOneLineErrorsAndWriteNothing) {
   EXPECT_THAT(error(write("two.onnx", two), {{test::seeded_tensor({2, 4}, 1)}}, static_mode),
               HasSubstr("calibration data holds 1 tensors, the model has 2 inputs (a, b)"));
 
-  EXPECT_THAT(error(write("old.onnx", test::tiny_cnn(12)), image_batches(), static_mode),
-              HasSubstr("quantize needs opset 13 or newer (per-channel QuantizeLinear/DequantizeLinear); the model has opset 12"));
   EXPECT_THAT(error(path("missing.onnx"), {}, {}), HasSubstr("cannot open model"));
   EXPECT_FALSE(fs::exists(out));
-  EXPECT_EQ(files(), before + 2);  // two.onnx and old.onnx, nothing else
+  EXPECT_EQ(files(), before + 1);  // two.onnx, nothing else
+}
+
+// An opset below 13 (per-channel QuantizeLinear) is upgraded with ONNX's version converter first;
+// the calibration's temporary model is gone afterwards.
+TEST_F(Quantize, OlderOpsetsAreUpgradedFirst) {
+  const fs::path in = write("old.onnx", test::tiny_cnn(12)), out = path("old.int8.onnx");
+  const auto report = quant::quantize_model(in, out, image_batches(), {.mode = QuantizeMode::static_qdq, .weight_limit = exact_weights()});
+  EXPECT_EQ(report.upgraded_from_opset, 12);
+  EXPECT_GT(report.quantized_nodes, 0u);
+  EXPECT_EQ(quant::GraphIndex::default_opset(load(out)), 13);
+  EXPECT_FALSE(fs::exists(path("old.int8.onnx.upgraded.tmp")));
 }
 
 }  // namespace
