@@ -85,7 +85,7 @@ Session::Session(Graph graph, SessionOptions options)
   if (options_.bf16) report_.bf16_nodes = compute_in_bf16(graph_);
   report_.isa = engine_isa_description();
   if (options_.blocked_layout) {
-    const LayoutReport layout = block_layouts(graph_, {channel_block(), options_.winograd});
+    const LayoutReport layout = block_layouts(graph_, {channel_block(), options_.winograd, engine_isa() == Isa::avx512});
     report_.blocked_nodes = layout.blocked_nodes;
     report_.reorders = layout.reorders;
     if (options_.bf16) report_.bf16_outputs = keep_bf16_activations(graph_);

@@ -98,6 +98,7 @@ class Blocker {
     const Tensor* w = n.inputs[1] == kNoValue ? nullptr : constant(n.inputs[1]);
     if (!w || w->rank() != 4 || w->dtype() != DType::f32) return false;
     const std::int64_t group = n.get_int("group", 1);
+    if (!options_.dilated && std::ranges::any_of(n.get_ints("dilations"), [](std::int64_t d) { return d > 1; })) return false;
     const std::int64_t in_channels = w->dim(1) * group, out_channels = w->dim(0);
     if (group != 1 && !(w->dim(1) == 1 && out_channels == group)) return false;  // plain or depthwise only
     for (std::size_t k = 3; k < n.inputs.size(); ++k) {  // fused Add operands
