@@ -123,14 +123,14 @@ class Int8ConvKernel final : public Kernel {
   }
 
   // A 1x1 convolution with strides and no padding reads every s-th pixel: it runs as a stride-1
-  // convolution over those pixels, copied. oneDNN 2.6's strided int8 1x1 kernel (jit_uni_int8_1x1,
-  // through its reduce-to-unit-stride buffer) gave a wrong value in 1 run of 3 to 20 with 2
-  // threads (the graph fuzzer's int8 mode).
+  // convolution over those pixels, copied. oneDNN 2.6's strided int8 1x1 kernels (jit_uni_int8_1x1
+  // at avx2 and sse41, through their reduce-to-unit-stride buffer) gave a wrong value in 1 run of 3
+  // to 20 with 2 threads (the graph fuzzer's int8 mode).
   bool strided_1x1() const {
     const bool strided = std::ranges::any_of(window_.strides, [](std::int64_t s) { return s > 1; });
     const bool padded = std::ranges::any_of(window_.pads, [](std::int64_t p) { return p != 0; });
-    return strided && !padded && (window_.auto_pad == "NOTSET" || window_.auto_pad == "VALID") && weights_shape_.size() == 4 &&
-           weights_shape_[2] == 1 && weights_shape_[3] == 1;
+    // (SAME_UPPER and SAME_LOWER never pad a 1x1 window: (ceil(in / s) - 1) * s + 1 <= in.)
+    return strided && !padded && weights_shape_.size() == 4 && weights_shape_[2] == 1 && weights_shape_[3] == 1;
   }
   Tensor subsampled(const Tensor& x) const {
     const std::int64_t sh = window_.strides[0], sw = window_.strides[1], channels = x.dim(3);

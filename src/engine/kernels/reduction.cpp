@@ -219,6 +219,12 @@ class SoftmaxKernel final : public Kernel {
     const std::int64_t inner = opset_ < 13 ? 1 : product(x.shape(), axis + 1, x.rank());
     Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
     if (x.numel() == 0) return one(std::move(y));
+    if (n == 1 && x.dtype() == DType::f32) {  // one value per row: exactly 1 (log: 0), NaN and infinities as NaN
+      const float* in = x.values<float>().data();
+      float* out = y.values<float>().data();
+      for (std::size_t i = 0; i < x.numel(); ++i) out[i] = std::isfinite(in[i]) ? (log_ ? 0.0f : 1.0f) : std::nanf("");
+      return one(std::move(y));
+    }
     if (x.dtype() == DType::f32) {
       const Shape view{outer, n, inner};
       auto& [primitive, scratchpad] = plans_.get(view, [&] {
