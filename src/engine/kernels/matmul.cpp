@@ -110,6 +110,10 @@ class MatMulKernel final : public Kernel {
         args[kFirstOperand + index] = &*saved;
       }
     }
+    // The bias read from where the operands are now: the memory plan may have given the output the
+    // bias's block, which the product overwrites (the copy above took it out first; the graph
+    // fuzzer: ReduceMean, Add, MatMul, Add of the ReduceMean was 0.18 off).
+    if (bias) bias = &epilogue_.operand(args, 0, info_);
     if (empty) {
       std::fill_n(y.values<float>().data(), y.numel(), 0.0f);
       return {epilogue_.apply(std::move(y), 0, 0, args, info_)};
