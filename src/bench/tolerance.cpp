@@ -32,6 +32,13 @@ std::string precision_name(Precision precision) {
   return "float32";
 }
 
+std::string default_tolerances_text() {
+  std::string text;
+  for (Precision p : {Precision::f32, Precision::bf16, Precision::int8})
+    text += fmt::format("{}{} {:g}", text.empty() ? "" : ", ", precision_name(p), default_tolerance(p));
+  return text;
+}
+
 std::string agreement_status(std::optional<double> max_rel_diff, double max_abs_diff, std::size_t compared, double tolerance) {
   if (compared == 0) return "ok";
   if (!max_rel_diff) {  // the reference is all zero

@@ -18,6 +18,8 @@ double default_tolerance(Precision precision);
 // arithmetic, whatever the backend.
 Precision row_precision(Precision backend, bool quantized_model);
 std::string precision_name(Precision precision);
+// "float32 1e-4, bfloat16 5e-2, int8 0.25": the defaults, for help texts and result headers.
+std::string default_tolerances_text();
 
 // The status of a measured row: "ok", or "disagrees: max_rel_diff 1 > 1e-4" (or, where the
 // reference's outputs are all zero, "disagrees: max_abs_diff 0.5 where the reference is all zero").

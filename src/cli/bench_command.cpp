@@ -12,6 +12,7 @@
 #include "bench/result_table.h"
 #include "bench/quantized_model.h"
 #include "bench/sweep.h"
+#include "bench/tolerance.h"
 #include "bench/workload.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
@@ -167,7 +168,7 @@ int run_bench(BenchArgs& a) {
                         {"isolation", "each backend in a process of its own"},
                         {"reference", sweep.reference},
                         {"tolerance", a.tolerance ? nlohmann::ordered_json(*a.tolerance)
-                                                  : nlohmann::ordered_json("by precision: float32 1e-4, bfloat16 5e-2, int8 0.25 of max |reference|")},
+                                                  : nlohmann::ordered_json(fmt::format("by precision: {} of max |reference|", default_tolerances_text()))},
                         {"int8_calibration", int8_rows ? (a.calibration.empty() ? nlohmann::ordered_json("the run's samples") : nlohmann::ordered_json(a.calibration))
                                                        : nlohmann::ordered_json()},
                         {"timed", "each backend run() call, steady_clock; batching and preprocessing untimed"},
@@ -311,9 +312,9 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
       ->capture_default_str();
   cmd->add_option("--save-outputs", args->save_outputs, "Write every backend's outputs of each sample (first pass) as .npy: "
                   "DIR/<backend>/batch<B>/sample<i>.output<k>.npy");
-  cmd->add_option("--tolerance", args->tolerance, "The max_rel_diff (max |out - ref| / max |ref|) every row may reach and "
-                  "be ok; beyond it a row is `disagrees` and bench exits 1. Default by precision: float32 1e-4, bfloat16 "
-                  "5e-2, int8 0.25 (an int8 model, or native-int8, ort-int8, libtorch-int8)")
+  cmd->add_option("--tolerance", args->tolerance, fmt::format("The max_rel_diff (max |out - ref| / max |ref|) every row may reach "
+                  "and be ok; beyond it a row is `disagrees` and bench exits 1. Default by precision: {} (int8: an int8 model, "
+                  "or native-int8, ort-int8, libtorch-int8)", default_tolerances_text()))
       ->check(number_in(0));
   cmd->add_flag("--quiet", args->quiet, "No progress output");
   // A backend's own process (bench/sweep.h): the sweep adds these to its own flags. Hidden.

@@ -61,8 +61,8 @@ int run_quantize(QuantizeArgs& a) {
   options.threads = a.threads;
   // Without AVX512_VNNI, integer kernels (oneDNN's and ONNX Runtime's alike) multiply uint8 by int8
   // with vpmaddubsw, which saturates pairs of products at int16: 8-bit weights give wrong sums there.
-  const bool reduce_range = a.reduce_range_given ? a.reduce_range : engine::exact_int8_weight_limit() < 127;
-  options.weight_limit = reduce_range ? 64 : 127;
+  options.weight_limit = a.reduce_range_given ? (a.reduce_range ? 64 : 127) : engine::exact_int8_weight_limit();
+  const bool reduce_range = options.weight_limit < 127;
   const quant::QuantizeReport r = quant::quantize_model(a.model, a.out, batches, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

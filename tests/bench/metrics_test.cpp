@@ -105,6 +105,7 @@ TEST(Tolerance, RowBeyondItsPrecisionsToleranceDisagrees) {
   EXPECT_DOUBLE_EQ(default_tolerance(Precision::f32), 1e-4);
   EXPECT_GT(default_tolerance(Precision::bf16), default_tolerance(Precision::f32));
   EXPECT_GT(default_tolerance(Precision::int8), default_tolerance(Precision::bf16));
+  EXPECT_EQ(default_tolerances_text(), "float32 0.0001, bfloat16 0.05, int8 0.25");
   EXPECT_EQ(row_precision(Precision::f32, true), Precision::int8);  // any backend on a quantized model
   EXPECT_EQ(row_precision(Precision::bf16, false), Precision::bf16);
   EXPECT_EQ(agreement_status(5e-5, 5e-5, 4, 1e-4), "ok");
