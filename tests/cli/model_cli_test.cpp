@@ -115,7 +115,8 @@ TEST_F(ModelCli, ScaleShiftAfterAConvAgreesAndADisagreeingRowFailsTheRun) {
   auto r = testing::run_cpuinfer(quick(model, {"--backends", "ort,native", "--reference", "ort", "--batch-sizes", "1,2",
                                                "--samples", "2"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const auto& row : result_json()["rows"]) {
+  const auto result = result_json();
+  for (const auto& row : result["rows"]) {
     SCOPED_TRACE(row.dump());
     EXPECT_EQ(row["status"], "ok");
     EXPECT_EQ(row["precision"], "float32");
