@@ -3,6 +3,9 @@
 // tolerance is shrunk (graph_shrinker.h) and, with --save, kept as a regression model.
 //   cpuinfer_graph_fuzzer [--seconds 60] [--count N] [--seed 1] [--save DIR]
 //   cpuinfer_graph_fuzzer --replay DIR     every saved regression, against ORT again
+//   cpuinfer_graph_fuzzer --node-tests DIR [--rounds 3] [--filter TEXT]
+//                                          ONNX's node tests on redrawn inputs, NaN and infinities among
+//                                          them (node_tests.h)
 // The ISA level is the process's (CPUINFER_MAX_ISA): scripts/fuzz.sh graphs runs one process per
 // level the CPU has. The last line is "graphs: N run, M mismatches"; the exit status is 1 when M > 0.
 #include <CLI/CLI.hpp>
@@ -25,6 +28,7 @@
 #include "fuzz/graphs/graph_generator.h"
 #include "fuzz/graphs/graph_oracle.h"
 #include "fuzz/graphs/graph_shrinker.h"
+#include "fuzz/graphs/node_tests.h"
 #include "quantize/quantize_model.h"
 
 namespace fs = std::filesystem;
@@ -38,47 +42,6 @@ struct Tally {
   std::map<std::string, std::size_t> by_variant;
 };
 
-// The first variant that disagrees with ORT, and why (empty when all agree); each variant's
-// max_rel_diff ("default 1.2e-07, no-fusion 1.1e-07, ...").
-struct Finding {
-  const NativeVariant* variant = nullptr;
-  std::string what;
-  std::string differences;
-};
-// A disagreement beyond tolerance counts only beyond what ORT itself does when the inputs move by
-// rounding-sized steps (graph_oracle.h, sensitivity), measured when needed.
-bool disagrees(const RunResult& native, const onnx::ModelProto& model, const std::vector<Tensor>& inputs,
-               const RunResult& oracle, std::optional<std::vector<double>>& slack, Comparison& c) {
-  if (!native.error.empty()) return true;
-  const double tolerance = tolerance_for(model);
-  c = compare_outputs(native.outputs, oracle.outputs, tolerance);
-  if (c.agree) return false;
-  if (!slack) slack = sensitivity(model, inputs, oracle);
-  c = compare_outputs(native.outputs, oracle.outputs, tolerance, *slack);
-  return !c.agree;
-}
-
-Finding check(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const RunResult& oracle) {
-  Finding f;
-  std::optional<std::vector<double>> slack;
-  for (const NativeVariant& v : native_variants()) {
-    const RunResult native = run_native(model, inputs, v);
-    if (!native.error.empty()) {
-      f.differences += fmt::format("{}{} failed", f.differences.empty() ? "" : ", ", v.name);
-      if (!f.variant) f = {&v, "native failed: " + native.error, f.differences};
-      continue;
-    }
-    Comparison c;
-    const bool bad = disagrees(native, model, inputs, oracle, slack, c);
-    f.differences += fmt::format("{}{} {:.2g}", f.differences.empty() ? "" : ", ", v.name, c.max_rel_diff);
-    if (bad && !f.variant) {
-      f.variant = &v;
-      f.what = c.what;
-    }
-  }
-  return f;
-}
-
 void write_file(const fs::path& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
   f << bytes;
@@ -87,7 +50,8 @@ void write_file(const fs::path& path, const std::string& bytes) {
 
 std::string tensor_bytes(const Tensor& t) {
   onnx::TensorProto p;
-  p.set_data_type(onnx::TensorProto::FLOAT);
+  for (int type = 1; type <= onnx::TensorProto::DataType_MAX; ++type)
+    if (engine::dtype_from_onnx(type) == t.dtype()) p.set_data_type(type);
   for (auto d : t.shape()) p.add_dims(d);
   p.set_raw_data(std::string(static_cast<const char*>(t.data()), t.nbytes()));
   return p.SerializeAsString();
@@ -229,7 +193,8 @@ int main(int argc, char** argv) {
   double seconds = 60;
   std::size_t count = 0;
   std::uint64_t seed = 1;
-  std::string save_dir, replay_dir;
+  std::string save_dir, replay_dir, node_tests_dir, filter;
+  int rounds = 3;
   int min_nodes = 2, max_nodes = 12;
   std::size_t int8_every = 4;
   app.add_option("--seconds", seconds, "stop after this long (default 60)");
@@ -237,6 +202,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "the first graph's seed; graph i has seed + i (default 1)");
   app.add_option("--save", save_dir, "keep each mismatch, shrunk, as DIR/<seed>-<variant>/ (model.onnx, input_K.pb)");
   app.add_option("--replay", replay_dir, "run the regression models saved in DIR instead of fuzzing");
+  app.add_option("--node-tests", node_tests_dir, "run ONNX's node tests in DIR (libonnx-testdata's data/node) on redrawn inputs instead of fuzzing");
+  app.add_option("--rounds", rounds, "with --node-tests: input draws per test, 1 to 3 (the test's values with NaN and "
+                 "infinities; random values with them; random values; default 3)")->check(CLI::Range(1, 3));
+  app.add_option("--filter", filter, "with --node-tests: only tests whose name holds this");
   app.add_option("--min-nodes", min_nodes, "operators per graph, at least (default 2)");
   app.add_option("--max-nodes", max_nodes, "operators per graph, at most (default 12)");
   app.add_option("--int8-every", int8_every, "every N-th graph in int8 mode: quantized, ORT and native on the same file, "
@@ -252,6 +221,16 @@ int main(int argc, char** argv) {
     }
     fmt::print("ISA path: {}\n", engine::engine_isa_description());
     if (!replay_dir.empty()) return replay(replay_dir);
+    if (!node_tests_dir.empty()) {
+      NodeTestOptions o{seed, rounds, filter, {}};
+      if (!save_dir.empty())
+        o.on_mismatch = [&](const std::string& name, const onnx::ModelProto& m, const std::vector<Tensor>& in,
+                            const std::string& what) { save(save_dir, name, m, in, what); };
+      const NodeTestTally t = run_node_tests(node_tests_dir, o);
+      fmt::print("{} node tests run, {} skipped (the engine or its inputs refuse them as written)\n", t.tests, t.skipped);
+      fmt::print("graphs: {} run, {} mismatches\n", t.run, t.mismatches);
+      return t.mismatches ? 1 : 0;
+    }
     const auto start = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
     Tally t;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backends/ort/ort_tensors.h"
 #include "core/error.h"
 #include "engine/onnx/import.h"
 
@@ -37,20 +38,10 @@ RunResult run_ort(const onnx::ModelProto& model, const std::vector<Tensor>& inpu
     for (const auto& o : model.graph().output()) out_names.push_back(o.name().c_str());
     auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     std::vector<Ort::Value> values;
-    for (const Tensor& t : inputs) {
-      if (t.dtype() != DType::f32) fail("the fuzzer feeds float32 inputs only");
-      values.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float*>(t.values<float>().data()), t.numel(),
-                                                       t.shape().data(), t.shape().size()));
-    }
+    for (const Tensor& t : inputs) values.push_back(ort_value_view(t, memory));
     auto outputs = session.Run(Ort::RunOptions{nullptr}, in_names.data(), values.data(), values.size(), out_names.data(),
                                out_names.size());
-    for (Ort::Value& v : outputs) {
-      const auto info = v.GetTensorTypeAndShapeInfo();
-      if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) fail("ORT gave a non-float output");
-      Tensor t(DType::f32, info.GetShape());
-      if (t.numel()) std::memcpy(t.data(), v.GetTensorData<float>(), t.nbytes());
-      r.outputs.push_back(std::move(t));
-    }
+    for (const Ort::Value& v : outputs) r.outputs.push_back(tensor_from_ort(v));
   } catch (const Ort::Exception& e) {
     r.error = first_line(e.what());
   } catch (const Error& e) {
@@ -110,6 +101,10 @@ std::vector<double> sensitivity(const onnx::ModelProto& model, const std::vector
   };
   std::vector<Tensor> moved;
   for (const Tensor& t : inputs) {
+    if (t.dtype() != DType::f32) {
+      moved.push_back(t);
+      continue;
+    }
     Tensor m(DType::f32, t.shape());
     const auto src = t.values<float>();
     auto dst = m.values<float>();
@@ -134,6 +129,7 @@ std::vector<double> sensitivity(const onnx::ModelProto& model, const std::vector
   std::vector<double> slack(oracle.outputs.size(), 0.0);
   if (!again.error.empty() || again.outputs.size() != oracle.outputs.size()) return slack;
   for (std::size_t k = 0; k < slack.size(); ++k) {
+    if (again.outputs[k].dtype() != DType::f32 || oracle.outputs[k].dtype() != DType::f32) continue;
     const auto a = again.outputs[k].values<float>(), b = oracle.outputs[k].values<float>();
     if (a.size() != b.size()) continue;
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -156,14 +152,32 @@ Comparison compare_outputs(const std::vector<Tensor>& got, const std::vector<Ten
       c.what = fmt::format("output {}: shape {}, ORT gives {}", k, shape_string(got[k].shape()), shape_string(want[k].shape()));
       return c;
     }
-    const Tensor g = got[k].dtype() == DType::f32 ? got[k] : cast(got[k], DType::f32);
+    if (got[k].dtype() != want[k].dtype()) {
+      c.agree = false;
+      c.what = fmt::format("output {}: type {}, ORT gives {}", k, dtype_name(got[k].dtype()), dtype_name(want[k].dtype()));
+      return c;
+    }
+    const DType type = want[k].dtype();
+    if (type != DType::f32 && type != DType::f64 && type != DType::f16 && type != DType::bf16) {  // integers and bool: exact
+      if (got[k].nbytes() && std::memcmp(got[k].data(), want[k].data(), got[k].nbytes()) != 0) {
+        const Tensor a = cast(got[k], DType::f64), b = cast(want[k], DType::f64);
+        std::size_t i = 0;
+        while (a.values<double>()[i] == b.values<double>()[i]) ++i;
+        c.agree = false;
+        c.what = fmt::format("output {}: element {} is {}, ORT gives {}", k, i, a.values<double>()[i], b.values<double>()[i]);
+        return c;
+      }
+      continue;
+    }
+    const Tensor g = cast(got[k], DType::f32), w = cast(want[k], DType::f32);
     const auto a = g.values<float>();
-    const auto b = want[k].values<float>();
+    const auto b = w.values<float>();
     double scale = 1, diff = 0;
-    std::size_t nonfinite = 0, worst = 0;
+    std::size_t nonfinite = 0, worst = 0, first_nonfinite = 0;
     for (std::size_t i = 0; i < b.size(); ++i) {
       if (!std::isfinite(a[i]) || !std::isfinite(b[i])) {
-        if (!(std::isnan(a[i]) && std::isnan(b[i])) && a[i] != b[i]) ++nonfinite;
+        const bool same = a[i] == b[i] || (std::isnan(a[i]) && !std::isfinite(b[i])) || (std::isnan(b[i]) && !std::isfinite(a[i]));
+        if (!same && nonfinite++ == 0) first_nonfinite = i;
         continue;
       }
       scale = std::max(scale, std::fabs(double(b[i])));
@@ -174,7 +188,8 @@ Comparison compare_outputs(const std::vector<Tensor>& got, const std::vector<Ten
     c.max_rel_diff = std::max(c.max_rel_diff, diff / scale);
     if (nonfinite > 0 && c.agree) {
       c.agree = false;
-      c.what = fmt::format("output {}: {} values NaN or infinite on one side only", k, nonfinite);
+      c.what = fmt::format("output {}: {} values NaN or infinite on one side only, the first element {} (native {}, ORT {})", k,
+                           nonfinite, first_nonfinite, a[first_nonfinite], b[first_nonfinite]);
     } else if (diff > tolerance * scale + 4 * (k < slack.size() ? slack[k] : 0.0) && c.agree) {
       c.agree = false;
       c.what = fmt::format("output {}: max |native - ORT| {:.3g} at element {} (native {:.6g}, ORT {:.6g}), {:.3g} of max |ORT| {:.3g}{}",
@@ -183,6 +198,38 @@ Comparison compare_outputs(const std::vector<Tensor>& got, const std::vector<Ten
     }
   }
   return c;
+}
+
+bool disagrees(const RunResult& native, const onnx::ModelProto& model, const std::vector<Tensor>& inputs,
+               const RunResult& oracle, std::optional<std::vector<double>>& slack, Comparison& c) {
+  if (!native.error.empty()) return true;
+  const double tolerance = tolerance_for(model);
+  c = compare_outputs(native.outputs, oracle.outputs, tolerance);
+  if (c.agree) return false;
+  if (!slack) slack = sensitivity(model, inputs, oracle);
+  c = compare_outputs(native.outputs, oracle.outputs, tolerance, *slack);
+  return !c.agree;
+}
+
+Finding check(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const RunResult& oracle) {
+  Finding f;
+  std::optional<std::vector<double>> slack;
+  for (const NativeVariant& v : native_variants()) {
+    const RunResult native = run_native(model, inputs, v);
+    if (!native.error.empty()) {
+      f.differences += fmt::format("{}{} failed", f.differences.empty() ? "" : ", ", v.name);
+      if (!f.variant) f = {&v, "native failed: " + native.error, f.differences};
+      continue;
+    }
+    Comparison c;
+    const bool bad = disagrees(native, model, inputs, oracle, slack, c);
+    f.differences += fmt::format("{}{} {:.2g}", f.differences.empty() ? "" : ", ", v.name, c.max_rel_diff);
+    if (bad && !f.variant) {
+      f.variant = &v;
+      f.what = c.what;
+    }
+  }
+  return f;
 }
 
 }  // namespace cpuinfer::fuzz

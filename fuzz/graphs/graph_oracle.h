@@ -4,6 +4,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,11 @@ RunResult run_native(const onnx::ModelProto& model, const std::vector<Tensor>& i
 // tiny deviation).
 std::vector<double> sensitivity(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const RunResult& oracle);
 
-// Outputs agree when their shapes are equal, the same elements are NaN or infinite, and
-// max |got - want| <= tolerance * max(1, max |want|) + 4 * slack[k] over the finite ones (slack:
-// sensitivity(), or none).
+// Outputs agree when their shapes and types are equal, integers and booleans exactly; floats when
+// the same elements are non-finite (equal infinities, or NaN on one side and NaN or an infinity on
+// the other: whether an overflow ends as inf or as NaN, inf - inf, depends on the order of the
+// arithmetic) and max |got - want| <= tolerance * max(1, max |want|) + 4 * slack[k] over the
+// finite ones (slack: sensitivity(), or none).
 struct Comparison {
   bool agree = true;
   double max_abs_diff = 0, max_rel_diff = 0;  // rel: max_abs_diff / max(1, max |want|)
@@ -57,5 +60,20 @@ bool is_quantized(const onnx::ModelProto& model);
 inline double tolerance_for(const onnx::ModelProto& model) { return is_quantized(model) ? kInt8Tolerance : kFloatTolerance; }
 Comparison compare_outputs(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double tolerance,
                            const std::vector<double>& slack = {});
+
+// The first variant that disagrees with ORT, and why (empty when all agree); each variant's
+// max_rel_diff ("default 1.2e-07, no-fusion 1.1e-07, ...").
+struct Finding {
+  const NativeVariant* variant = nullptr;
+  std::string what;
+  std::string differences;
+};
+// Every native variant on `inputs` against ORT's `oracle` outputs.
+Finding check(const onnx::ModelProto& model, const std::vector<Tensor>& inputs, const RunResult& oracle);
+// Whether `native` disagrees with `oracle` (a native error disagrees) within tolerance_for(model);
+// beyond it, only by more than what ORT itself does when the inputs move by rounding-sized steps
+// (sensitivity), measured when needed and kept in `slack`; `c` says how.
+bool disagrees(const RunResult& native, const onnx::ModelProto& model, const std::vector<Tensor>& inputs,
+               const RunResult& oracle, std::optional<std::vector<double>>& slack, Comparison& c);
 
 }  // namespace cpuinfer::fuzz

@@ -7,36 +7,12 @@
 
 #include "backends/ort/ort_optimized_graph.h"
 #include "backends/ort/ort_session_options.h"
+#include "backends/ort/ort_tensors.h"
 #include "core/error.h"
 
 namespace cpuinfer {
 
 namespace {
-
-ONNXTensorElementDataType ort_type(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    case DType::f64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
-    case DType::i32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-    case DType::i64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-    case DType::boolean: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
-    case DType::u8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-    case DType::i8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-    case DType::u16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-    case DType::i16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
-    case DType::u32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
-    case DType::u64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
-    case DType::f16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
-    case DType::bf16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16;
-  }
-  fail("no ONNX Runtime type for {}", dtype_name(dtype));
-}
-
-DType from_ort_type(ONNXTensorElementDataType type) {
-  for (DType t : dtypes(AllTypes{}))
-    if (ort_type(t) == type) return t;
-  fail("ONNX Runtime output of element type {} is not supported", static_cast<int>(type));
-}
 
 class OrtBackend final : public Backend {
  public:
@@ -85,23 +61,14 @@ class OrtBackend final : public Backend {
     try {
       auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
       std::vector<Ort::Value> values;
-      for (const Tensor& t : inputs) {
-        // ORT does not write to inputs; its C API takes a non-const pointer anyway.
-        values.push_back(Ort::Value::CreateTensor(memory, const_cast<void*>(t.data()), t.nbytes(),
-                                                  t.shape().data(), t.shape().size(), ort_type(t.dtype())));
-      }
+      for (const Tensor& t : inputs) values.push_back(ort_value_view(t, memory));
       std::vector<const char*> in_names, out_names;
       for (const auto& n : input_names_) in_names.push_back(n.c_str());
       for (const auto& n : output_names_) out_names.push_back(n.c_str());
       auto outputs = session_->Run(Ort::RunOptions{nullptr}, in_names.data(), values.data(), values.size(),
                                    out_names.data(), out_names.size());
       std::vector<Tensor> result;
-      for (auto& out : outputs) {
-        auto info = out.GetTensorTypeAndShapeInfo();
-        Tensor t(from_ort_type(info.GetElementType()), info.GetShape());
-        std::memcpy(t.data(), out.GetTensorRawData(), t.nbytes());
-        result.push_back(std::move(t));
-      }
+      for (const Ort::Value& out : outputs) result.push_back(tensor_from_ort(out));
       return result;
     } catch (const Ort::Exception& e) {
       fail("{}", first_line(e.what()));

@@ -127,6 +127,9 @@ std::unique_ptr<Kernel> make_dropout(const Node& node, std::int64_t opset) {
   });
 }
 
+// min(1, max(0, v)), a NaN kept NaN (std::min and std::max would give a bound).
+double unit_clamp(double v) { return v < 0 ? 0.0 : (v > 1 ? 1.0 : v); }
+
 }  // namespace
 
 void add_activation_kernels(KernelTable& t) {
@@ -147,15 +150,15 @@ void add_activation_kernels(KernelTable& t) {
   });
   add_float_activation(t, "HardSigmoid", [](const Node& n) {
     return [alpha = double(n.get_float("alpha", 0.2f)), beta = double(n.get_float("beta", 0.5f))](double x) {
-      return std::max(0.0, std::min(1.0, alpha * x + beta));
+      return unit_clamp(alpha * x + beta);
     };
   });
   add_float_activation(t, "HardSwish", [](const Node&) {
-    return [](double x) { return x * std::max(0.0, std::min(1.0, x / 6 + 0.5)); };
+    return [](double x) { return x * unit_clamp(x / 6 + 0.5); };
   });
   add_float_activation(t, "Celu", [](const Node& n) {
     return [alpha = double(n.get_float("alpha", 1.0f))](double x) {
-      return std::max(0.0, x) + std::min(0.0, alpha * std::expm1(x / alpha));
+      return x > 0 ? x : alpha * std::expm1(x / alpha);  // max(0, x) + min(0, ...), NaN kept
     };
   });
   add_float_activation(t, "Shrink", [](const Node& n) {

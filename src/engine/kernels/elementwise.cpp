@@ -287,7 +287,7 @@ void add_cast(KernelTable& t) {
 }  // namespace
 
 void add_elementwise_kernels(KernelTable& t) {
-  add_unary(t, "Relu", false, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); }, VectorOp::relu);
+  add_unary(t, "Relu", false, [](auto x) { return x < decltype(x)(0) ? decltype(x)(0) : x; }, VectorOp::relu);  // NaN stays
   add_unary(t, "Neg", false, [](auto x) {
     using T = decltype(x);
     if constexpr (is_int<T>) return wrap<T>(T(0), x, '-');
@@ -312,7 +312,7 @@ void add_elementwise_kernels(KernelTable& t) {
   }, VectorOp::sigmoid);
   add_unary(t, "Sign", false, [](auto x) {
     using T = decltype(x);
-    return static_cast<T>((x > T(0)) - (x < T(0)));
+    return x != x ? x : static_cast<T>((x > T(0)) - (x < T(0)));  // NaN stays
   });
   add_unary(t, "Round", true, [](auto x) { return std::nearbyint(x); });  // halves to even
   add_unary(t, "Softplus", true, [](auto x) {

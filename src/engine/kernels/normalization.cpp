@@ -46,7 +46,8 @@ std::unique_ptr<Kernel> make_batch_norm(const Node& node, std::int64_t) {
           }
         const double count = static_cast<double>(x.dim(0) * spatial), m = count ? sum / count : 0.0;
         mean[static_cast<std::size_t>(c)] = static_cast<float>(m);
-        var[static_cast<std::size_t>(c)] = static_cast<float>(count ? std::max(0.0, squares / count - m * m) : 0.0);
+        const double v = count ? squares / count - m * m : 0.0;
+        var[static_cast<std::size_t>(c)] = static_cast<float>(v < 0 ? 0.0 : v);  // rounding below 0 clamped, NaN kept
       }
     }
     std::vector<float> scale(static_cast<std::size_t>(channels)), shift(static_cast<std::size_t>(channels));

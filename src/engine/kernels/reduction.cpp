@@ -203,7 +203,27 @@ std::unique_ptr<Kernel> make_arg(const Node& node, bool max) {
 // Softmax and LogSoftmax: before opset 13 the input is coerced to 2-D at `axis` (default 1) and
 // normalised over everything after it; from 13 over the one axis (default -1). Either way it is a
 // normalisation over the middle of [outer, n, inner]: float32 through oneDNN's softmax (primitive
-// cached per shape), float64 in our own loop.
+// cached per shape, then nan_rows), float64 in our own loop.
+// Rows holding a NaN or +inf, or only -inf, become NaN, as ONNX Runtime gives them (x - max(x) is
+// NaN there); oneDNN's softmax leaves finite values in them. One pass over `x` when all is finite.
+void nan_rows(const float* x, float* y, std::int64_t outer, std::int64_t n, std::int64_t inner) {
+  const std::int64_t total = outer * n * inner;
+  bool finite = true;
+  for (std::int64_t i = 0; i < total; ++i) finite &= std::isfinite(x[i]);
+  if (finite) return;
+  for (std::int64_t k = 0; k < outer * inner; ++k) {
+    const std::int64_t base = (k / inner) * n * inner + k % inner;
+    bool nan = false, all_negative_infinity = true;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float v = x[base + i * inner];
+      nan |= std::isnan(v) || v == HUGE_VALF;
+      all_negative_infinity &= v == -HUGE_VALF;
+    }
+    if (nan || all_negative_infinity)
+      for (std::int64_t i = 0; i < n; ++i) y[base + i * inner] = std::numeric_limits<float>::quiet_NaN();
+  }
+}
+
 class SoftmaxKernel final : public Kernel {
  public:
   SoftmaxKernel(const Node& node, std::int64_t opset, bool log)
@@ -244,6 +264,7 @@ class SoftmaxKernel final : public Kernel {
       primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)},
                                         {DNNL_ARG_SCRATCHPAD, pad.memory()}});
       dnnl_stream().wait();
+      nan_rows(x.values<float>().data(), y.values<float>().data(), outer, n, inner);
       return one(std::move(y));
     }
     const double* in = x.values<double>().data();

@@ -1,5 +1,5 @@
 // Min, Max, Sum and Mean: element-wise over any number of inputs with multidirectional
-// broadcasting, folded left to right (Mean divides the sum by the count).
+// broadcasting, folded left to right (Mean divides the sum by the count); Min and Max of a NaN are NaN.
 #include "engine/kernels/elementwise_util.h"
 
 namespace cpuinfer::engine {
@@ -10,8 +10,9 @@ enum class Fold { min, max, sum, mean };
 
 template <typename T> T combine(Fold fold, T a, T b) {
   switch (fold) {
-    case Fold::min: return b < a ? b : a;
-    case Fold::max: return b > a ? b : a;
+    // NaN wins, as in ONNX Runtime (and numpy's minimum and maximum).
+    case Fold::min: return b < a || b != b ? b : a;
+    case Fold::max: return b > a || b != b ? b : a;
     default:
       if constexpr (is_int<T>) return static_cast<T>(static_cast<std::make_unsigned_t<T>>(a) + static_cast<std::make_unsigned_t<T>>(b));
       else return a + b;

@@ -26,7 +26,7 @@ namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 
 template <VectorOp Op> inline float apply(float v, float factor) {
-  if constexpr (Op == VectorOp::relu) return v > 0.0f ? v : 0.0f;
+  if constexpr (Op == VectorOp::relu) return v < 0.0f ? 0.0f : v;  // NaN stays NaN
   else if constexpr (Op == VectorOp::scale) return v * factor;
   else if constexpr (Op == VectorOp::gelu) return 0.5f * v * (1.0f + erff(v * kInvSqrt2));
   else if constexpr (Op == VectorOp::erf) return erff(v);
