@@ -150,7 +150,7 @@ int run_bench(BenchArgs& a) {
 
   check_sweep(*workload, sweep);  // before any result file exists
   if (!a.calibration.empty()) calibration_batches(*workload, a.calibration);  // bad data: an error now, not a failed row later
-  nlohmann::ordered_json header = run_header(a.command_line, machine);
+  nlohmann::ordered_json header = run_header(a.command_line, machine, sweep_order(sweep));
   header["workload"] = workload->description();
   header["workload"]["name"] = workload->name();
   header["workload"]["model"] = model.folder.string();

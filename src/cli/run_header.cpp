@@ -16,9 +16,10 @@ std::string utc_timestamp(const char* format) {
   return fmt::format(fmt::runtime(format), fmt::gmtime(now));
 }
 
-nlohmann::ordered_json run_header(const std::string& command_line, const MachineInfo& m) {
+nlohmann::ordered_json run_header(const std::string& command_line, const MachineInfo& m,
+                                  const std::vector<std::string>& backends) {
   nlohmann::ordered_json libraries;
-  for (const auto& entry : known_backends()) libraries[entry.name] = make_backend(entry.name, BackendOptions{})->version();
+  for (const auto& name : backends) libraries[name] = make_backend(name, BackendOptions{})->version();
   nlohmann::ordered_json header;
   header["cpuinfer"] = CPUINFER_VERSION;
   header["started_utc"] = utc_timestamp("{:%Y-%m-%dT%H:%M:%SZ}");

@@ -58,7 +58,7 @@ int run_zoo(ZooArgs& a) {
   if (a.samples < static_cast<std::size_t>(largest))
     fail("--samples {} is below the largest batch size {}", a.samples, largest);
 
-  nlohmann::ordered_json header = run_header(a.command_line, machine);
+  nlohmann::ordered_json header = run_header(a.command_line, machine, {kReference, "native"});
   header["zoo"] = {{"folder", folder.string()},     {"backends", {kReference, "native"}}, {"batch_sizes", a.batch_sizes},
                    {"samples", a.samples},          {"sequence_length", a.length},        {"threads", a.threads},
                    {"warmup_batches", a.warmup},    {"max_rel_diff", a.max_rel_diff},     {"seed", a.seed},

@@ -1,5 +1,5 @@
 // TorchScript modules through LibTorch's C++ API. Inputs are wrapped without copying; outputs are
-// copied into cpuinfer tensors.
+// copied into cpuinfer tensors. Built as the plugin libcpuinfer_libtorch.so (libtorch_backend.h).
 #include "backends/libtorch/libtorch_backend.h"
 
 #include <torch/csrc/jit/api/module.h>
@@ -148,8 +148,10 @@ class LibtorchBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_libtorch_backend(LibtorchMode mode, const BackendOptions& options) {
-  return std::make_unique<LibtorchBackend>(mode, options);
-}
-
 }  // namespace cpuinfer
+
+// The plugin's entry point (libtorch_backend.h): the caller owns the backend.
+extern "C" __attribute__((visibility("default"))) cpuinfer::Backend* cpuinfer_make_libtorch_backend(
+    int mode, const cpuinfer::BackendOptions* options) {
+  return new cpuinfer::LibtorchBackend(static_cast<cpuinfer::LibtorchMode>(mode), *options);
+}
