@@ -231,8 +231,12 @@ static_assert(std::ranges::all_of(kVersions, [](const OperatorVersion& v) {
 }  // namespace
 
 std::span<const OperatorVersion> versions_after_17(std::string_view op) {
-  const auto [first, last] =
-      std::ranges::equal_range(kVersions, op, std::ranges::less{}, &OperatorVersion::op);
+  // std::equal_range, not std::ranges': clang 14 (the fuzz build) cannot compile libstdc++ 12's subrange.
+  struct ByOp {
+    bool operator()(const OperatorVersion& v, std::string_view o) const { return v.op < o; }
+    bool operator()(std::string_view o, const OperatorVersion& v) const { return o < v.op; }
+  };
+  const auto [first, last] = std::equal_range(kVersions.begin(), kVersions.end(), op, ByOp{});
   return {first, last};
 }
 
