@@ -27,7 +27,7 @@ namespace cpuinfer::engine {
 namespace {
 
 // Runs a kernel; an error that names no node gets this one.
-std::vector<Tensor> run_kernel(Kernel& kernel, const Node& node, Inputs inputs) {
+std::vector<Tensor> run_kernel(const Kernel& kernel, const Node& node, Inputs inputs) {
   try {
     return kernel.run(inputs);
   } catch (const Unsupported& e) {
@@ -46,7 +46,7 @@ TensorSpec spec_of(const Value& v) { return {v.name, v.dtype, v.shape}; }
 }  // namespace
 
 Session::Session(Graph graph, SessionOptions options)
-    : graph_(std::move(graph)), options_(options), memory_(options.poison_storage) {
+    : graph_(std::move(graph)), options_(options), own_(options.poison_storage) {
   if (options_.bf16)
     if (const std::string why = bf16_unsupported_reason(); !why.empty()) throw Unsupported(why);
   report_.imported_nodes = graph_.nodes.size();
@@ -92,7 +92,7 @@ Session::Session(Graph graph, SessionOptions options)
   }
   for (const Node& node : graph_.nodes) kernels_.push_back(make_kernel(node, graph_.opset, first_input_type(node)));
   prepack_constants();
-  ran_.assign(graph_.nodes.size(), 0);
+  ran_ = std::make_unique<std::atomic<bool>[]>(graph_.nodes.size());
 
   // Value lifetimes: release each computed value after its last reader.
   std::vector<int> last_use(graph_.values.size(), -1);
@@ -179,13 +179,29 @@ void Session::check_inputs(std::span<const Tensor> inputs) const {
   }
 }
 
+RunMemory::Stats Session::memory_stats() const {
+  const std::lock_guard lock(own_mutex_);
+  return own_.memory_stats();
+}
+
+std::set<std::string> Session::operators_run() const {
+  const std::lock_guard lock(operators_mutex_);
+  return operators_run_;
+}
+
 std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profile) {
+  const std::lock_guard lock(own_mutex_);
+  return run(own_, inputs, profile);
+}
+
+std::vector<Tensor> Session::run(RunContext& context, std::span<const Tensor> inputs, Profile* profile) const {
   check_inputs(inputs);
   set_threads(options_.threads);
+  RunMemory& memory = context.memory_;
   std::vector<Shape> binding;
   for (const Tensor& t : inputs) binding.push_back(t.shape());
-  memory_.begin_run(binding);
-  StorageSource::Scope scope(memory_);
+  memory.begin_run(binding);
+  StorageSource::Scope scope(memory);
   std::vector<Tensor> values(graph_.values.size());
   std::vector<bool> present(graph_.values.size(), false);
   // Values holding each block the run made (views share one): an input is overwritten in place
@@ -228,12 +244,13 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     std::vector<const Tensor*> overwritable;
     for (std::size_t k : overwritable_[i])
       if (args[k] && !pinned.count(args[k]->data()) && holders[args[k]->data()] == 1) overwritable.push_back(args[k]);
-    memory_.begin_step(i, std::move(overwritable));
+    memory.begin_step(i, std::move(overwritable));
     const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outs = run_kernel(*kernels_[i], node, args);
-    if (!ran_[i]) {
-      ran_[i] = 1;
+    if (!ran_[i].load(std::memory_order_relaxed)) {
+      const std::lock_guard lock(operators_mutex_);
       operators_run_.insert(node.computes.begin(), node.computes.end());
+      ran_[i] = true;
     }
     if (profile) {
       profile->nodes[i].total += std::chrono::steady_clock::now() - start;
@@ -243,7 +260,7 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
       fail("node {}: produced {} outputs, the graph reads {}", node.label(), outs.size(), node.outputs.size());
     // The in-place rule (memory/run_memory.h): a block taken over a dying input went to the first
     // allocation, which must be the output; any other use overwrote the input under the kernel.
-    if (const std::byte* handed = memory_.handed_in_place(); handed && (outs.empty() || outs[0].storage().get() != handed))
+    if (const std::byte* handed = memory.handed_in_place(); handed && (outs.empty() || outs[0].storage().get() != handed))
       fail("node {}: its kernel's first allocation was not its output, but the memory plan placed it over an input (the "
            "in-place rule of memory/run_memory.h)", node.label());
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
@@ -265,9 +282,9 @@ std::vector<Tensor> Session::run(std::span<const Tensor> inputs, Profile* profil
     if (!present[static_cast<std::size_t>(out)]) fail("graph output '{}' was not computed", graph_.values[static_cast<std::size_t>(out)].name);
     result.push_back(values[static_cast<std::size_t>(out)]);
   }
-  memory_.begin_step(graph_.nodes.size(), {});  // values no node read are released after the last step
+  memory.begin_step(graph_.nodes.size(), {});  // values no node read are released after the last step
   values.clear();
-  memory_.end_run(result);
+  memory.end_run(result);
   return result;
 }
 

@@ -3,8 +3,10 @@
 // anew on every run, so one session serves every batch size and sequence length.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <span>
 #include <string>
@@ -44,6 +46,22 @@ struct LoadReport {
   std::int64_t opset = 0;
 };
 
+// What one run in flight needs of its own: its memory (the arena of the inputs' shapes, the pool
+// its outputs come from; engine/memory/run_memory.h). One per thread, or per request in flight,
+// reused across runs: its arena is then warm.
+class RunContext {
+ public:
+  explicit RunContext(bool poison_storage = false) : memory_(poison_storage) {}
+  RunMemory::Stats memory_stats() const { return memory_.stats(); }
+
+ private:
+  friend class Session;
+  RunMemory memory_;
+};
+
+// Thread-safe: any number of threads may run one session at once, each with its own RunContext.
+// Everything else a run touches is the model's, shared: the graph, the kernels, their plans and
+// prepacked weights (kernels lock what they cache, and a run holds what it uses).
 class Session {
  public:
   // Folds constants and makes the kernels. Throws cpuinfer::Unsupported naming the first node
@@ -56,12 +74,14 @@ class Session {
   const std::vector<TensorSpec>& outputs() const { return outputs_; }
   const LoadReport& report() const { return report_; }
   std::size_t node_count() const { return graph_.nodes.size(); }
-  // Where the tensors of runs come from (engine/memory/run_memory.h): a run of a binding seen
-  // before takes its intermediates from the arena and nothing from the heap.
-  RunMemory::Stats memory_stats() const { return memory_.stats(); }
+  // Where the tensors of the session's own context's runs come from (engine/memory/run_memory.h):
+  // a run of a binding seen before takes its intermediates from the arena and nothing from the heap.
+  RunMemory::Stats memory_stats() const;
   // The model's operators whose kernels have run so far, folding constants at load included
   // (Node::computes: a fused Conv + Relu counts both).
-  const std::set<std::string>& operators_run() const { return operators_run_; }
+  std::set<std::string> operators_run() const;
+  // A context for run(context, ...), with this session's storage options.
+  RunContext make_context() const { return RunContext(options_.poison_storage); }
 
   // Inputs in declaration order. Checks each input's dtype and shape against the declaration
   // (static dimensions equal, a symbol the same size wherever it appears) and throws
@@ -69,8 +89,10 @@ class Session {
   // filled by earlier runs of this session), each node is timed.
   // Outputs may share storage with the inputs or the model's constants: treat them as read-only.
   // Intermediates take their storage from the memory plan of the inputs' shapes, outputs from the
-  // session's pool (engine/memory/run_memory.h); an output the caller holds is never handed to a later run.
-  // A session runs one inference at a time (kernels cache per-shape state without locks).
+  // context's pool (engine/memory/run_memory.h); an output the caller holds is never handed to a later run.
+  // One profile per run in flight.
+  std::vector<Tensor> run(RunContext& context, std::span<const Tensor> inputs, Profile* profile = nullptr) const;
+  // The same in the session's own context: one such run at a time (they wait for one another).
   std::vector<Tensor> run(std::span<const Tensor> inputs, Profile* profile = nullptr);
 
  private:
@@ -88,9 +110,11 @@ class Session {
   std::vector<std::vector<std::size_t>> overwritable_;  // per node: inputs its output may overwrite (they die there)
   std::vector<TensorSpec> inputs_, outputs_;
   LoadReport report_;
-  RunMemory memory_;
-  std::vector<char> ran_;  // per node: its kernel has run
-  std::set<std::string> operators_run_;
+  mutable std::mutex own_mutex_;
+  RunContext own_;  // run(inputs)'s
+  std::unique_ptr<std::atomic<bool>[]> ran_;  // per node: its kernel has run
+  mutable std::mutex operators_mutex_;
+  mutable std::set<std::string> operators_run_;
 };
 
 // "cpuinfer engine, avx512 path, oneDNN 2.6.3 (cpu runtime: OpenMP)"

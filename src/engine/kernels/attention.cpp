@@ -50,6 +50,8 @@ class AttentionKernel final : public Kernel {
     if (constant.dtype() != DType::f32 || constant.rank() != 2 || constant.dim(1) % (3 * heads_) != 0)
       info_.fail("weights {} are not [hidden, 3 x heads x head size] float", shape_string(constant.shape()));
     weights_shape_ = constant.shape();
+    const std::int64_t width = weights_shape_[1] / 3;
+    products_ = head_products(width / heads_, width);  // made here, read by every run
     if (!int8_scales_.empty()) {
       int8_ = int8_columns(constant, int8_scales_, info_);
       weights_.emplace(int8_->weights, constant.shape());
@@ -59,7 +61,7 @@ class AttentionKernel final : public Kernel {
     return true;
   }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     if (!weights_) info_.fail("the weights must be a constant");
     const Tensor& x = info_.input(inputs, kInput);
     const Tensor& bias = info_.input(inputs, kBias);
@@ -109,8 +111,7 @@ class AttentionKernel final : public Kernel {
       const std::int64_t out_row = first_query_only_ ? b : first;   // where the first one's goes
       for (std::int64_t q0 = 0; q0 < wanted; q0 += kQueryBlock) {
         const std::int64_t queries = std::min(kQueryBlock, wanted - q0);
-        if (!products_) products_ = head_products(head_size, width);
-        HeadProducts& p = *products_;
+        const HeadProducts& p = *products_;
         const HeadDescs d = head_descs(queries, length, head_size, width);
         // Every head's scores for this block of queries, then their softmax, then their context.
         execute(p.scores, memory(d.scores_a, all((first + q0) * ld)), memory(d.scores_b, all(first * ld + width)),
@@ -219,7 +220,7 @@ class AttentionKernel final : public Kernel {
   // bf16 (passes/bf16_compute.h): x rounded to bfloat16, the weights packed as bfloat16, and Q, K, V
   // written in bfloat16 for the head products.
   // int8 (kernels/int8_product.h): x quantized per run to uint8, the weights int8.
-  Tensor project(const Tensor& x, const Tensor& bias) {
+  Tensor project(const Tensor& x, const Tensor& bias) const {
     const std::int64_t rows = x.dim(0), n = weights_shape_[1];
     const DType out_type = bf16_ ? DType::bf16 : DType::f32;
     Tensor qkv = allocate_checked(out_type, {rows, n}, info_);
@@ -239,7 +240,7 @@ class AttentionKernel final : public Kernel {
     const std::size_t row_bytes = static_cast<std::size_t>(x.dim(1)) * dtype_size(lhs.dtype());
     // In row blocks (matmul_primitive.h), the rest padded to a block in copies.
     for_each_row_block(rows, [&](std::int64_t block, std::int64_t first, std::int64_t count) {
-      MatmulPlan& plan = plans_.get(block, [&] {
+      const auto held = plans_.get(block, [&] {
         try {
           const auto any = dnnl::memory::desc(dnnl_dims(weights_shape_), b_type, dnnl::memory::format_tag::any);
           return make_matmul(plain_desc({block, x.dim(1)}, a_type), any, plain_desc({1, n}), plain_desc({block, n}, dnnl_type(out_type)),
@@ -247,7 +248,8 @@ class AttentionKernel final : public Kernel {
         } catch (const dnnl::error& e) {
           info_.fail("oneDNN refused the projection of {}: {}", shape_string(x.shape()), e.what());
         }
-      });
+      });  // kept while the primitive runs (plan_cache.h)
+      MatmulPlan& plan = *held;
       const std::byte* a_rows = static_cast<const std::byte*>(lhs.data()) + static_cast<std::size_t>(first) * row_bytes;
       const std::size_t out_row_bytes = static_cast<std::size_t>(n) * dtype_size(out_type);
       std::byte* out = static_cast<std::byte*>(qkv.data()) + static_cast<std::size_t>(first) * out_row_bytes;
@@ -257,9 +259,10 @@ class AttentionKernel final : public Kernel {
         std::memcpy(a_pad.data(), a_rows, static_cast<std::size_t>(count) * row_bytes);
         out_pad.resize(static_cast<std::size_t>(block) * out_row_bytes);
       }
+      const PackedWeights::Held weights = weights_->get(plan.b);
       std::unordered_map<int, dnnl::memory> args{
           {DNNL_ARG_SRC, dnnl::memory(plan.a, dnnl_engine(), const_cast<std::byte*>(a_pad.empty() ? a_rows : a_pad.data()))},
-          {DNNL_ARG_WEIGHTS, weights_->get(plan.b)},
+          {DNNL_ARG_WEIGHTS, weights.memory},
           {DNNL_ARG_BIAS, wrap(plan.bias, b)},
           {DNNL_ARG_DST, dnnl::memory(plan.c, dnnl_engine(), out_pad.empty() ? out : out_pad.data())}};
       if (int8_) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale));
@@ -278,8 +281,8 @@ class AttentionKernel final : public Kernel {
   std::optional<Int8Columns> int8_;  // its weights, taken by prepack()
   const VectorLoops& loops_;
   Shape weights_shape_;
-  std::optional<PackedWeights> weights_;
-  PlanCache<std::int64_t, MatmulPlan> plans_{64};
+  mutable std::optional<PackedWeights> weights_;
+  mutable PlanCache<std::int64_t, MatmulPlan> plans_{64};
   std::optional<HeadProducts> products_;  // for every query count and length
 };
 

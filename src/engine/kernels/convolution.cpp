@@ -47,7 +47,7 @@ class ConvKernel final : public Kernel {
   // output written over its operand: the convolution then accumulates into it (oneDNN's sum post-op).
   bool may_overwrite(std::size_t input) const override { return input == kFirstOperand && sums_in_place(); }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& x = info_.input(inputs, 0);
     const Tensor* w = weights_ ? nullptr : &info_.input(inputs, 1);
     const Shape& ws = w ? w->shape() : weights_shape_;
@@ -68,11 +68,11 @@ class ConvKernel final : public Kernel {
     std::vector<Shape> key{xs, ws};
     const std::size_t adds = block_out_ ? add_count() : 0;  // post-op operands shape the plan
     for (std::size_t k = 0; k < adds; ++k) key.push_back(epilogue_.operand(inputs, k, info_).shape());
-    Plan* plan = &plans_.get(key, [&] { return make_plan(xs, ws, b, inputs, false); });
+    std::shared_ptr<Plan> plan = plans_.get(key, [&] { return make_plan(xs, ws, b, inputs, false); });
     Tensor y = allocate_checked(bf16_output_ ? DType::bf16 : DType::f32, plan->out_shape, info_);
     if (sums_in_place() && y.data() == epilogue_.operand(inputs, 0, info_).data()) {  // the memory plan chose it
       key.push_back({});  // the in-place variant
-      plan = &plans_.get(key, [&] { return make_plan(xs, ws, b, inputs, true); });
+      plan = plans_.get(key, [&] { return make_plan(xs, ws, b, inputs, true); });
     }
     return execute(*plan, x, w, ws, b, inputs, std::move(y));
   }
@@ -101,14 +101,14 @@ class ConvKernel final : public Kernel {
     return block_out_ && !epilogue_.steps().empty() && epilogue_.steps()[0].kind == Epilogue::Kind::add;
   }
 
-  std::vector<Tensor> execute(Plan& plan, const Tensor& x, const Tensor* w, const Shape& ws, const Tensor* b, Inputs inputs, Tensor y) {
+  std::vector<Tensor> execute(Plan& plan, const Tensor& x, const Tensor* w, const Shape& ws, const Tensor* b, Inputs inputs, Tensor y) const {
     std::optional<PackedWeights> given;  // weights that are an input of the run: alive until the primitive ran
     if (w) given.emplace(*w, logical_weights(ws));
-    const dnnl::memory weights = (w ? *given : *weights_).get(plan.weights, plan.taps);
+    const PackedWeights::Held weights = (w ? *given : *weights_).get(plan.weights, plan.taps);
     std::optional<Tensor> rounded;  // bf16: the input rounded (unless it came so), after the output took its block
     if (bf16_ && x.dtype() == DType::f32) rounded = rounded_to_bf16(x, info_);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, rounded ? *rounded : x)},
-                                               {DNNL_ARG_WEIGHTS, weights},
+                                               {DNNL_ARG_WEIGHTS, weights.memory},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
     if (b) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(b->shape()), *b));
     for (const Epilogue::BinaryOperand& o : plan.operands)
@@ -151,7 +151,7 @@ class ConvKernel final : public Kernel {
     return winograd_ && group_ == 1 && w.size() == 4 && w[2] == 3 && w[3] == 3 && unit(window_.strides) && unit(window_.dilations);
   }
 
-  Plan make_plan(const Shape& xs, const Shape& w, const Tensor* b, Inputs inputs, bool in_place) {
+  Plan make_plan(const Shape& xs, const Shape& w, const Tensor* b, Inputs inputs, bool in_place) const {
     const std::size_t spatial = xs.size() - 2;
     std::vector<std::int64_t> in(xs.begin() + 2, xs.end());
     Window window = window_;
@@ -245,9 +245,9 @@ class ConvKernel final : public Kernel {
   bool winograd_;
   bool bf16_;  // bfloat16 input and weights, float32 accumulation and output (no Winograd then)
   bool bf16_output_;  // the output in bfloat16 too (passes/bf16_compute.h, keep_bf16_activations)
-  PlanCache<std::vector<Shape>, Plan> plans_;
+  mutable PlanCache<std::vector<Shape>, Plan> plans_;
   Shape weights_shape_;                  // of constant weights
-  std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
+  mutable std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
 };
 
 }  // namespace

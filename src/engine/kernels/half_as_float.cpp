@@ -30,7 +30,7 @@ class HalfAsFloat final : public Kernel {
   // The half types this wrapper widens.
   bool is_half_type(DType t) const { return t == DType::f16 || (t == DType::bf16 && !takes_bf16_); }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     std::optional<DType> half = constant_half_;
     for (const Tensor* t : inputs)
       if (!half && t && is_half_type(t->dtype())) half = t->dtype();

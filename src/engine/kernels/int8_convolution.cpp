@@ -73,7 +73,7 @@ class Int8ConvKernel final : public Kernel {
 
   bool may_overwrite(std::size_t input) const override { return input == kResidual; }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& given = info_.input(inputs, 0);
     if (!weights_) info_.fail("the weights must be a constant");
     if (given.dtype() != DType::u8 || given.rank() != 4)
@@ -85,11 +85,13 @@ class Int8ConvKernel final : public Kernel {
                                : Shape{given.dim(0), given.dim(3), given.dim(1), given.dim(2)};  // logical NCHW
     if (xs[1] != weights_shape_[1] * group_)
       info_.fail("input of {} channels does not match weights {} with group {}", xs[1], shape_string(weights_shape_), group_);
-    Plan& plan = plans_.get({xs, {1}}, [&] { return make_plan(xs, true); });
+    const auto held = plans_.get({xs, {1}}, [&] { return make_plan(xs, true); });  // kept while the primitive runs (plan_cache.h)
+    Plan& plan = *held;
     const Tensor* r = residual_ ? &info_.input(inputs, kResidual) : nullptr;
     if (r) info_.expect_dtype(*r, DType::u8, "the residual");
     if (r && r->shape() != plan.out_shape) {  // broadcast: the convolution in its own units, then the Add
-      Plan& alone = plans_.get({xs, {0}}, [&] { return make_plan(xs, false); });
+      const auto held_alone = plans_.get({xs, {0}}, [&] { return make_plan(xs, false); });
+      Plan& alone = *held_alone;
       Tensor y = allocate_checked(DType::u8, plan_broadcast({alone.out_shape, r->shape()}, info_).shape, info_);
       Tensor c = allocate_checked(DType::u8, alone.out_shape, info_);
       c = execute(alone, subsample ? subsampled(given) : given, std::move(c), c_zero_);
@@ -107,13 +109,15 @@ class Int8ConvKernel final : public Kernel {
     dnnl::convolution_forward primitive;
   };
 
-  Tensor execute(Plan& plan, const Tensor& x, Tensor y, std::int32_t y_zero) {
+  Tensor execute(Plan& plan, const Tensor& x, Tensor y, std::int32_t y_zero) const {
+    const PackedWeights::Held weights = weights_->get(plan.weights);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.src, x)},
-                                               {DNNL_ARG_WEIGHTS, weights_->get(plan.weights)},
+                                               {DNNL_ARG_WEIGHTS, weights.memory},
                                                {DNNL_ARG_DST, wrap(plan.dst, y)}};
     if (bias_) args.emplace(DNNL_ARG_BIAS, wrap(plain_desc(bias_->shape()), *bias_));
     const dnnl::memory::desc zero_desc({1}, dnnl::memory::data_type::s32, dnnl::memory::format_tag::a);
-    if (x_zero_) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, dnnl::memory(zero_desc, dnnl_engine(), &x_zero_));
+    std::int32_t x_zero = x_zero_;  // oneDNN's memory takes a non-const pointer; it only reads
+    if (x_zero) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, dnnl::memory(zero_desc, dnnl_engine(), &x_zero));
     if (y_zero) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, dnnl::memory(zero_desc, dnnl_engine(), &y_zero));
     const Scratchpad scratchpad(plan.scratchpad);
     args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
@@ -152,7 +156,7 @@ class Int8ConvKernel final : public Kernel {
 
   // `merged`: the residual Add and the Relu inside (post-ops) and the output in y's units; else the
   // convolution alone in its own units (c_scale, c_zero_point), for an Add after it.
-  Plan make_plan(const Shape& xs, bool merged) {
+  Plan make_plan(const Shape& xs, bool merged) const {
     Window window = window_;
     if (strided_1x1()) window.strides.clear();  // over the subsampled input
     if (window.kernel.empty()) window.kernel = {weights_shape_[2], weights_shape_[3]};
@@ -215,9 +219,9 @@ class Int8ConvKernel final : public Kernel {
   float c_scale_;          // with a merged Add, the Conv's own output quantization
   std::int32_t c_zero_;
   Shape weights_shape_;
-  std::optional<PackedWeights> weights_;
+  mutable std::optional<PackedWeights> weights_;
   std::optional<Tensor> bias_;  // in the sums' domain
-  PlanCache<std::vector<Shape>, Plan> plans_;  // by input shape, and {1} merged or {0} alone
+  mutable PlanCache<std::vector<Shape>, Plan> plans_;  // by input shape, and {1} merged or {0} alone
 };
 
 }  // namespace

@@ -30,7 +30,7 @@ class ConvertKernel final : public Kernel {
   ConvertKernel(const Node& node, bool quantize)
       : info_(node), quantize_(quantize), p_(params(node, "", info_)), loops_(vector_loops()) {}
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& x = info_.input(inputs, 0);
     info_.expect_dtype(x, quantize_ ? DType::f32 : DType::u8, "the input");
     if (x.rank() != 4) info_.fail("input {} is not 4-D", shape_string(x.shape()));
@@ -82,7 +82,7 @@ class AddKernel final : public Kernel {
 
   bool may_overwrite(std::size_t) const override { return true; }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     return one(add_u8(info_.input(inputs, 0), a_, info_.input(inputs, 1), b_, y_, relu_, info_));
   }
 
@@ -100,11 +100,12 @@ class MaxPoolKernel final : public Kernel {
     if (window_.kernel.size() != 2) info_.fail("kernel_shape must have 2 sizes");
   }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& x = info_.input(inputs, 0);
     if (x.dtype() != DType::u8 || x.rank() != 4) info_.fail("input {} {} is not uint8 [N, H, W, C]", dtype_name(x.dtype()), shape_string(x.shape()));
     const Shape xs{x.dim(0), x.dim(3), x.dim(1), x.dim(2)};
-    Plan& plan = plans_.get(xs, [&] { return make_plan(xs); });
+    const auto held = plans_.get(xs, [&] { return make_plan(xs); });  // kept while the primitive runs (plan_cache.h)
+    Plan& plan = *held;
     Tensor y = allocate_checked(DType::u8, plan.out_shape, info_);
     const Scratchpad scratchpad(plan.scratchpad);
     plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)}, {DNNL_ARG_DST, wrap(plan.dst, y)}, {DNNL_ARG_SCRATCHPAD, scratchpad.memory()}});
@@ -126,7 +127,7 @@ class MaxPoolKernel final : public Kernel {
     dnnl::pooling_v2_forward primitive;
   };
 
-  Plan make_plan(const Shape& xs) {
+  Plan make_plan(const Shape& xs) const {
     const Window::Resolved r = window_.resolve({xs[2], xs[3]}, info_);
     const Shape out{xs[0], xs[1], r.out[0], r.out[1]};
     Plan plan;
@@ -150,7 +151,7 @@ class MaxPoolKernel final : public Kernel {
   Window window_;
   QuantParams x_, y_;
   const VectorLoops& loops_;
-  PlanCache<Shape, Plan> plans_;
+  mutable PlanCache<Shape, Plan> plans_;
 };
 
 }  // namespace

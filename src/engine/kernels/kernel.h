@@ -2,7 +2,8 @@
 //  - made once at load time from the node (attributes checked there), and given the node's
 //    constant inputs to prepack (weights reordered once, the session's copy freed);
 //  - planned per input shapes (batch, sequence): shape-dependent state, such as a oneDNN
-//    primitive, is kept in the kernel's LRU PlanCache (kernels/plan_cache.h);
+//    primitive, is kept in the kernel's LRU PlanCache (kernels/plan_cache.h), shared by the runs
+//    on every thread;
 //  - run, taking its outputs' storage from the session (engine/memory/run_memory.h: the memory
 //    plan of the shapes, in place where may_overwrite() allows).
 // Kernels are registered by operator, the opsets whose semantics they follow, and the element
@@ -48,7 +49,9 @@ class Kernel {
   }
   // One tensor per node output. Throws cpuinfer::Error for inputs the operator rejects (wrong
   // shapes, out-of-range indices) and cpuinfer::Unsupported for element types it lacks.
-  virtual std::vector<Tensor> run(Inputs inputs) = 0;
+  // Any number of runs at once, on any threads (engine/session.h): what a kernel caches at run
+  // time (plans, weight layouts) locks itself and is held while used (kernels/plan_cache.h).
+  virtual std::vector<Tensor> run(Inputs inputs) const = 0;
 };
 
 // Made at load time; throws cpuinfer::Error for invalid attributes and cpuinfer::Unsupported for

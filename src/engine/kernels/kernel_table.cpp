@@ -25,7 +25,7 @@ class FunctionKernel final : public Kernel {
  public:
   FunctionKernel(KernelFunction f, bool elementwise) : f_(std::move(f)), elementwise_(elementwise) {}
   bool may_overwrite(std::size_t) const override { return elementwise_; }
-  std::vector<Tensor> run(Inputs inputs) override { return f_(inputs); }
+  std::vector<Tensor> run(Inputs inputs) const override { return f_(inputs); }
 
  private:
   KernelFunction f_;

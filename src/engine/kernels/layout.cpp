@@ -18,7 +18,7 @@ class ReorderKernel final : public Kernel {
     if (block_ != 8 && block_ != 16) info_.fail("channel block {} is not 8 or 16", block_);
   }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& x = info_.input(inputs, 0);
     if (x.dtype() != DType::f32 && (to_blocked_ || x.dtype() != DType::bf16))
       info_.fail("the input must be float32{}, got {}", to_blocked_ ? "" : " or bfloat16", dtype_name(x.dtype()));
@@ -33,7 +33,7 @@ class ReorderKernel final : public Kernel {
     const DType out_type = float_output_ ? DType::f32 : x.dtype();
     Tensor y = allocate_checked(out_type, out_shape, info_);
     if (y.numel() == 0) return one(std::move(y));
-    Plan& plan = plans_.get({logical, {static_cast<std::int64_t>(x.dtype()), static_cast<std::int64_t>(out_type)}}, [&] {
+    const auto held = plans_.get({logical, {static_cast<std::int64_t>(x.dtype()), static_cast<std::int64_t>(out_type)}}, [&] {
       const auto plain = plain_desc(logical, dnnl_type(to_blocked_ ? x.dtype() : out_type)),
                  blocked = blocked_desc(logical, block_, dnnl_type(to_blocked_ ? out_type : x.dtype()));
       Plan p{to_blocked_ ? plain : blocked, to_blocked_ ? blocked : plain, {}, {}};
@@ -41,7 +41,8 @@ class ReorderKernel final : public Kernel {
       p.scratchpad = pd.scratchpad_desc();
       p.reorder = dnnl::reorder(pd);
       return p;
-    });
+    });  // kept while the primitive runs (plan_cache.h)
+    Plan& plan = *held;
     dnnl::memory src = wrap(plan.src, x), dst = wrap(plan.dst, y);
     const Scratchpad scratchpad(plan.scratchpad);
     plan.reorder.execute(dnnl_stream(), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}, {DNNL_ARG_SCRATCHPAD, scratchpad.memory()}});
@@ -61,7 +62,7 @@ class ReorderKernel final : public Kernel {
   int block_;
   std::int64_t channels_;
   bool float_output_;
-  PlanCache<std::vector<Shape>, Plan> plans_;  // by logical shape and input type
+  mutable PlanCache<std::vector<Shape>, Plan> plans_;  // by logical shape and input type
 };
 
 }  // namespace

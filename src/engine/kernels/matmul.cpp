@@ -42,7 +42,7 @@ class MatMulKernel final : public Kernel {
     return true;
   }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& a = info_.input(inputs, 0);
     const Tensor* b = weights_ ? nullptr : &info_.input(inputs, 1);
     if (a.dtype() != DType::f32 || (b && b->dtype() != DType::f32))
@@ -136,7 +136,7 @@ class MatMulKernel final : public Kernel {
     // A product by constant weights of at least a small block's rows runs in row blocks
     // (matmul_primitive.h); fewer rows, a count that repeats (the batch), in one.
     const bool in_blocks = weights_ && da.size() == 2 && da[0] >= kSmallRowBlock;
-    auto plan_for = [&](std::int64_t plan_rows) -> Plan& {
+    auto plan_for = [&](std::int64_t plan_rows) -> std::shared_ptr<Plan> {
       const Shape pa{plan_rows, k}, pc{plan_rows, n};
       std::vector<Shape> plan_key = key;
       if (in_blocks) {
@@ -177,9 +177,10 @@ class MatMulKernel final : public Kernel {
     // One execution over rows [first, first + count) of the product; `a_rows`, `y_rows` and the
     // output-shaped operands' rows at those places (a padded block's copies, or views).
     auto execute_rows = [&](Plan& plan, const void* a_rows, float* y_rows, const std::function<const float*(std::size_t)>& operand_rows) {
+      const PackedWeights::Held weights = weights_ ? weights_->get(plan.matmul.b) : PackedWeights::Held{wrap(plan.matmul.b, *b), nullptr};
       std::unordered_map<int, dnnl::memory> run_args{
           {DNNL_ARG_SRC, dnnl::memory(plan.matmul.a, dnnl_engine(), const_cast<void*>(a_rows))},
-          {DNNL_ARG_WEIGHTS, weights_ ? weights_->get(plan.matmul.b) : wrap(plan.matmul.b, *b)},
+          {DNNL_ARG_WEIGHTS, weights.memory},
           {DNNL_ARG_DST, dnnl::memory(plan.matmul.c, dnnl_engine(), y_rows)}};
       if (bias) run_args.emplace(DNNL_ARG_BIAS, wrap(plan.matmul.bias, *bias));
       if (int8) run_args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, row_scale_memory(row_scale));
@@ -197,13 +198,13 @@ class MatMulKernel final : public Kernel {
       return [&, row](std::size_t add_index) { return epilogue_.operand(args, add_index, info_).values<float>().data() + row * n; };
     };
     float* y_data = y.values<float>().data();
-    Plan* last = nullptr;
+    std::shared_ptr<Plan> last;  // kept while the primitive runs (plan_cache.h)
     if (!in_blocks) {
-      last = &plan_for(0);
+      last = plan_for(0);
       execute_rows(*last, lhs.data(), y_data, operand_at(0));
     } else {
       for_each_row_block(da[0], [&](std::int64_t block, std::int64_t row, std::int64_t count) {
-        last = &plan_for(block);
+        last = plan_for(block);
         if (count == block) return execute_rows(*last, a_at(row), y_data + row * n, operand_at(row));
         // The rest, padded to a block in copies.
         std::vector<std::byte> a_pad(static_cast<std::size_t>(block) * a_row_bytes);
@@ -243,9 +244,9 @@ class MatMulKernel final : public Kernel {
 
   NodeInfo info_;
   Epilogue epilogue_;
-  PlanCache<std::vector<Shape>, Plan> plans_{64};
+  mutable PlanCache<std::vector<Shape>, Plan> plans_{64};
   Shape weights_shape_;                   // of constant weights
-  std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
+  mutable std::optional<PackedWeights> weights_;  // constant weights, taken by prepack()
   bool bf16_;                             // bfloat16 inputs and constant weights, float32 accumulation
   std::vector<float> int8_scales_;        // an int8 product's weight scales (int8_product.h)
   std::optional<Int8Columns> int8_;       // its weights, taken by prepack()
@@ -259,7 +260,7 @@ class GemmKernel final : public Kernel {
       : info_(node), alpha_(node.get_float("alpha", 1.0f)), beta_(node.get_float("beta", 1.0f)),
         trans_a_(node.get_int("transA", 0) != 0), trans_b_(node.get_int("transB", 0) != 0) {}
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& a = info_.input(inputs, 0);
     const Tensor& b = info_.input(inputs, 1);
     const Tensor* c = info_.optional_input(inputs, 2);
@@ -293,7 +294,7 @@ class GemmKernel final : public Kernel {
     const bool fused_bias = bias && alpha_ == 1.0f;
     if (k > 0) {
       const auto key = std::make_tuple(a.shape(), b.shape(), fused_bias ? bias->shape() : Shape{});
-      MatmulPlan& plan = plans_.get(key, [&] {
+      const auto held = plans_.get(key, [&] {
         const auto da = dnnl::memory::desc({m, k}, dnnl::memory::data_type::f32, trans_a_ ? dnnl::memory::dims{1, m} : dnnl::memory::dims{k, 1});
         const auto db = dnnl::memory::desc({k, n}, dnnl::memory::data_type::f32, trans_b_ ? dnnl::memory::dims{1, k} : dnnl::memory::dims{n, 1});
         dnnl::primitive_attr attr;
@@ -307,7 +308,8 @@ class GemmKernel final : public Kernel {
         } catch (const dnnl::error& e) {
           info_.fail("oneDNN refused the product of {} and {}: {}", shape_string(a.shape()), shape_string(b.shape()), e.what());
         }
-      });
+      });  // kept while the primitive runs (plan_cache.h)
+      MatmulPlan& plan = *held;
       execute(plan, a, wrap(plan.b, b), fused_bias ? &*bias : nullptr, y);
     }
     if (bias && (!fused_bias || k == 0)) {
@@ -324,7 +326,7 @@ class GemmKernel final : public Kernel {
   NodeInfo info_;
   float alpha_, beta_;
   bool trans_a_, trans_b_;
-  PlanCache<std::tuple<Shape, Shape, Shape>, MatmulPlan> plans_{64};
+  mutable PlanCache<std::tuple<Shape, Shape, Shape>, MatmulPlan> plans_{64};
 };
 
 }  // namespace

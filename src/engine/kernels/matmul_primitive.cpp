@@ -21,14 +21,14 @@ void for_each_row_block(std::int64_t rows, const std::function<void(std::int64_t
   if (first < rows) run(kSmallRowBlock, first, rows - first);
 }
 
-void execute(MatmulPlan& plan, std::unordered_map<int, dnnl::memory> args) {
+void execute(const MatmulPlan& plan, std::unordered_map<int, dnnl::memory> args) {
   const Scratchpad scratchpad(plan.scratchpad);
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad.memory());
   plan.primitive.execute(dnnl_stream(), args);
   dnnl_stream().wait();
 }
 
-void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
+void execute(const MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
              const std::vector<std::pair<int, dnnl::memory>>& extra) {
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(plan.a, a)}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(plan.c, c)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, wrap(plan.bias, *bias));
@@ -36,7 +36,7 @@ void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Ten
   execute(plan, std::move(args));
 }
 
-void execute(MatmulPlan& plan, const dnnl::memory& a, const dnnl::memory& b, const dnnl::memory& c) {
+void execute(const MatmulPlan& plan, const dnnl::memory& a, const dnnl::memory& b, const dnnl::memory& c) {
   execute(plan, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
 }
 

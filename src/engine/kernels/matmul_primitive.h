@@ -34,11 +34,11 @@ MatmulPlan make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
 
 // `b`: the weights in plan.b's layout. `extra`: further arguments (binary post-ops' operands) by
 // oneDNN argument index.
-void execute(MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
+void execute(const MatmulPlan& plan, const Tensor& a, const dnnl::memory& b, const Tensor* bias, Tensor& c,
              const std::vector<std::pair<int, dnnl::memory>>& extra = {});
 // With every argument given (the scratchpad is added).
-void execute(MatmulPlan& plan, std::unordered_map<int, dnnl::memory> args);
+void execute(const MatmulPlan& plan, std::unordered_map<int, dnnl::memory> args);
 // Over memory the caller placed (views into larger tensors), without bias or post-op operands.
-void execute(MatmulPlan& plan, const dnnl::memory& a, const dnnl::memory& b, const dnnl::memory& c);
+void execute(const MatmulPlan& plan, const dnnl::memory& a, const dnnl::memory& b, const dnnl::memory& c);
 
 }  // namespace cpuinfer::engine

@@ -17,12 +17,14 @@ void reorder(dnnl::memory from, dnnl::memory to) {
 }  // namespace
 
 PackedWeights::PackedWeights(const Tensor& plain, const Shape& logical)
-    : plain_(plain), logical_(logical), source_{nullptr, wrap(plain_desc(logical, dnnl_type(plain.dtype())), plain), {}} {}
+    : logical_(logical),
+      source_{std::make_shared<const Tensor>(plain), wrap(plain_desc(logical, dnnl_type(plain.dtype())), plain), {}} {}
 
 PackedWeights::Layout PackedWeights::allocate(const dnnl::memory::desc& desc) {
+  std::shared_ptr<std::byte[]> bytes = allocate_storage(std::max<std::size_t>(desc.get_size(), 1));
   Layout l;
-  l.storage = allocate_storage(std::max<std::size_t>(desc.get_size(), 1));
-  l.memory = dnnl::memory(desc, dnnl_engine(), l.storage.get());
+  l.memory = dnnl::memory(desc, dnnl_engine(), bytes.get());
+  l.storage = std::move(bytes);
   return l;
 }
 
@@ -37,10 +39,11 @@ void PackedWeights::reorder_into(const dnnl::memory& to, const dnnl::memory::dim
   reorder(plain.memory, to);
 }
 
-dnnl::memory PackedWeights::get(const dnnl::memory::desc& desc, const dnnl::memory::dims& taps) {
-  if (taps.empty() && source_.memory.get_desc() == desc) return source_.memory;
+PackedWeights::Held PackedWeights::get(const dnnl::memory::desc& desc, const dnnl::memory::dims& taps) {
+  const std::lock_guard lock(mutex_);
+  if (taps.empty() && source_.memory.get_desc() == desc) return {source_.memory, source_.storage};
   for (const Layout& l : layouts_)
-    if (l.memory.get_desc() == desc && l.taps == taps) return l.memory;
+    if (l.memory.get_desc() == desc && l.taps == taps) return {l.memory, l.storage};
   if (is_winograd(desc)) std::erase_if(layouts_, [](const Layout& l) { return is_winograd(l.memory.get_desc()); });
   Layout packed = allocate(desc);
   packed.taps = taps;
@@ -49,13 +52,12 @@ dnnl::memory PackedWeights::get(const dnnl::memory::desc& desc, const dnnl::memo
   // scaled by 0.5) is never a source: reordered again, the scaling applied twice (an int8 session
   // gave wrong results after a batch-size change: the graph fuzzer's int8 mode).
   if (!is_winograd(desc) && plain_source_ && taps.empty() && desc.data.extra.flags == dnnl_memory_extra_flag_none) {
-    source_ = packed;  // the first blocked layout: the source from now on
-    plain_ = Tensor();
+    source_ = packed;  // the first blocked layout: the source from now on (the plain weights freed)
     plain_source_ = false;
-    return source_.memory;
+    return {source_.memory, source_.storage};
   }
   layouts_.push_back(packed);
-  return packed.memory;
+  return {packed.memory, packed.storage};
 }
 
 }  // namespace cpuinfer::engine

@@ -9,9 +9,13 @@
 // size) and hold four times the plain bytes (F(4x4, 3x3) tiles), so only the latest is kept: a
 // session alternating between batch sizes re-packs (about 10 ms per 256-channel convolution)
 // rather than holding one transformed copy per batch size.
+//
+// Shared by every run of a model, on any thread: get() locks, and what it returns keeps its
+// storage alive until the caller lets go, though another run replaces the layout meanwhile.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "engine/kernels/dnnl_support.h"
@@ -23,24 +27,30 @@ class PackedWeights {
   // `plain`: the weights as the model gives them; `logical`: their dims as oneDNN sees them (groups
   // split out).
   PackedWeights(const Tensor& plain, const Shape& logical);
+  // The weights in one layout, and what keeps their storage: hold it until the primitive that
+  // reads them has run.
+  struct Held {
+    dnnl::memory memory;
+    std::shared_ptr<const void> storage;
+  };
   // The weights in layout `desc`; with `taps`, the sub-block of desc's dims starting at those
   // offsets (a convolution that skips the taps that only ever read padding).
-  dnnl::memory get(const dnnl::memory::desc& desc, const dnnl::memory::dims& taps = {});
+  Held get(const dnnl::memory::desc& desc, const dnnl::memory::dims& taps = {});
 
  private:
   // A layout in storage of our own (core/aligned_storage.h): freed, it leaves the RSS.
   struct Layout {
-    std::shared_ptr<std::byte[]> storage;
+    std::shared_ptr<const void> storage;  // our bytes, or (the plain source) the model's tensor
     dnnl::memory memory;
     dnnl::memory::dims taps;  // offsets of a sub-block, or empty
   };
   static Layout allocate(const dnnl::memory::desc& desc);
   void reorder_into(const dnnl::memory& to, const dnnl::memory::dims& taps) const;
 
-  Tensor plain_;  // while it is the source
+  std::mutex mutex_;
   bool plain_source_ = true;
   Shape logical_;
-  Layout source_;  // over plain_, or the first blocked layout
+  Layout source_;  // over the plain weights, or the first blocked layout
   std::vector<Layout> layouts_;
 };
 

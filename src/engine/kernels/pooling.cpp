@@ -24,14 +24,15 @@ class PoolKernel final : public Kernel {
     if (window_.kernel.empty()) info_.fail("attribute 'kernel_shape' is required");
   }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& x = info_.input(inputs, 0);
     if (max_ && !block_ && (outputs_ > 1 || x.dtype() != DType::f32)) return max_pool_indices(x, window_, column_major_, info_);
     // Blocked pooling keeps a bfloat16 input's type (passes/bf16_compute.h).
     if (x.dtype() != DType::f32 && !(block_ && x.dtype() == DType::bf16)) info_.unsupported("element type {}", dtype_name(x.dtype()));
     const Shape xs = block_ ? logical_shape(x, channels_, block_, info_) : x.shape();
     if (xs.size() < 3 || xs.size() > 5) info_.unsupported("input of rank {} (1 to 3 spatial dimensions are supported)", xs.size());
-    Plan& plan = plans_.get({xs, {static_cast<std::int64_t>(x.dtype())}}, [&] { return make_plan(xs, x.dtype()); });
+    const auto held = plans_.get({xs, {static_cast<std::int64_t>(x.dtype())}}, [&] { return make_plan(xs, x.dtype()); });  // kept while the primitive runs (plan_cache.h)
+    Plan& plan = *held;
     Tensor y = allocate_checked(x.dtype(), plan.out_shape, info_);
     const Scratchpad scratchpad(plan.scratchpad);
     plan.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(plan.src, x)},
@@ -84,7 +85,7 @@ class PoolKernel final : public Kernel {
     return factors;
   }
 
-  Plan make_plan(const Shape& shape, DType type) {
+  Plan make_plan(const Shape& shape, DType type) const {
     const std::vector<std::int64_t> in(shape.begin() + 2, shape.end());
     const Window::Resolved r = window_.resolve(in, info_);
     Plan plan;
@@ -121,7 +122,7 @@ class PoolKernel final : public Kernel {
   std::size_t outputs_;
   int block_;
   std::int64_t channels_;
-  PlanCache<std::vector<Shape>, Plan> plans_;  // by input shape and type
+  mutable PlanCache<std::vector<Shape>, Plan> plans_;  // by input shape and type
 };
 
 KernelFactory global_pool(bool max) {

@@ -425,7 +425,7 @@ class RecurrentKernel final : public Kernel {
     return true;
   }
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     std::vector<const Tensor*> args(inputs.begin(), inputs.end());
     for (auto [k, c] : {std::pair{std::size_t{1}, &w_}, std::pair{std::size_t{2}, &r_}})
       if (k < args.size() && !args[k] && c->plain) args[k] = &*c->plain;

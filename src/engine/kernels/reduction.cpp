@@ -229,7 +229,7 @@ class SoftmaxKernel final : public Kernel {
   SoftmaxKernel(const Node& node, std::int64_t opset, bool log)
       : info_(node), opset_(opset), axis_(node.get_int("axis", opset < 13 ? 1 : -1)), log_(log) {}
 
-  std::vector<Tensor> run(Inputs inputs) override {
+  std::vector<Tensor> run(Inputs inputs) const override {
     const Tensor& x = info_.input(inputs, 0);
     if (x.dtype() != DType::f32 && x.dtype() != DType::f64) info_.unsupported("element type {}", dtype_name(x.dtype()));
     const std::size_t r = std::max<std::size_t>(x.rank(), 1);
@@ -247,7 +247,7 @@ class SoftmaxKernel final : public Kernel {
     }
     if (x.dtype() == DType::f32) {
       const Shape view{outer, n, inner};
-      auto& [primitive, scratchpad] = plans_.get(view, [&] {
+      const auto held = plans_.get(view, [&] {
         try {
           const auto md = plain_desc(view);
           dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference,
@@ -258,7 +258,8 @@ class SoftmaxKernel final : public Kernel {
         } catch (const dnnl::error& e) {
           info_.fail("oneDNN refused softmax over {}: {}", shape_string(x.shape()), e.what());
         }
-      });
+      });  // kept while the primitive runs (plan_cache.h)
+      auto& [primitive, scratchpad] = *held;
       const auto md = plain_desc(view);
       const Scratchpad pad(scratchpad);
       primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)},
@@ -289,7 +290,7 @@ class SoftmaxKernel final : public Kernel {
   NodeInfo info_;
   std::int64_t opset_, axis_;
   bool log_;
-  PlanCache<Shape, std::pair<dnnl::softmax_v2_forward, dnnl::memory::desc>> plans_{64};  // with its scratchpad
+  mutable PlanCache<Shape, std::pair<dnnl::softmax_v2_forward, dnnl::memory::desc>> plans_{64};  // with its scratchpad
 };
 
 }  // namespace

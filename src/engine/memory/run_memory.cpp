@@ -28,8 +28,8 @@ void RunMemory::begin_run(const std::vector<Shape>& binding) {
   in_place_ = 0;
   recording_.reset();
   serving_.reset();
-  if (std::shared_ptr<Plan>* plan = plans_.find(binding)) {
-    serving_ = *plan;
+  if (std::shared_ptr<Plan> plan = plans_.find(binding)) {
+    serving_ = std::move(plan);
     if (pool_holds_recording_) pool_.clear();  // a recorded run's intermediates: the arena takes their place
     pool_holds_recording_ = false;
     if (!arena_ || stats_.arena_bytes < serving_->arena.bytes) {

@@ -70,7 +70,7 @@ class RunMemory final : public StorageSource {
 
   StoragePool pool_;
   bool poison_;
-  PlanCache<std::vector<Shape>, std::shared_ptr<Plan>> plans_{16};
+  PlanCache<std::vector<Shape>, Plan> plans_{16};
   std::shared_ptr<Recording> recording_;  // while a binding's first run is recorded
   bool pool_holds_recording_ = false;     // the pool holds a recorded run's intermediates
   std::shared_ptr<Plan> serving_;         // while a run follows its plan
