@@ -19,7 +19,7 @@ apt_packages=(
   libdnnl-dev libonnx-testdata clang libclang-rt-14-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
-  chromium
+  chromium pybind11-dev python3-dev python3-pytest
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -99,4 +99,9 @@ fi
 step "build in $build"
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build"
+# The library, its headers and CMake/pkg-config files, and the Python module, where Debian's
+# python3 and cmake find them: `import cpuinfer` from any folder, find_package(cpuinfer).
+step "install into /usr/local"
+cmake --install "$build" --prefix /usr/local >/dev/null
+ldconfig
 step "setup done"

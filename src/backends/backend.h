@@ -12,6 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cpuinfer/options.h>  // Precision: the arithmetic of a backend's outputs, which sets how
+                               // closely they must agree with the reference (bench/tolerance.h)
+
 #include "core/tensor.h"
 
 namespace cpuinfer {
@@ -20,10 +23,6 @@ namespace cpuinfer {
 struct ModelFiles {
   std::map<std::string, std::filesystem::path> by_format;
 };
-
-// The arithmetic a backend's outputs come from, which sets how closely they must agree with the
-// reference (bench/tolerance.h).
-enum class Precision { f32, bf16, int8 };
 
 struct BackendOptions {
   int threads = 1;  // intra-op threads; inter-op parallelism is always 1

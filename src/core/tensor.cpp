@@ -37,6 +37,16 @@ std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::siz
 
 Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
 
+Tensor Tensor::borrowed(DType dtype, Shape shape, const void* data) {
+  Tensor t;
+  t.numel_ = checked_numel(shape, dtype_size(dtype));
+  if (!data && t.numel_ > 0) fail("a tensor of shape {} with no data", shape_string(shape));
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.data_ = std::shared_ptr<std::byte[]>(static_cast<std::byte*>(const_cast<void*>(data)), [](std::byte*) {});
+  return t;
+}
+
 Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, std::move(shape), false); }
 
 Tensor::Tensor(DType dtype, Shape shape, bool zero)

@@ -32,6 +32,10 @@ class Tensor {
   // The same without zeroing, for outputs their producer writes completely (saves a pass over
   // memory per operator).
   static Tensor uninitialized(DType dtype, Shape shape);
+  // A view of memory the caller owns and keeps alive and unchanged while the tensor (or any copy)
+  // is in use; nothing writes through it (an engine session never overwrites its inputs). Any
+  // alignment. Throws cpuinfer::Error for a bad shape, or null data with elements.
+  static Tensor borrowed(DType dtype, Shape shape, const void* data);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
