@@ -160,9 +160,13 @@ Comparison compare_outputs(const std::vector<Tensor>& got, const std::vector<Ten
     const DType type = want[k].dtype();
     if (type != DType::f32 && type != DType::f64 && type != DType::f16 && type != DType::bf16) {  // integers and bool: exact
       if (got[k].nbytes() && std::memcmp(got[k].data(), want[k].data(), got[k].nbytes()) != 0) {
-        const Tensor a = cast(got[k], DType::f64), b = cast(want[k], DType::f64);
+        // The first element whose bytes differ (some does: the whole memcmp differs).
+        const std::size_t size = dtype_size(type);
+        const auto* ga = static_cast<const std::byte*>(got[k].data());
+        const auto* wa = static_cast<const std::byte*>(want[k].data());
         std::size_t i = 0;
-        while (a.values<double>()[i] == b.values<double>()[i]) ++i;
+        while (std::memcmp(ga + i * size, wa + i * size, size) == 0) ++i;
+        const Tensor a = cast(got[k], DType::f64), b = cast(want[k], DType::f64);
         c.agree = false;
         c.what = fmt::format("output {}: element {} is {}, ORT gives {}", k, i, a.values<double>()[i], b.values<double>()[i]);
         return c;
