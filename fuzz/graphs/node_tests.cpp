@@ -24,7 +24,7 @@ namespace {
 
 // Operators whose inputs from this index on set what the operator does (scales and sizes, bounds,
 // thresholds, boxes, ratios, quantization scales) and keep the test's values; 0: no input is
-// redrawn (Range's bounds, the generators).
+// redrawn (Range's bounds, OneHot's indices, which float values make ambiguous, the generators).
 const std::map<std::string, int>& first_parameter() {
   static const std::map<std::string, int> m{
       {"Resize", 1},           {"Upsample", 1},      {"Clip", 1},         {"Pad", 1},
