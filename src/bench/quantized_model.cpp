@@ -8,6 +8,8 @@
 #include "bench/progress.h"
 #include "bench/workload.h"
 #include "core/error.h"
+#include "core/hash.h"
+#include "core/paths.h"
 #include "engine/isa.h"
 #include "engine/onnx/import.h"
 #include "quantize/calibration_data.h"
@@ -24,19 +26,6 @@ constexpr int kRecipeVersion = 1;
 // Calibration: up to this many samples of the run, in batches of 8 (files: all their samples).
 constexpr std::size_t kCalibrationSamples = 64, kCalibrationBatch = 8;
 
-// FNV-1a, 64 bits.
-struct Hash {
-  std::uint64_t h = 1469598103934665603ull;
-  void add(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-  template <typename T> void add(const T& v) { add(&v, sizeof v); }
-};
-
-}  // namespace
-
-namespace {
 fs::path float_model(const Workload& w) {
   const auto found = w.model().files.by_format.find("onnx");
   if (found == w.model().files.by_format.end()) fail("no ONNX export of {} to quantize", w.name());
@@ -80,7 +69,7 @@ fs::path quantized_model(const Workload& w, int threads, const std::vector<std::
       for (std::int64_t d : t.shape()) key.add(d);
       key.add(t.data(), t.nbytes());
     }
-  const fs::path out = f32.parent_path() / fmt::format("{}.int8-{:016x}.onnx", f32.stem().string(), key.h);
+  const fs::path out = derived_folder(f32) / fmt::format("{}.int8-{:016x}.onnx", f32.stem().string(), key.h);
   if (fs::exists(out)) return out;
 
   progress.start(fmt::format("quantizing {} to int8 (once; later runs reuse it)", f32.filename().string()), 1);

@@ -1,8 +1,8 @@
 // The int8 model a sweep's `native-int8` and `ort-int8` rows run: `cpuinfer quantize`'s QDQ (or
 // dynamic) model of the workload's ONNX export, calibrated on the run's own samples as the
 // libtorch-int8 export is (or on --calibration files: a held-out model's training data), written
-// once beside the float model as
-// <stem>.int8-<key>.onnx and reused. The key hashes what the quantized model depends on: the
+// once into the float model's folder of derived files (core/paths.h) as <stem>.int8-<key>.onnx
+// and reused. The key hashes what the quantized model depends on: the
 // float model file (size and modification time), the quantizer's recipe version, the weight
 // width the CPU multiplies exactly (engine/isa.h: 8 bits with VNNI, 7 below) and the calibration
 // inputs' bytes. Both backends load the same file, so their rows compare runtimes, not quantizers.

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdlib>
 #include <optional>
 
 #include "backends/registry.h"
@@ -75,7 +76,7 @@ std::unique_ptr<Workload> build_workload(const BenchArgs& a, Progress& progress)
   }
   WorkloadOptions wo;
   wo.name = a.workload;
-  wo.cache = a.cache.empty() ? default_cache_dir() : fs::path(a.cache);
+  wo.cache = default_cache_dir();
   if (!a.weights.empty()) wo.weights = a.weights;
   if (!a.data.empty()) wo.data = a.data;
   wo.samples = a.samples;
@@ -265,7 +266,7 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
                   "along the first dimension (default: the run's own samples)");
   cmd->add_option("--reference", args->reference, "Backend the others are compared with (default: libtorch, else the first)");
   cmd->add_option("--out", args->out, "Folder for the CSV and JSON results")->capture_default_str();
-  cmd->add_option("--cache", args->cache, "Cache folder with models/ and data/ (default: $CPUINFER_CACHE or the repo's .cache)");
+  cmd->add_option("--cache", args->cache, "Cache folder with models/, data/ and derived/ (int8 models, ORT graph counts of any model; default: $CPUINFER_CACHE or the repo's .cache)");
   cmd->add_option("--padding", args->padding, "bert: comma-separated padding strategies, each its own row: "
                   "longest (pad a batch to its longest text, the study's), max (to --max-length), bucket (sort by "
                   "length within windows of 8 batches first). Default: longest")
@@ -327,6 +328,8 @@ void add_bench_command(CLI::App& app, int& exit_code, const std::string& command
     args->argv = argv;
     args->batch_sizes_given = cmd->count("--batch-sizes") > 0;
     if (!args->model.empty() && cmd->count("--backends") == 0) args->backends = {"ort", "native"};
+    // --cache is the process's cache (core/paths.h), derived files included, and its backends'.
+    if (!args->cache.empty()) setenv("CPUINFER_CACHE", fs::absolute(args->cache).c_str(), 1);
     exit_code = args->worker.backend.empty() ? run_bench(*args) : run_bench_worker(*args);
   });
 }

@@ -9,12 +9,25 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace cpuinfer {
 
 std::filesystem::path default_cache_dir() {
   if (const char* env = std::getenv("CPUINFER_CACHE"); env && *env) return env;
   return std::filesystem::path(CPUINFER_SOURCE_DIR) / ".cache";
+}
+
+std::filesystem::path derived_folder(const std::filesystem::path& source) {
+  const std::string absolute = std::filesystem::absolute(source).lexically_normal().string();
+  Hash key;
+  key.add(absolute.data(), absolute.size());
+  const std::filesystem::path folder =
+      default_cache_dir() / "derived" / fmt::format("{}-{:016x}", source.filename().string(), key.h);
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) fail("cannot make the folder of derived files {}: {} (set CPUINFER_CACHE to a writable folder)", folder.string(), ec.message());
+  return folder;
 }
 
 std::filesystem::path export_tool() { return std::filesystem::path(CPUINFER_SOURCE_DIR) / "tools" / "export_models.py"; }

@@ -7,6 +7,11 @@ namespace cpuinfer {
 
 // $CPUINFER_CACHE if set, else the .cache folder of the source tree setup.sh filled.
 std::filesystem::path default_cache_dir();
+// The folder of files cpuinfer derives from `source` (its int8 model, ORT's graph counts):
+// <cache>/derived/<source file name>-<hash of its absolute path>/, made if needed. Never beside
+// the source, whose folder may be read-only or the user's own. Throws cpuinfer::Error naming the
+// folder if it cannot be made.
+std::filesystem::path derived_folder(const std::filesystem::path& source);
 // tools/export_models.py of the source tree.
 std::filesystem::path export_tool();
 // The npm packages setup.sh installed (vega, vega-lite, vega-embed for report charts):

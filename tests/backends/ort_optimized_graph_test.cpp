@@ -1,6 +1,6 @@
 // What ONNX Runtime's optimizer made of a model, counted: a MatMul scaled by a constant becomes one
 // FusedMatMul (com.microsoft) at level ALL and stays two plain nodes at BASIC, with nothing left in
-// the temporary folder. Through the child process the count is cached beside the model and reused;
+// the temporary folder. Through the child process the count is cached in the model's folder of derived files and reused;
 // a changed model is counted again, and a child that fails gives "unknown: <why>" and no cache.
 // (Not through OrtBackend::inspect: in a test binary it would run the test binary as the child.)
 #include <gtest/gtest.h>

@@ -362,6 +362,29 @@ TEST_F(ModelCli, InputFolderGivesOneSamplePerFile) {
   for (const auto& row : json["rows"]) EXPECT_EQ(row["status"], "ok") << row.dump();
 }
 
+// The int8 model and ORT's graph counts are derived files: they go to the cache (--cache), never
+// beside the user's model, whose folder may be read-only (CI runs as root, so the test checks the
+// folder stays as it was rather than making it read-only).
+TEST_F(ModelCli, DerivedFilesGoToTheCacheNotBesideTheModel) {
+  const fs::path folder = tmp_.path() / "mine";
+  fs::create_directories(folder);
+  fs::rename(classifier(), folder / "classifier.onnx");
+  const fs::path cache = tmp_.path() / "cache";
+  const auto r = testing::run_cpuinfer(quick(folder / "classifier.onnx", {"--backends", "ort,native-int8", "--samples", "4", "--batch-sizes", "1",
+                                                                           "--cache", cache.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> beside;
+  for (const auto& e : fs::directory_iterator(folder)) beside.push_back(e.path().filename().string());
+  EXPECT_EQ(beside, std::vector<std::string>{"classifier.onnx"});
+  std::vector<std::string> derived;
+  for (const auto& e : fs::recursive_directory_iterator(cache / "derived"))
+    if (e.is_regular_file()) derived.push_back(e.path().filename().string());
+  std::sort(derived.begin(), derived.end());
+  ASSERT_EQ(derived.size(), 2u) << r.output;
+  EXPECT_TRUE(derived[0].starts_with("classifier.int8-") && derived[0].ends_with(".onnx")) << derived[0];
+  EXPECT_EQ(derived[1], "ort-graph-all.json");
+}
+
 // Refused before anything runs, with one line naming the file: here an empty model file.
 TEST_F(ModelCli, EmptyModelFileIsRefused) {
   const fs::path empty = tmp_.path() / "empty.onnx";

@@ -18,6 +18,7 @@
 #include "backends/ort/ort_session_options.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/paths.h"
 #include "core/subprocess.h"
 
 namespace fs = std::filesystem;
@@ -176,7 +177,7 @@ nlohmann::json count_ort_optimized_graph(const fs::path& model, OrtLevel level, 
 }
 
 fs::path ort_graph_cache_file(const fs::path& model, OrtLevel level) {
-  return model.parent_path() / fmt::format("{}.ort-graph-{}.json", model.filename().string(), ort_level_name(level));
+  return derived_folder(model) / fmt::format("ort-graph-{}.json", ort_level_name(level));
 }
 
 nlohmann::json ort_optimized_graph(const fs::path& model, OrtLevel level, int threads, const fs::path& executable) {

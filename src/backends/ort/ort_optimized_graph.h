@@ -28,7 +28,8 @@ std::string ort_level_name(OrtLevel level);
 // Throws cpuinfer::Error (ORT's first error line, or the file that could not be read).
 nlohmann::json count_ort_optimized_graph(const std::filesystem::path& model, OrtLevel level, int threads);
 
-// Where ort_optimized_graph caches the count: <model file name>.ort-graph-<level>.json beside it.
+// Where ort_optimized_graph caches the count: ort-graph-<level>.json in the model's folder of
+// derived files (core/paths.h).
 std::filesystem::path ort_graph_cache_file(const std::filesystem::path& model, OrtLevel level);
 
 // The same count, from the cache if it was made for this ORT version, level, CPU (ORT's blocked
