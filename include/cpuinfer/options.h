@@ -1,6 +1,8 @@
 // How a model is loaded and run.
 #pragma once
 
+#include <cstddef>
+
 namespace cpuinfer {
 
 // The arithmetic of a model's products.
@@ -20,6 +22,11 @@ struct Options {
   bool pack_tokens = true;     // padding-free batches around fused attention
   bool blocked_layout = true;  // convolutions in oneDNN's blocked layout; off: plain
   bool winograd = true;        // Winograd for 3x3 stride-1 convolutions where oneDNN offers it
+  // The largest tensor, in bytes, that a run takes as input or makes from data or attributes
+  // (ConstantOfShape, Expand, Tile, Resize, ...; loading folds constants under it too). Larger ones
+  // are refused with cpuinfer::Error naming the input or node, before any memory is taken: a
+  // service's guard against a request or model that would exhaust memory. 0: the engine's 8 GiB.
+  std::size_t max_tensor_bytes = 0;
 };
 
 }  // namespace cpuinfer

@@ -3,6 +3,7 @@
 
 #include "api/model_impl.h"
 #include "core/machine.h"
+#include "engine/limits.h"
 #include "engine/onnx/import.h"
 
 namespace cpuinfer {
@@ -29,6 +30,7 @@ engine::SessionOptions engine_options(const Options& o, int threads) {
 
 engine::Session load(const std::filesystem::path& file, const Options& o, int threads) {
   const CallerThreads keep;
+  const engine::TensorLimitScope limit(o.max_tensor_bytes);
   return engine::Session(engine::import_onnx_file(file), engine_options(o, threads));
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api/model_impl.h"
+#include "engine/limits.h"
 
 namespace cpuinfer {
 
@@ -47,10 +48,13 @@ std::vector<Output> Session::run(const std::vector<TensorView>& inputs) {
   Model::Impl& model = *impl_->model.impl();
   if (inputs.size() != model.inputs.size())
     fail("the model takes {} inputs, got {}", model.inputs.size(), inputs.size());
+  const std::size_t limit = model.options.max_tensor_bytes;
   std::vector<Tensor> tensors;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     try {
-      tensors.push_back(Tensor::borrowed(api::to_dtype(inputs[i].type), inputs[i].shape, inputs[i].data));
+      const DType dtype = api::to_dtype(inputs[i].type);
+      if (limit) checked_numel(inputs[i].shape, dtype_size(dtype), limit);
+      tensors.push_back(Tensor::borrowed(dtype, inputs[i].shape, inputs[i].data));
     } catch (const Error& e) {
       fail("input '{}': {}", model.inputs[i].name, e.what());
     }
@@ -59,6 +63,7 @@ std::vector<Output> Session::run(const std::vector<TensorView>& inputs) {
   {
     const RunSlot slot(model);
     const CallerThreads keep;
+    const engine::TensorLimitScope size_limit(limit);
     results = model.engine.run(impl_->context, tensors);
   }
   std::vector<Output> outputs;

@@ -1,6 +1,6 @@
 // `cpuinfer run`: the engine on the user's own files, through the public API (include/cpuinfer/):
-// an image (torchvision's ImageNet preprocessing) or .npy inputs in, the top classes printed or
-// every output saved as .npy.
+// an image (torchvision's ImageNet preprocessing), a text (BERT's WordPiece) or .npy inputs in,
+// the top classes printed or every output saved as .npy.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "data/image_decode.h"
 #include "data/image_preprocess.h"
 #include "data/npy_file.h"
+#include "data/wordpiece_tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -24,9 +25,10 @@ namespace cpuinfer {
 namespace {
 
 struct RunArgs {
-  std::string model, image, labels, out, precision = "f32";
+  std::string model, image, text, vocab, labels, out, precision = "f32";
   std::vector<std::string> inputs;
-  std::size_t top = 5;
+  std::size_t top = 5, max_length = 512;
+  bool cased = false;
   int threads = 0;
 };
 
@@ -44,6 +46,40 @@ Tensor image_input(const RunArgs& a, const TensorInfo& input) {
   return x;
 }
 
+// --vocab, else a vocab.txt or tokenizer.json beside the model (a Hugging Face model's folder).
+fs::path vocabulary(const RunArgs& a) {
+  if (!a.vocab.empty()) return a.vocab;
+  for (const char* name : {"vocab.txt", "tokenizer.json"})
+    if (const fs::path f = fs::path(a.model).parent_path() / name; fs::exists(f)) return f;
+  fail("--text: give --vocab (no vocab.txt or tokenizer.json beside {})", a.model);
+}
+
+// The text as a BERT-style model's inputs, one sequence: token ids (WordPiece), an attention mask
+// of ones and token types of zeros (one segment), each input recognised by its name.
+std::vector<Tensor> text_inputs(const RunArgs& a, const std::vector<TensorInfo>& infos) {
+  const WordPieceTokenizer tokenizer = WordPieceTokenizer::from_file(vocabulary(a), !a.cased);
+  const Encoding e = tokenizer.encode(a.text, a.max_length);
+  const auto n = static_cast<std::int64_t>(e.input_ids.size());
+  std::vector<Tensor> tensors;
+  for (const TensorInfo& info : infos) {
+    const bool mask = info.name.find("mask") != std::string::npos;
+    const bool types = info.name.find("type") != std::string::npos || info.name.find("segment") != std::string::npos;
+    if (!mask && !types && info.name.find("id") == std::string::npos)
+      fail("--text: input '{}' is none of token ids, attention mask or token types (give --input instead)", info.name);
+    if (info.type_known && info.type != ElementType::int64 && info.type != ElementType::int32)
+      fail("--text: input '{}' takes {}, not token ids", info.name, element_type_name(info.type));
+    Tensor t(info.type == ElementType::int32 ? DType::i32 : DType::i64, {1, n});
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t v = mask ? 1 : types ? 0 : e.input_ids[static_cast<std::size_t>(i)];
+      if (t.dtype() == DType::i32) t.values<std::int32_t>()[i] = static_cast<std::int32_t>(v);
+      else t.values<std::int64_t>()[i] = v;
+    }
+    tensors.push_back(std::move(t));
+  }
+  if (e.truncated) fmt::print(stderr, "note: --text truncated to --max-length {} tokens\n", a.max_length);
+  return tensors;
+}
+
 std::vector<std::string> read_labels(const std::string& file) {
   std::ifstream in(file);
   if (!in) fail("--labels {}: cannot read it", file);
@@ -58,20 +94,27 @@ int run_model(const RunArgs& a) {
   if (a.precision == "bf16") options.precision = Precision::bf16;
   else if (a.precision == "int8") options.precision = Precision::int8;
   else if (a.precision != "f32") fail("--precision {}: f32, bf16 or int8", a.precision);
-  if (a.image.empty() == a.inputs.empty()) fail("give --image or --input name=file.npy");
+  if (!a.image.empty() + !a.text.empty() + !a.inputs.empty() != 1) fail("give one of --image, --text or --input name=file.npy");
   const Model model(a.model, options);
   std::vector<Tensor> held;  // the inputs' memory while the run reads it
-  std::vector<std::pair<std::string, TensorView>> feeds;
+  std::vector<std::string> names;
   if (!a.image.empty()) {
     held.push_back(image_input(a, model.inputs().at(0)));
-    feeds.emplace_back(model.inputs()[0].name, TensorView{ElementType::float32, held.back().shape(), held.back().data()});
+    names.push_back(model.inputs()[0].name);
+  }
+  if (!a.text.empty()) {
+    held = text_inputs(a, model.inputs());
+    for (const TensorInfo& info : model.inputs()) names.push_back(info.name);
   }
   for (const std::string& spec : a.inputs) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) fail("--input {}: expected name=file.npy", spec);
     held.push_back(read_npy(spec.substr(eq + 1)));
-    feeds.emplace_back(spec.substr(0, eq), TensorView{api::to_element_type(held.back().dtype()), held.back().shape(), held.back().data()});
+    names.push_back(spec.substr(0, eq));
   }
+  std::vector<std::pair<std::string, TensorView>> feeds;
+  for (std::size_t k = 0; k < held.size(); ++k)
+    feeds.emplace_back(names[k], TensorView{api::to_element_type(held[k].dtype()), held[k].shape(), held[k].data()});
   Session session(model);
   const std::vector<Output> outputs = session.run(feeds);
   if (!a.out.empty()) {
@@ -108,10 +151,17 @@ int run_model(const RunArgs& a) {
 
 void add_run_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RunArgs>();
-  auto* cmd = app.add_subcommand("run", "Run an ONNX model on your own image or .npy files (the native engine)");
+  auto* cmd = app.add_subcommand("run", "Run an ONNX model on your own image, text or .npy files (the native engine)");
   cmd->add_option("--model", args->model, "ONNX model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--image", args->image, "An image (JPEG or PNG) for the model's first input, with torchvision's "
                   "ImageNet preprocessing (resize, center crop, normalise)")->check(CLI::ExistingFile);
+  cmd->add_option("--text", args->text, "A text for a BERT-style model: WordPiece token ids, an attention mask of ones "
+                  "and token types of zeros, each input recognised by its name");
+  cmd->add_option("--vocab", args->vocab, "The --text tokenizer's vocabulary: vocab.txt or tokenizer.json (default: "
+                  "one of them beside the model)")->check(CLI::ExistingFile);
+  cmd->add_flag("--cased", args->cased, "Keep the --text's case and accents (a cased vocabulary)");
+  cmd->add_option("--max-length", args->max_length, "Tokens of --text at most, [CLS] and [SEP] included")->capture_default_str()
+      ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 20));
   cmd->add_option("--input", args->inputs, "An input's data, name=file.npy (repeatable)");
   cmd->add_option("--top", args->top, "Classes to print per output (the last dimension's largest scores)")->capture_default_str();
   cmd->add_option("--labels", args->labels, "Class names, one per line, for the printed classes")->check(CLI::ExistingFile);

@@ -18,6 +18,12 @@ std::string shape_string(const Shape& shape) {
   return s.empty() ? "scalar" : s;
 }
 
+std::string byte_count_string(std::size_t bytes) {
+  if (bytes >= (std::size_t{1} << 30) && bytes % (std::size_t{1} << 30) == 0) return fmt::format("{} GiB", bytes >> 30);
+  if (bytes >= (std::size_t{1} << 20) && bytes % (std::size_t{1} << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
+  return fmt::format("{} bytes", bytes);
+}
+
 std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::size_t max_bytes) {
   std::size_t nonzero = 1;
   bool empty = false;
@@ -29,7 +35,8 @@ std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::siz
       continue;
     }
     if (nonzero > max_bytes / element_size / static_cast<std::size_t>(d))
-      fail("invalid tensor shape {}: its non-zero dimensions multiply to more than {} GiB", shape_string(shape), max_bytes >> 30);
+      fail("invalid tensor shape {}: its {}-byte elements take more than {}", shape_string(shape), element_size,
+           byte_count_string(max_bytes));
     nonzero *= static_cast<std::size_t>(d);
   }
   return empty ? 0 : nonzero;

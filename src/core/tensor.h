@@ -22,6 +22,7 @@ inline constexpr std::int64_t kMaxDimension = std::int64_t{1} << 40;
 // Element count of a shape; throws cpuinfer::Error for a negative dimension, one above
 // kMaxDimension, or a product of the non-zero dimensions beyond max_bytes.
 std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::size_t max_bytes = kMaxTensorBytes);
+std::string byte_count_string(std::size_t bytes);  // "8 GiB", "256 MiB", "1000 bytes"
 
 class Tensor {
  public:

@@ -136,11 +136,12 @@ std::vector<std::string> read_tokenizer_json(const std::filesystem::path& file, 
 }  // namespace
 
 WordPieceTokenizer WordPieceTokenizer::from_file(const std::filesystem::path& file, bool lowercase) {
-  if (file.extension() == ".json") {
-    auto vocab = read_tokenizer_json(file, lowercase);
+  auto vocab = file.extension() == ".json" ? read_tokenizer_json(file, lowercase) : read_vocab_txt(file);
+  try {
     return WordPieceTokenizer(std::move(vocab), lowercase);
+  } catch (const Error& e) {
+    fail("{}: {}", file.string(), e.what());
   }
-  return WordPieceTokenizer(read_vocab_txt(file), lowercase);
 }
 
 WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, bool lowercase)

@@ -251,7 +251,7 @@ TEST(Session, RefusesHostileSizesFromData) {
   Tensor shape(DType::i64, {2});
   shape.values<std::int64_t>()[0] = 1 << 20;
   shape.values<std::int64_t>()[1] = 1 << 20;
-  EXPECT_THAT(run_error(s, {shape}), HasSubstr("node 'fill' (ConstantOfShape): invalid tensor shape 1048576x1048576: its non-zero dimensions multiply to more than 8 GiB (the limit for sizes that come from data is 8192 MiB)"));
+  EXPECT_THAT(run_error(s, {shape}), HasSubstr("node 'fill' (ConstantOfShape): invalid tensor shape 1048576x1048576: its 4-byte elements take more than 8 GiB (the limit for sizes that come from data)"));
   shape.values<std::int64_t>()[1] = -1;
   EXPECT_THAT(run_error(s, {shape}), HasSubstr("negative dimension"));
   // Empty, but with a dimension that would make loops over the others endless.

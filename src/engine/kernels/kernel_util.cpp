@@ -1,7 +1,6 @@
 // Broadcast planning and small helpers (bfloat16 rounding of a tensor among them).
 #include "engine/kernels/kernel_util.h"
 
-#include <atomic>
 
 #include "engine/kernels/vector/vector_loops.h"
 #include "engine/limits.h"
@@ -107,19 +106,12 @@ void strided_copy(const Tensor& in, std::int64_t offset, const std::vector<std::
   });
 }
 
-namespace {
-std::atomic<std::size_t> max_computed_bytes{std::size_t{8} << 30};
-}
-
-std::size_t max_computed_tensor_bytes() { return max_computed_bytes.load(); }
-void set_max_computed_tensor_bytes(std::size_t bytes) { max_computed_bytes.store(bytes); }
-
 Tensor allocate_checked(DType dtype, const Shape& shape, const NodeInfo& node) {
   const std::size_t limit = max_computed_tensor_bytes();
   try {
     checked_numel(shape, dtype_size(dtype), limit);
   } catch (const Error& e) {
-    node.fail("{} (the limit for sizes that come from data is {} MiB)", e.what(), limit >> 20);
+    node.fail("{} (the limit for sizes that come from data)", e.what());
   }
   return Tensor::uninitialized(dtype, shape);
 }
