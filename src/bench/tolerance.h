@@ -12,7 +12,7 @@
 namespace cpuinfer {
 
 // float32: 1e-4, the summation-order differences of fused and blocked kernels on deep models;
-// bfloat16 and int8: see the definitions (README, "How we know it is right").
+// bfloat16 and int8: see the definitions (docs/testing.md, "How we know it is right").
 double default_tolerance(Precision precision);
 // A backend's rows on a model that is itself quantized (QDQ or integer operators) compare int8
 // arithmetic, whatever the backend.

@@ -141,7 +141,7 @@ constexpr const char* kRandomWeightsNote =
     "seeded random weights: accuracy against labels means nothing, agreement between backends still does. "
     "Low-precision rows (int8, bfloat16) agree less here: random weights give near-tied logits, which the "
     "rounding of a low-precision product reorders, and one-step differences grow over many layers. Judge "
-    "their accuracy on a trained model (README: trained guard models).";
+    "their accuracy on a trained model (docs/quantize.md: trained guard models).";
 
 namespace {
 
