@@ -73,8 +73,8 @@ NodeArg node_arg(const TensorInfo& info) {
 
 class InferenceSession {
  public:
-  InferenceSession(const std::string& path, int threads, const std::string& precision)
-      : model_(load(path, threads, precision)) {}
+  InferenceSession(const std::string& path, int threads, const std::string& precision, std::size_t max_tensor_bytes)
+      : model_(load(path, threads, precision, max_tensor_bytes)) {}
 
   std::vector<NodeArg> get_inputs() const { return args(model_.inputs()); }
   std::vector<NodeArg> get_outputs() const { return args(model_.outputs()); }
@@ -112,9 +112,10 @@ class InferenceSession {
   }
 
  private:
-  static Model load(const std::string& path, int threads, const std::string& precision) {
+  static Model load(const std::string& path, int threads, const std::string& precision, std::size_t max_tensor_bytes) {
     Options o;
     o.threads = threads;
+    o.max_tensor_bytes = max_tensor_bytes;
     if (precision == "f32" || precision == "float32") o.precision = Precision::f32;
     else if (precision == "bf16" || precision == "bfloat16") o.precision = Precision::bf16;
     else if (precision == "int8") o.precision = Precision::int8;
@@ -196,9 +197,10 @@ PYBIND11_MODULE(cpuinfer, m) {
         return "NodeArg(name='" + a.name + "', type='" + a.type + "', shape=" + std::string(py::repr(a.shape)) + ")";
       });
   py::class_<InferenceSession>(m, "InferenceSession")
-      .def(py::init<const std::string&, int, const std::string&>(), py::arg("path"), py::arg("threads") = 0,
-           py::arg("precision") = "f32",
-           "Loads an ONNX model. threads: intra-op threads per run (0: every usable core); precision: f32, bf16 or int8.")
+      .def(py::init<const std::string&, int, const std::string&, std::size_t>(), py::arg("path"), py::arg("threads") = 0,
+           py::arg("precision") = "f32", py::arg("max_tensor_bytes") = 0,
+           "Loads an ONNX model. threads: intra-op threads per run (0: every usable core); precision: f32, bf16 or int8; "
+           "max_tensor_bytes: the largest input or computed tensor a run may take or make (0: the engine's 8 GiB).")
       .def("get_inputs", &InferenceSession::get_inputs)
       .def("get_outputs", &InferenceSession::get_outputs)
       .def("run", &InferenceSession::run, py::arg("output_names"), py::arg("input_feed"),

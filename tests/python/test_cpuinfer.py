@@ -105,6 +105,15 @@ def test_a_bad_model_file_and_a_bad_precision_are_errors(tmp_path):
         cpuinfer.InferenceSession(str(bad), precision="fp8")
 
 
+def test_the_size_limit_refuses_a_larger_input_naming_it(matmul_relu):
+    path, w = matmul_relu
+    s = cpuinfer.InferenceSession(path, threads=1, max_tensor_bytes=4096)
+    small = RNG.standard_normal((4, 8)).astype(np.float32)
+    np.testing.assert_allclose(s.run(None, {"x": small})[0], np.maximum(small @ w, 0), rtol=1e-5, atol=1e-5)
+    with pytest.raises(cpuinfer.Error, match="input 'x'.*more than 4096 bytes"):
+        s.run(None, {"x": np.zeros((200, 8), np.float32)})
+
+
 def test_many_threads_on_one_session_give_the_serial_results(matmul_relu):
     path, _ = matmul_relu
     s = cpuinfer.InferenceSession(path, threads=1)
