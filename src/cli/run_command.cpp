@@ -16,6 +16,7 @@
 #include "data/image_decode.h"
 #include "data/image_preprocess.h"
 #include "data/npy_file.h"
+#include "data/text_inputs.h"
 #include "data/wordpiece_tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -54,27 +55,21 @@ fs::path vocabulary(const RunArgs& a) {
   fail("--text: give --vocab (no vocab.txt or tokenizer.json beside {})", a.model);
 }
 
-// The text as a BERT-style model's inputs, one sequence: token ids (WordPiece), an attention mask
-// of ones and token types of zeros (one segment), each input recognised by its name.
+// The text as a BERT-style model's inputs, one sequence (data/text_inputs.h).
 std::vector<Tensor> text_inputs(const RunArgs& a, const std::vector<TensorInfo>& infos) {
   const WordPieceTokenizer tokenizer = WordPieceTokenizer::from_file(vocabulary(a), !a.cased);
   const Encoding e = tokenizer.encode(a.text, a.max_length);
-  const auto n = static_cast<std::int64_t>(e.input_ids.size());
   std::vector<Tensor> tensors;
   for (const TensorInfo& info : infos) {
-    const bool mask = info.name.find("mask") != std::string::npos;
-    const bool types = info.name.find("type") != std::string::npos || info.name.find("segment") != std::string::npos;
-    if (!mask && !types && info.name.find("id") == std::string::npos)
-      fail("--text: input '{}' is none of token ids, attention mask or token types (give --input instead)", info.name);
+    TextInput role{};
+    try {
+      role = text_input_role(info.name);
+    } catch (const Error& err) {
+      fail("--text: {} (give --input instead)", err.what());
+    }
     if (info.type_known && info.type != ElementType::int64 && info.type != ElementType::int32)
       fail("--text: input '{}' takes {}, not token ids", info.name, element_type_name(info.type));
-    Tensor t(info.type == ElementType::int32 ? DType::i32 : DType::i64, {1, n});
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::int64_t v = mask ? 1 : types ? 0 : e.input_ids[static_cast<std::size_t>(i)];
-      if (t.dtype() == DType::i32) t.values<std::int32_t>()[i] = static_cast<std::int32_t>(v);
-      else t.values<std::int64_t>()[i] = v;
-    }
-    tensors.push_back(std::move(t));
+    tensors.push_back(text_input_tensor(role, {e.input_ids}, tokenizer.pad_id(), info.type == ElementType::int32 ? DType::i32 : DType::i64));
   }
   if (e.truncated) fmt::print(stderr, "note: --text truncated to --max-length {} tokens\n", a.max_length);
   return tensors;

@@ -38,6 +38,8 @@ class QueuedRequest {
   virtual void fail(int status, const std::string& message) = 0;
 
   const std::string& batch_key() const { return batch_key_; }
+  // Before the request is queued, never after.
+  void set_batch_key(std::string key) { batch_key_ = std::move(key); }
   Clock::time_point arrival() const { return arrival_; }
   std::optional<Clock::time_point> deadline() const { return deadline_; }
 

@@ -1,0 +1,234 @@
+// The HTTP/1.1 server on Boost.Beast (serve/http/http_server.h). Each connection lives on a strand:
+// read a request, hand it to the handler, and while the answer is pending watch the socket, so a
+// client that closes is noticed; write the answer; read the next one.
+#include "serve/http/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+
+#include "core/error.h"
+
+namespace cpuinfer::serve {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct HttpServer::State {
+  State(HttpLimits l, HttpHandler h) : limits(l), handler(std::move(h)) {}
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  HttpLimits limits;
+  HttpHandler handler;
+  std::atomic<bool> accepting{true};
+  std::atomic<int> in_flight{0};  // requests read and not yet answered on the wire
+  std::uint16_t port = 0;
+  std::vector<std::thread> threads;
+};
+
+namespace {
+
+std::string error_json(const std::string& message) {
+  std::string escaped;
+  for (char c : message) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) escaped += c;
+  }
+  return "{\"error\": \"" + escaped + "\"}";
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, HttpServer::State& state) : stream_(std::move(socket)), state_(state) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  // One request in flight: answered once; its leave action runs if the client goes first.
+  struct Pending {
+    std::atomic<bool> answered{false};
+    std::function<void()> on_leave;
+  };
+
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(state_.limits.max_body_bytes);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(std::chrono::seconds(state_.limits.read_timeout_s));
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted)
+      return close();
+    if (ec) {
+      keep_alive_ = false;
+      const std::string what = ec == http::error::body_limit
+                                   ? "the request body exceeds " + std::to_string(state_.limits.max_body_bytes) + " bytes"
+                                   : "malformed HTTP request: " + ec.message();
+      return write({400, "application/json", {}, error_json(what)});
+    }
+    stream_.expires_never();
+    auto& message = parser_->get();
+    keep_alive_ = message.keep_alive();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      request.headers[name] = std::string(field.value());
+    }
+    request.body = std::move(message.body());
+    auto pending = std::make_shared<Pending>();
+    ++state_.in_flight;
+    in_flight_ = true;
+    Respond respond = [self = shared_from_this(), pending](HttpResponse r) {
+      if (pending->answered.exchange(true)) return;
+      net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+    };
+    pending->on_leave = state_.handler(std::move(request), std::move(respond));
+    if (!pending->answered) watch(pending);
+  }
+
+  // Until the answer, a readable socket means the client closed (or sent its next request early).
+  void watch(const std::shared_ptr<Pending>& pending) {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), pending](beast::error_code ec) {
+      if (ec || pending->answered) return;
+      char byte = 0;
+      beast::error_code peek;
+      const std::size_t n = self->stream_.socket().receive(net::buffer(&byte, 1), tcp::socket::message_peek, peek);
+      if (peek == net::error::would_block || peek == net::error::try_again) return self->watch(pending);
+      if (n > 0 && !peek) return;  // the next request, pipelined: read after this answer
+      if (!pending->answered.exchange(true)) {
+        if (pending->on_leave) pending->on_leave();
+        self->close();
+      }
+    });
+  }
+
+  // The request read last is answered (or its client left).
+  void done() {
+    if (in_flight_) --state_.in_flight;
+    in_flight_ = false;
+  }
+
+  void write(HttpResponse r) {
+    auto response = std::make_shared<http::response<http::string_body>>();
+    response->version(11);
+    response->result(static_cast<unsigned>(r.status));
+    response->set(http::field::server, "cpuinfer");
+    response->set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) response->set(name, value);
+    response->body() = std::move(r.body);
+    response->keep_alive(keep_alive_ && state_.accepting);
+    response->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(state_.limits.read_timeout_s));
+    http::async_write(stream_, *response, [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
+      self->done();
+      if (ec) return self->close();
+      if (!response->keep_alive()) return self->linger();
+      self->read();
+    });
+  }
+
+  // Closes after the client has read the answer: our side first, then what the client still sends
+  // (a body we refused) is read and dropped until it closes or 5 s pass, so that closing with
+  // unread bytes does not reset the connection before the client reads the answer.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(5));
+    discard_.resize(64 * 1024);
+    drop();
+  }
+  void drop() {
+    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drop();
+    });
+  }
+
+  void close() {
+    done();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::State& state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::vector<char> discard_;
+  bool keep_alive_ = true, in_flight_ = false;
+};
+
+void accept(HttpServer::State& state) {
+  state.acceptor.async_accept(net::make_strand(state.ioc), [&state](beast::error_code ec, tcp::socket socket) {
+    if (!state.accepting) return;
+    if (!ec) std::make_shared<Connection>(std::move(socket), state)->start();
+    accept(state);
+  });
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const std::string& address, std::uint16_t port, int threads, HttpLimits limits, HttpHandler handler)
+    : state_(std::make_unique<State>(limits, std::move(handler))) {
+  beast::error_code ec;
+  const auto ip = net::ip::make_address(address, ec);
+  if (ec) fail("HTTP address '{}': {}", address, ec.message());
+  const tcp::endpoint endpoint(ip, port);
+  auto& a = state_->acceptor;
+  if (a.open(endpoint.protocol(), ec); !ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) fail("cannot listen on {}:{} for HTTP: {}", address, port, ec.message());
+  state_->port = a.local_endpoint().port();
+  accept(*state_);
+  for (int i = 0; i < std::max(1, threads); ++i) state_->threads.emplace_back([s = state_.get()] { s->ioc.run(); });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::uint16_t HttpServer::port() const { return state_->port; }
+
+bool HttpServer::drain(std::chrono::milliseconds within) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (state_->in_flight > 0) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+void HttpServer::stop_accepting() {
+  state_->accepting = false;
+  net::post(state_->ioc, [s = state_.get()] {
+    beast::error_code ignored;
+    s->acceptor.close(ignored);
+  });
+}
+
+void HttpServer::stop() {
+  if (state_->threads.empty()) return;
+  stop_accepting();
+  state_->ioc.stop();
+  for (std::thread& t : state_->threads) t.join();
+  state_->threads.clear();
+}
+
+}  // namespace cpuinfer::serve

@@ -1,0 +1,97 @@
+// One version of a model as the server serves it: its runtime (serve/models/model_runner.h), its
+// batcher (serve/scheduling/batcher.h) and its instances, each a thread taking batches and running
+// them. A request is checked against the model's inputs before it is queued (400 naming the
+// input); a batch joins its requests along the first dimension (texts: each request's texts
+// tokenized on arrival, padded to the batch's longest, the engine's token packing skipping the
+// padding), runs once, and each request gets its rows of every output. When a batch of several
+// requests fails, each runs again on its own, so that one bad request fails only itself.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <semaphore>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data/wordpiece_tokenizer.h"
+#include "engine/graph.h"
+#include "serve/models/model_runner.h"
+#include "serve/protocol/infer_message.h"
+#include "serve/repository/model_repository.h"
+#include "serve/scheduling/batcher.h"
+
+namespace cpuinfer::serve {
+
+// An answer to a client: a status and its body (JSON, then binary when json_length is set).
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::optional<std::size_t> json_length;
+  std::optional<int> retry_after_s;  // 503 for a full queue
+};
+using ReplyFn = std::function<void(Reply)>;
+Reply error_reply(int status, const std::string& message);  // {"error": message}
+
+// The server's cores, shared by every model's instances: a run takes as many as its threads, so
+// runs x threads stay within the cores whatever the models' instance counts.
+using CoreBudget = std::counting_semaphore<1024>;
+
+struct TensorMetadata {
+  std::string name, datatype;
+  std::vector<std::int64_t> shape;  // -1: variable
+};
+
+class ServedModel {
+ public:
+  // Loads the version's file on the config's backend with `instances` instances (each runs at
+  // most `threads` intra-op threads). Throws cpuinfer::Error naming the file.
+  ServedModel(const RepositoryModel& model, const ModelVersion& version, int instances, CoreBudget& cores,
+              std::size_t max_tensor_bytes);
+  ~ServedModel();  // stop()
+
+  // Runs one warm-up inference per instance, then starts the instances: ready() after.
+  void start();
+  bool ready() const { return ready_; }
+  // Stops admission, lets the instances finish what is queued, joins them.
+  void stop();
+
+  const std::string& name() const { return name_; }
+  const std::string& version() const { return version_; }
+  const std::string& runtime() const { return runtime_; }
+  int instances() const { return instances_; }
+  std::size_t queued() const { return batcher_->queued(); }
+  // GET /v2/models/<name>[/versions/<v>]: name, versions, platform, inputs and outputs.
+  nlohmann::json metadata(const std::vector<std::string>& versions) const;
+
+  // Checks the request against the model and queues it; `reply` is called exactly once, from this
+  // thread (an error) or an instance's. deadline: when the request stops being worth answering.
+  // Returns what takes the request out of the queue if its client leaves (empty when not queued).
+  std::function<void()> infer(InferRequest request, std::optional<Clock::time_point> deadline, ReplyFn reply);
+
+ private:
+  class Call;
+  void instance_loop(int instance);
+  void run_calls(int instance, const std::vector<std::shared_ptr<Call>>& calls);
+  std::vector<Tensor> batch_inputs(const std::vector<std::shared_ptr<Call>>& calls) const;
+  std::vector<Tensor> warm_up_inputs() const;
+
+  std::string name_, version_, runtime_;
+  ModelConfig config_;
+  std::vector<TensorMetadata> inputs_, outputs_;
+  std::vector<engine::TensorSpec> input_specs_;
+  std::unique_ptr<WordPieceTokenizer> tokenizer_;  // text models
+  bool batchable_ = true;  // every input's and output's first dimension is open
+  int instances_;
+  std::size_t max_tensor_bytes_;
+  CoreBudget& cores_;
+  std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<Batcher> batcher_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace cpuinfer::serve

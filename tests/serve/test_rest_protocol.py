@@ -1,0 +1,308 @@
+"""`cpuinfer serve` over REST, driven by a client written here from the Open Inference Protocol's
+specification (kserve/open-inference-protocol, inference_rest.md) and Triton's binary tensor data
+extension, with Debian's python3-requests: health, metadata, inference in JSON and binary (numbers,
+BOOL, FP16, BYTES), outputs chosen and returned as binary, batching under concurrent clients with
+every answer checked against numpy, and each error with its exact status and body. The server runs
+on 127.0.0.1 on a free port, on a repository of small models written here with onnx.helper.
+CTest runs it with CPUINFER_BINARY set (tests/CMakeLists.txt)."""
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import numpy as np
+import onnx
+import pytest
+import requests
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+BINARY = os.environ.get("CPUINFER_BINARY", "build/cpuinfer")
+RNG = np.random.default_rng(11)
+W = RNG.standard_normal((8, 5)).astype(np.float32)
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "film", "was", "good", "bad", "##s", "."]
+TABLE = RNG.standard_normal((len(VOCAB), 3)).astype(np.float32)
+
+
+def save(graph, path, opset=13):
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    model.ir_version = 7
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+
+
+def add_model(repo, name, graph, config, versions=("1",)):
+    for v in versions:
+        save(graph, os.path.join(repo, name, v, "model.onnx"))
+    with open(os.path.join(repo, name, "config.json"), "w") as f:
+        json.dump(config, f)
+
+
+def matmul_relu():
+    return h.make_graph([h.make_node("MatMul", ["x", "w"], ["m"]), h.make_node("Relu", ["m"], ["y"])], "mm",
+                        [h.make_tensor_value_info("x", T.FLOAT, ["N", 8])],
+                        [h.make_tensor_value_info("y", T.FLOAT, ["N", 5])], [nh.from_array(W, "w")])
+
+
+def mixed_types():
+    """a INT64 -> a + a; b BOOL -> not b; c FP16 -> c as float32 * 2."""
+    two = nh.from_array(np.array(2.0, np.float32), "two")
+    return h.make_graph([h.make_node("Add", ["a", "a"], ["a2"]), h.make_node("Not", ["b"], ["nb"]),
+                         h.make_node("Cast", ["c"], ["cf"], to=T.FLOAT), h.make_node("Mul", ["cf", "two"], ["c2"])], "mixed",
+                        [h.make_tensor_value_info("a", T.INT64, ["N", 3]), h.make_tensor_value_info("b", T.BOOL, ["N", 2]),
+                         h.make_tensor_value_info("c", T.FLOAT16, ["N", 2])],
+                        [h.make_tensor_value_info("a2", T.INT64, ["N", 3]), h.make_tensor_value_info("nb", T.BOOL, ["N", 2]),
+                         h.make_tensor_value_info("c2", T.FLOAT, ["N", 2])], [two])
+
+
+def text_classifier():
+    """Token embeddings, masked, averaged over the sequence: scores [N, 3]."""
+    nodes = [h.make_node("Gather", ["table", "input_ids"], ["e"]), h.make_node("Cast", ["attention_mask"], ["m"], to=T.FLOAT),
+             h.make_node("Unsqueeze", ["m", "axis"], ["mu"]), h.make_node("Mul", ["e", "mu"], ["em"]),
+             h.make_node("ReduceSum", ["em", "one"], ["s"], keepdims=0), h.make_node("ReduceSum", ["m", "one"], ["n"], keepdims=1),
+             h.make_node("Div", ["s", "n"], ["scores"]), h.make_node("Cast", ["token_type_ids"], ["unused"], to=T.FLOAT)]
+    return h.make_graph(nodes, "text",
+                        [h.make_tensor_value_info(n, T.INT64, ["batch", "sequence"]) for n in ("input_ids", "attention_mask", "token_type_ids")],
+                        [h.make_tensor_value_info("scores", T.FLOAT, ["batch", 3])],
+                        [nh.from_array(TABLE, "table"), nh.from_array(np.array([2], np.int64), "axis"),
+                         nh.from_array(np.array([1], np.int64), "one")])
+
+
+def text_reference(ids):
+    return TABLE[ids].mean(axis=0)
+
+
+class Server:
+    def __init__(self, repo, *extra):
+        self.process = subprocess.Popen([BINARY, "serve", "--model-repository", repo, "--http-port", "0", *extra],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.log = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = self.process.stderr.readline()
+            if not line:
+                raise RuntimeError("the server exited: " + "".join(self.log))
+            self.log.append(line)
+            m = re.search(r"event=listening http=127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.url = f"http://127.0.0.1:{m.group(1)}"
+                threading.Thread(target=self._drain, daemon=True).start()
+                return
+        raise RuntimeError("the server did not listen within 120 s")
+
+    def _drain(self):
+        for line in self.process.stderr:
+            self.log.append(line)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def repo():
+    root = tempfile.mkdtemp(prefix="cpuinfer-serve-test-")
+    add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 4, "max_queue_delay_us": 2000}, versions=("1", "2"))
+    add_model(root, "mm_ort", matmul_relu(), {"backend": "ort", "instances": 1})
+    add_model(root, "mixed", mixed_types(), {"backend": "native"})
+    add_model(root, "text", text_classifier(), {"backend": "native", "text": {"vocab": "vocab.txt"}})
+    with open(os.path.join(root, "text", "vocab.txt"), "w") as f:
+        f.write("\n".join(VOCAB) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(repo):
+    s = Server(repo, "--max-body-mb", "1")
+    yield s
+    assert s.stop() == 0
+
+
+def infer(server, model, body, **kw):
+    return requests.post(f"{server.url}/v2/models/{model}/infer", data=json.dumps(body) if isinstance(body, dict) else body, timeout=60, **kw)
+
+
+def binary_body(header, blobs):
+    head = json.dumps(header).encode()
+    return head + b"".join(blobs), {"Inference-Header-Content-Length": str(len(head)), "Content-Type": "application/octet-stream"}
+
+
+def split_binary(response):
+    n = int(response.headers["Inference-Header-Content-Length"])
+    header = json.loads(response.content[:n])
+    blobs, at = {}, n
+    for o in header["outputs"]:
+        size = o.get("parameters", {}).get("binary_data_size")
+        if size is not None:
+            blobs[o["name"]] = response.content[at:at + size]
+            at += size
+    assert at == len(response.content)
+    return header, blobs
+
+
+def test_health_server_and_model_metadata(server):
+    assert requests.get(f"{server.url}/v2/health/live").json() == {"live": True}
+    r = requests.get(f"{server.url}/v2/health/ready")
+    assert r.status_code == 200 and r.json() == {"ready": True}
+    meta = requests.get(f"{server.url}/v2").json()
+    assert meta["name"] == "cpuinfer" and meta["extensions"] == ["binary_tensor_data"]
+    m = requests.get(f"{server.url}/v2/models/mm").json()
+    assert m["name"] == "mm" and m["versions"] == ["1", "2"] and m["platform"] == "onnx"
+    assert m["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 8]}]
+    assert m["outputs"] == [{"name": "y", "datatype": "FP32", "shape": [-1, 5]}]
+    assert requests.get(f"{server.url}/v2/models/mm/versions/1").json()["name"] == "mm"
+    assert requests.get(f"{server.url}/v2/models/mm/versions/2/ready").json() == {"name": "mm", "ready": True}
+    t = requests.get(f"{server.url}/v2/models/text").json()
+    assert t["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+
+
+@pytest.mark.parametrize("model", ["mm", "mm_ort"])
+def test_json_inference_equals_numpy(server, model):
+    x = RNG.standard_normal((3, 8)).astype(np.float32)
+    r = infer(server, model, {"id": "req-1", "inputs": [{"name": "x", "shape": [3, 8], "datatype": "FP32", "data": x.tolist()}]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["id"] == "req-1" and body["model_name"] == model
+    (out,) = body["outputs"]
+    assert out["name"] == "y" and out["datatype"] == "FP32" and out["shape"] == [3, 5]
+    np.testing.assert_allclose(np.array(out["data"], np.float32).reshape(3, 5), np.maximum(x @ W, 0), rtol=1e-5, atol=1e-5)
+    assert {"queue_us", "compute_us", "batch_size"} <= body["parameters"].keys()
+
+
+def test_binary_inputs_and_outputs(server):
+    a = np.arange(6, dtype=np.int64).reshape(2, 3)
+    b = np.array([[True, False], [False, True]])
+    c = np.array([[1.5, -2], [0.25, 8]], np.float16)
+    header = {"inputs": [{"name": "a", "shape": [2, 3], "datatype": "INT64", "parameters": {"binary_data_size": a.nbytes}},
+                         {"name": "b", "shape": [2, 2], "datatype": "BOOL", "data": b.tolist()},
+                         {"name": "c", "shape": [2, 2], "datatype": "FP16", "parameters": {"binary_data_size": c.nbytes}}],
+              "outputs": [{"name": "c2"}, {"name": "nb", "parameters": {"binary_data": False}}, {"name": "a2"}],
+              "parameters": {"binary_data_output": True}}
+    body, headers = binary_body(header, [a.tobytes(), c.tobytes()])
+    r = infer(server, "mixed", body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    meta, blobs = split_binary(r)
+    assert [o["name"] for o in meta["outputs"]] == ["c2", "nb", "a2"]
+    np.testing.assert_array_equal(np.frombuffer(blobs["c2"], np.float32).reshape(2, 2), c.astype(np.float32) * 2)
+    assert meta["outputs"][1]["data"] == (~b).reshape(-1).tolist()
+    np.testing.assert_array_equal(np.frombuffer(blobs["a2"], np.int64).reshape(2, 3), a * 2)
+    # FP16 as JSON numbers too.
+    r = infer(server, "mixed", {"inputs": [{"name": "a", "shape": [1, 3], "datatype": "INT64", "data": [1, 2, 3]},
+                                           {"name": "b", "shape": [1, 2], "datatype": "BOOL", "data": [True, True]},
+                                           {"name": "c", "shape": [1, 2], "datatype": "FP16", "data": [0.5, 3]}],
+                                "outputs": [{"name": "c2"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0]["data"] == [1.0, 6.0]
+
+
+def test_texts_as_bytes_in_json_and_binary(server):
+    texts = ["The film was good.", "bad", "films"]
+    ids = [[2, 4, 5, 6, 7, 10, 3], [2, 8, 3], [2, 5, 9, 3]]
+    r = infer(server, "text", {"inputs": [{"name": "text", "shape": [3], "datatype": "BYTES", "data": texts}]})
+    assert r.status_code == 200, r.text
+    scores = np.array(r.json()["outputs"][0]["data"], np.float32).reshape(3, 3)
+    for row, i in zip(scores, ids):
+        np.testing.assert_allclose(row, text_reference(i), rtol=1e-5, atol=1e-6)
+    blob = b"".join(struct.pack("<I", len(t.encode())) + t.encode() for t in texts)
+    body, headers = binary_body({"inputs": [{"name": "text", "shape": [3], "datatype": "BYTES", "parameters": {"binary_data_size": len(blob)}}]}, [blob])
+    r2 = infer(server, "text", body, headers=headers)
+    assert r2.status_code == 200, r2.text
+    assert r2.json()["outputs"][0]["data"] == r.json()["outputs"][0]["data"]
+
+
+def test_concurrent_clients_are_batched_and_every_answer_is_theirs(server):
+    errors, batch_sizes = [], []
+
+    def client(k):
+        session = requests.Session()  # keep-alive
+        for i in range(12):
+            x = np.full((1, 8), k + i / 16, np.float32) * np.linspace(-1, 1, 8, dtype=np.float32)
+            r = session.post(f"{server.url}/v2/models/mm/infer", timeout=60,
+                             data=json.dumps({"id": f"{k}-{i}", "inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "data": x.ravel().tolist()}]}))
+            body = r.json()
+            if r.status_code != 200 or body["id"] != f"{k}-{i}":
+                errors.append(r.text)
+                continue
+            y = np.array(body["outputs"][0]["data"], np.float32).reshape(1, 5)
+            if not np.allclose(y, np.maximum(x @ W, 0), rtol=1e-5, atol=1e-5):
+                errors.append(f"{k}-{i}: wrong answer")
+            batch_sizes.append(body["parameters"]["batch_size"])
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors, errors[:3]
+    assert len(batch_sizes) == 96
+    assert max(batch_sizes) > 1, "no request was batched with another"
+
+
+X1 = {"name": "x", "shape": [1, 8], "datatype": "FP32", "data": [0.0] * 8}
+
+
+@pytest.mark.parametrize("path, method, body, status, error", [
+    ("/v2/models/mm/infer", "post", "{\"inputs\": [", 400, "the request body is not valid JSON"),
+    ("/v2/models/mm/infer", "post", {"inputs": []}, 400, "'inputs' must be a non-empty array"),
+    ("/v2/models/mm/infer", "post", {"inputs": [dict(X1, datatype="FP64")]}, 400, "input 'x' is FP64, the model takes FP32"),
+    ("/v2/models/mm/infer", "post", {"inputs": [dict(X1, shape=[1, 7], data=[0.0] * 7)]}, 400, "input 'x' has shape [1,7], the model takes [-1,8]"),
+    ("/v2/models/mm/infer", "post", {"inputs": [X1, dict(X1, name="z")]}, 400, "model 'mm' has no input 'z'"),
+    ("/v2/models/mm/infer", "post", {"inputs": [dict(X1, shape=[2, 8])]}, 400, "input 'x': 'data' has 8 elements, its shape 2x8 holds 16"),
+    ("/v2/models/mm/infer", "post", {"inputs": [X1], "outputs": [{"name": "q"}]}, 400, "model 'mm' has no output 'q'"),
+    ("/v2/models/mm/infer", "post", {"inputs": [X1], "parameters": {"timeout": "soon"}}, 400,
+     "parameter 'timeout' must be a positive count of microseconds, not \"soon\""),
+    ("/v2/models/mixed/infer", "post", {"inputs": [{"name": "a", "shape": [1, 3], "datatype": "INT64", "data": [1, 2, 3]}]}, 400,
+     "input 'b' is missing"),
+    ("/v2/models/text/infer", "post", {"inputs": [X1]}, 400, "model 'text' takes one BYTES input 'text' (its texts, one per row)"),
+    ("/v2/models/nope/infer", "post", {"inputs": [X1]}, 404, "no model 'nope'"),
+    ("/v2/models/mm/versions/9", "get", None, 404, "no version 9 of model 'mm'"),
+    ("/v2/models/mm/explain", "get", None, 404, "no route /v2/models/mm/explain"),
+    ("/v1/models/mm", "get", None, 404, "no route /v1/models/mm (the protocol's paths begin with /v2)"),
+    ("/v2/models/mm/infer", "get", None, 405, "/v2/models/mm/infer takes POST, not GET"),
+    ("/v2/health/ready", "post", {}, 405, "/v2/health/ready takes GET, not POST"),
+])
+def test_each_error_has_its_status_and_body(server, path, method, body, status, error):
+    data = json.dumps(body) if isinstance(body, dict) else body
+    r = getattr(requests, method)(server.url + path, data=data, timeout=60)
+    assert r.status_code == status, r.text
+    assert r.json() == {"error": error}
+
+
+def test_binary_sizes_that_lie_and_an_oversized_body(server):
+    header = {"inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "parameters": {"binary_data_size": 32}}]}
+    body, headers = binary_body(header, [b"\0" * 16])
+    r = infer(server, "mm", body, headers=headers)
+    assert r.status_code == 400 and r.json() == {"error": "input 'x': binary_data_size 32 exceeds the 16 bytes of binary data left in the body"}
+    body, headers = binary_body(header, [b"\0" * 40])
+    r = infer(server, "mm", body, headers=headers)
+    assert r.status_code == 400 and r.json() == {"error": "the body has 8 bytes after the inputs' binary data"}
+    headers["Inference-Header-Content-Length"] = "999999"
+    r = infer(server, "mm", body, headers=headers)
+    assert r.status_code == 400 and "exceeds the body's" in r.json()["error"]
+    r = infer(server, "mm", b"{" + b" " * (2 << 20) + b"}")  # the server runs with --max-body-mb 1
+    assert r.status_code == 400 and r.json() == {"error": f"the request body exceeds {1 << 20} bytes"}
+
+
+def test_a_deadline_that_passes_is_504(server):
+    r = infer(server, "mm", {"inputs": [X1], "parameters": {"timeout": 1}})
+    assert r.status_code == 504, r.text
+    assert "deadline passed" in r.json()["error"]
+    r = infer(server, "mm", {"inputs": [X1]}, headers={"Timeout": "60000000"})
+    assert r.status_code == 200, r.text
+
+
+def test_a_bad_repository_is_one_line_before_any_port_opens(repo, tmp_path):
+    bad = tmp_path / "repo"
+    os.makedirs(bad / "m" / "1")
+    save(matmul_relu(), str(bad / "m" / "1" / "model.onnx"))
+    (bad / "m" / "config.json").write_text('{"backend": "native", "max_batch": 4}')
+    p = subprocess.run([BINARY, "serve", "--model-repository", str(bad), "--http-port", "0"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cpuinfer: error: " + str(bad / "m" / "config.json") + ": unknown field \"max_batch\""), p.stderr
+    assert "listening" not in p.stderr
