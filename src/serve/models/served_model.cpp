@@ -257,14 +257,14 @@ void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call
   std::vector<Tensor> outputs;
   try {
     const std::vector<Tensor> inputs = batch_inputs(calls);
-    for (int i = 0; i < config_.threads; ++i) cores_.acquire();
+    cores_.acquire(config_.threads);
     try {
       outputs = runner_->run(instance, inputs);
     } catch (...) {
-      for (int i = 0; i < config_.threads; ++i) cores_.release();
+      cores_.release(config_.threads);
       throw;
     }
-    for (int i = 0; i < config_.threads; ++i) cores_.release();
+    cores_.release(config_.threads);
   } catch (const std::exception& e) {
     if (calls.size() > 1) {  // find the culprit: each on its own
       for (const auto& c : calls) run_calls(instance, {c});

@@ -12,7 +12,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <semaphore>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,9 +37,30 @@ struct Reply {
 using ReplyFn = std::function<void(Reply)>;
 Reply error_reply(int status, const std::string& message);  // {"error": message}
 
-// The server's cores, shared by every model's instances: a run takes as many as its threads, so
-// runs x threads stay within the cores whatever the models' instance counts.
-using CoreBudget = std::counting_semaphore<1024>;
+// The server's cores, shared by every model's instances: a run takes as many as its threads (all
+// at once, so that two runs never hold part of what each needs), and runs x threads stay within
+// the cores whatever the models' instance counts.
+class CoreBudget {
+ public:
+  explicit CoreBudget(int cores) : free_(cores) {}
+  void acquire(int n) {
+    std::unique_lock lock(mutex_);
+    freed_.wait(lock, [&] { return free_ >= n; });
+    free_ -= n;
+  }
+  void release(int n) {
+    {
+      const std::lock_guard lock(mutex_);
+      free_ += n;
+    }
+    freed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  int free_;
+};
 
 struct TensorMetadata {
   std::string name, datatype;
