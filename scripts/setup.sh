@@ -20,7 +20,7 @@ apt_packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
   chromium pybind11-dev python3-dev python3-pytest
-  libboost1.81-dev libspdlog-dev python3-requests
+  libboost1.81-dev libspdlog-dev prometheus-cpp-dev python3-requests
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -306,3 +306,38 @@ def test_a_bad_repository_is_one_line_before_any_port_opens(repo, tmp_path):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cpuinfer: error: " + str(bad / "m" / "config.json") + ": unknown field \"max_batch\""), p.stderr
     assert "listening" not in p.stderr
+
+
+def metrics(server):
+    """{(name, frozenset(labels)): value} from the Prometheus text at /metrics."""
+    r = requests.get(f"{server.url}/metrics", timeout=60)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for line in r.text.splitlines():
+        m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
+        if m:
+            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def test_metrics_count_outcomes_batches_and_memory(server):
+    x = {"inputs": [X1]}
+    before = metrics(server)
+    success = ("cpuinfer_requests_total", frozenset({("model", "mm"), ("version", "2"), ("result", "success")}))
+    bad = ("cpuinfer_rejections_total", frozenset({("model", "mm"), ("version", "2"), ("reason", "bad_request")}))
+    deadline = ("cpuinfer_rejections_total", frozenset({("model", "mm"), ("version", "2"), ("reason", "deadline")}))
+    assert infer(server, "mm", x).status_code == 200
+    assert infer(server, "mm", {"inputs": [dict(X1, datatype="INT8")]}).status_code == 400
+    assert infer(server, "mm", "not json").status_code == 400
+    assert infer(server, "mm", dict(x, parameters={"timeout": 1})).status_code == 504
+    after = metrics(server)
+    assert after[success] == before.get(success, 0) + 1
+    assert after[bad] == before.get(bad, 0) + 2
+    assert after[deadline] == before.get(deadline, 0) + 1
+    labels = frozenset({("model", "mm"), ("version", "2")})
+    assert after[("cpuinfer_batch_size_count", labels)] >= 1
+    assert after[("cpuinfer_request_duration_seconds_count", labels)] >= 4
+    assert after[("cpuinfer_compute_duration_seconds_count", labels)] >= 1
+    assert after[("cpuinfer_pending_requests", labels)] == 0
+    assert after[("process_resident_memory_bytes", frozenset())] > 10e6

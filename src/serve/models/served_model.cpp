@@ -59,17 +59,34 @@ Tensor concatenate(const std::vector<const Tensor*>& parts) {
 
 }  // namespace
 
-Reply error_reply(int status, const std::string& message) { return {status, json{{"error", message}}.dump(), std::nullopt, std::nullopt}; }
+Reply error_reply(Outcome outcome, const std::string& message) {
+  Reply r{500, json{{"error", message}}.dump(), std::nullopt, std::nullopt, outcome};
+  switch (outcome) {
+    case Outcome::bad_request: r.status = 400; break;
+    case Outcome::queue_full: r.status = 503; r.retry_after_s = 1; break;
+    case Outcome::not_ready:
+    case Outcome::shutting_down: r.status = 503; break;
+    case Outcome::deadline: r.status = 504; break;
+    case Outcome::success:
+    case Outcome::failure: break;
+  }
+  return r;
+}
 
 // A request on its way through the queue: its inputs in the model's order (or its texts' token
 // ids), its rows, what it wants back, and how to answer.
 class ServedModel::Call : public QueuedRequest {
  public:
-  Call(std::string key, std::optional<Clock::time_point> deadline, ReplyFn reply)
-      : QueuedRequest(std::move(key), deadline), reply_(std::move(reply)) {}
-  void fail(int status, const std::string& message) override { answer(error_reply(status, message)); }
+  Call(std::string key, std::optional<Clock::time_point> deadline, ReplyFn reply, ModelMetrics* metrics)
+      : QueuedRequest(std::move(key), deadline), reply_(std::move(reply)), metrics_(metrics) {}
+  // The batcher's: 504 past the deadline, 503 shutting down.
+  void fail(int status, const std::string& message) override {
+    answer(error_reply(status == 504 ? Outcome::deadline : Outcome::shutting_down, message));
+  }
   void answer(Reply r) {
-    if (!answered_.exchange(true)) reply_(std::move(r));
+    if (answered_.exchange(true)) return;
+    if (metrics_) metrics_->answered(r.outcome, std::chrono::duration<double>(Clock::now() - arrival()).count());
+    reply_(std::move(r));
   }
 
   std::optional<std::string> id;
@@ -81,6 +98,7 @@ class ServedModel::Call : public QueuedRequest {
 
  private:
   ReplyFn reply_;
+  ModelMetrics* metrics_;
   std::atomic<bool> answered_{false};
 };
 
@@ -160,7 +178,7 @@ json ServedModel::metadata(const std::vector<std::string>& versions) const {
 std::function<void()> ServedModel::infer(InferRequest request, std::optional<Clock::time_point> deadline, ReplyFn reply) {
   if (!deadline && config_.default_timeout_ms > 0) deadline = Clock::now() + std::chrono::milliseconds(config_.default_timeout_ms);
   std::string key;
-  auto call = std::make_shared<Call>("", deadline, std::move(reply));
+  auto call = std::make_shared<Call>("", deadline, std::move(reply), metrics_);
   try {
     call->id = request.id;
     if (tokenizer_) {
@@ -203,7 +221,7 @@ std::function<void()> ServedModel::infer(InferRequest request, std::optional<Clo
         call->binary.push_back(request.binary_outputs);
       }
   } catch (const Error& e) {
-    call->fail(400, e.what());
+    call->answer(error_reply(Outcome::bad_request, e.what()));
     return {};
   }
   // Requests of one batch key join; a model that cannot batch gives each request a key of its own.
@@ -214,14 +232,11 @@ std::function<void()> ServedModel::infer(InferRequest request, std::optional<Clo
       return [this, weak = std::weak_ptr<Call>(call)] {
         if (const auto c = weak.lock()) batcher_->cancel(c.get());
       };
-    case Admission::queue_full: {
-      Reply r = error_reply(503, fmt::format("model '{}': its queue is full ({} requests)", name_, config_.max_queue_size));
-      r.retry_after_s = 1;
-      call->answer(std::move(r));
+    case Admission::queue_full:
+      call->answer(error_reply(Outcome::queue_full, fmt::format("model '{}': its queue is full ({} requests)", name_, config_.max_queue_size)));
       return {};
-    }
-    case Admission::expired: call->fail(504, "the request's deadline passed before it was queued"); return {};
-    case Admission::shut_down: call->fail(503, "the server is shutting down"); return {};
+    case Admission::expired: call->answer(error_reply(Outcome::deadline, "the request's deadline passed before it was queued")); return {};
+    case Admission::shut_down: call->answer(error_reply(Outcome::shutting_down, "the server is shutting down")); return {};
   }
   return {};
 }
@@ -271,10 +286,15 @@ void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call
       return;
     }
     // The engine refused this request's values (an id beyond the vocabulary, ...): the client's to fix.
-    calls.front()->fail(dynamic_cast<const Error*>(&e) ? 400 : 500, e.what());
+    calls.front()->answer(error_reply(dynamic_cast<const Error*>(&e) ? Outcome::bad_request : Outcome::failure, e.what()));
     return;
   }
   const auto compute = Clock::now() - start;
+  if (metrics_) {
+    std::vector<double> queued;
+    for (const auto& c : calls) queued.push_back(std::chrono::duration<double>(start - c->arrival()).count());
+    metrics_->ran(std::chrono::duration<double>(compute).count(), calls.size(), queued);
+  }
   std::int64_t row = 0;
   for (const auto& c : calls) {
     InferResponse response;
@@ -295,7 +315,7 @@ void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call
     }
     response.binary = c->binary;
     ResponseBody body = write_infer_response(response);
-    c->answer({200, std::move(body.body), body.json_length, std::nullopt});
+    c->answer({200, std::move(body.body), body.json_length, std::nullopt, Outcome::success});
     row += c->rows;
   }
 }

@@ -20,6 +20,7 @@
 
 #include "data/wordpiece_tokenizer.h"
 #include "engine/graph.h"
+#include "serve/metrics/server_metrics.h"
 #include "serve/models/model_runner.h"
 #include "serve/protocol/infer_message.h"
 #include "serve/repository/model_repository.h"
@@ -33,9 +34,12 @@ struct Reply {
   std::string body;
   std::optional<std::size_t> json_length;
   std::optional<int> retry_after_s;  // 503 for a full queue
+  Outcome outcome = Outcome::success;
 };
 using ReplyFn = std::function<void(Reply)>;
-Reply error_reply(int status, const std::string& message);  // {"error": message}
+// {"error": message} with the outcome's status: 400 bad_request, 503 queue_full (Retry-After: 1),
+// not_ready and shutting_down, 504 deadline, 500 failure.
+Reply error_reply(Outcome outcome, const std::string& message);
 
 // The server's cores, shared by every model's instances: a run takes as many as its threads (all
 // at once, so that two runs never hold part of what each needs), and runs x threads stay within
@@ -75,6 +79,9 @@ class ServedModel {
               std::size_t max_tensor_bytes);
   ~ServedModel();  // stop()
 
+  // Where its requests' outcomes and runs are counted (before start; none: not counted).
+  void set_metrics(ModelMetrics* metrics) { metrics_ = metrics; }
+  ModelMetrics* metrics() const { return metrics_; }
   // Runs one warm-up inference per instance, then starts the instances: ready() after.
   void start();
   bool ready() const { return ready_; }
@@ -114,6 +121,7 @@ class ServedModel {
   std::unique_ptr<Batcher> batcher_;
   std::vector<std::thread> threads_;
   std::atomic<bool> ready_{false};
+  ModelMetrics* metrics_ = nullptr;
 };
 
 }  // namespace cpuinfer::serve

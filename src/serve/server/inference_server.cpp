@@ -77,7 +77,9 @@ InferenceServer::InferenceServer(std::vector<RepositoryModel> repository, const 
     for (const ModelVersion& v : m.versions) {
       try {
         models_[m.name].push_back(std::make_unique<ServedModel>(m, v, instances, *cores_, options.max_tensor_bytes));
-        models_[m.name].back()->start();
+        ServedModel& served = *models_[m.name].back();
+        served.set_metrics(&metrics_.model(m.name, v.version, [&served] { return served.queued(); }));
+        served.start();
       } catch (const Error& e) {
         fail("model '{}' version {}: {}", m.name, v.version, e.what());
       }
@@ -125,6 +127,10 @@ std::function<void()> InferenceServer::handle(HttpRequest request, Respond respo
     if (!method_ok) return respond(error_response(405, fmt::format("{} takes {}, not {}", request.target, allowed, request.method)));
     f();
   };
+  if (path.size() == 1 && path[0] == "metrics") {
+    only(get, "GET", [&] { respond({200, "text/plain; version=0.0.4", {}, metrics_.scrape()}); });
+    return {};
+  }
   if (path.empty() || path[0] != "v2") {
     respond(error_response(404, fmt::format("no route {} (the protocol's paths begin with /v2)", request.target)));
     return {};
@@ -185,10 +191,13 @@ std::function<void()> InferenceServer::handle(HttpRequest request, Respond respo
 }
 
 std::function<void()> InferenceServer::infer(ServedModel& model, HttpRequest& request, Respond respond) {
+  const auto arrival = Clock::now();
+  auto refuse = [&](Outcome outcome, const std::string& message) {
+    if (model.metrics()) model.metrics()->answered(outcome, std::chrono::duration<double>(Clock::now() - arrival).count());
+    respond(to_http(error_reply(outcome, message)));
+  };
   if (!model.ready() || draining_) {
-    HttpResponse r = error_response(503, fmt::format("model '{}' is not ready", model.name()));
-    r.headers.emplace_back("Retry-After", "1");
-    respond(std::move(r));
+    refuse(draining_ ? Outcome::shutting_down : Outcome::not_ready, fmt::format("model '{}' is not ready", model.name()));
     return {};
   }
   std::optional<Clock::time_point> deadline;
@@ -211,7 +220,7 @@ std::function<void()> InferenceServer::infer(ServedModel& model, HttpRequest& re
     }
     if (timeout_us) deadline = Clock::now() + std::chrono::microseconds(*timeout_us);
   } catch (const Error& e) {
-    respond(error_response(400, e.what()));
+    refuse(Outcome::bad_request, e.what());
     return {};
   }
   return model.infer(std::move(parsed), deadline, [respond](Reply r) { respond(to_http(std::move(r))); });

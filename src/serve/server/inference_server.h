@@ -7,6 +7,7 @@
 //   GET  /v2/models/<m>[/versions/<v>]            inputs and outputs (datatype, shape; -1 open)
 //   GET  /v2/models/<m>[/versions/<v>]/ready      200 or 503
 //   POST /v2/models/<m>[/versions/<v>]/infer      an inference (serve/protocol/infer_message.h)
+//   GET  /metrics                                 Prometheus text (serve/metrics/server_metrics.h)
 // Errors are {"error": "..."}: 400 bad request, 404 no such model or route, 405 wrong method,
 // 503 not ready or queue full (with Retry-After), 504 deadline, 500 internal. A request's deadline
 // is its parameters.timeout or its Timeout header, in microseconds (the model's
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "serve/http/http_server.h"
+#include "serve/metrics/server_metrics.h"
 #include "serve/models/served_model.h"
 
 namespace cpuinfer::serve {
@@ -59,6 +61,7 @@ class InferenceServer {
   ServedModel* find(const std::string& name, const std::string& version) const;
 
   std::unique_ptr<CoreBudget> cores_;
+  ServerMetrics metrics_;
   std::map<std::string, std::vector<std::unique_ptr<ServedModel>>> models_;  // versions ascending
   std::size_t max_tensor_bytes_;
   std::atomic<bool> draining_{false};
