@@ -92,7 +92,8 @@ class Server:
             m = re.search(r"event=listening http=127\.0\.0\.1:(\d+)", line)
             if m:
                 self.url = f"http://127.0.0.1:{m.group(1)}"
-                threading.Thread(target=self._drain, daemon=True).start()
+                self.reader = threading.Thread(target=self._drain, daemon=True)
+                self.reader.start()
                 return
         raise RuntimeError("the server did not listen within 120 s")
 
@@ -100,9 +101,15 @@ class Server:
         for line in self.process.stderr:
             self.log.append(line)
 
+    def wait(self):
+        """The exit status, once the log is read to its end."""
+        status = self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+        return status
+
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
+        return self.wait()
 
 
 @pytest.fixture(scope="module")
@@ -341,3 +348,29 @@ def test_metrics_count_outcomes_batches_and_memory(server):
     assert after[("cpuinfer_compute_duration_seconds_count", labels)] >= 1
     assert after[("cpuinfer_pending_requests", labels)] == 0
     assert after[("process_resident_memory_bytes", frozenset())] > 10e6
+
+
+def test_sigterm_answers_every_queued_request_then_exits_0(tmp_path):
+    root = str(tmp_path / "repo")
+    # A long batching delay keeps the requests queued when SIGTERM arrives.
+    add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 64, "max_queue_delay_us": 2000000})
+    s = Server(root)
+    results = []
+
+    def client(k):
+        x = np.full((1, 8), k, np.float32)
+        r = infer(s, "mm", {"inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "data": x.ravel().tolist()}]})
+        results.append((r.status_code, k, r.json()))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    [t.start() for t in threads]
+    deadline = time.time() + 30
+    while time.time() < deadline and metrics(s).get(("cpuinfer_pending_requests", frozenset({("model", "mm"), ("version", "1")}))) != 8:
+        time.sleep(0.02)
+    s.process.send_signal(signal.SIGTERM)
+    [t.join() for t in threads]
+    assert s.wait() == 0
+    assert sorted(k for status, k, _ in results if status == 200) == list(range(8)), results
+    for _, k, body in results:
+        np.testing.assert_allclose(np.array(body["outputs"][0]["data"], np.float32), np.maximum(np.full(8, k, np.float32) @ W, 0), rtol=1e-5)
+    assert any("event=draining signal=SIGTERM" in line for line in s.log)
