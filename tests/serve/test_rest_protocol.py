@@ -374,3 +374,27 @@ def test_sigterm_answers_every_queued_request_then_exits_0(tmp_path):
     for _, k, body in results:
         np.testing.assert_allclose(np.array(body["outputs"][0]["data"], np.float32), np.maximum(np.full(8, k, np.float32) @ W, 0), rtol=1e-5)
     assert any("event=draining signal=SIGTERM" in line for line in s.log)
+
+
+def test_a_client_that_leaves_takes_its_request_out_of_the_queue(tmp_path):
+    import socket
+    root = str(tmp_path / "repo")
+    add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 64, "max_queue_delay_us": 10000000})
+    s = Server(root)
+    pending = ("cpuinfer_pending_requests", frozenset({("model", "mm"), ("version", "1")}))
+    try:
+        body = json.dumps({"inputs": [X1]}).encode()
+        port = int(s.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"POST /v2/models/mm/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            deadline = time.time() + 30
+            while metrics(s).get(pending) != 1 and time.time() < deadline:
+                time.sleep(0.02)
+            assert metrics(s).get(pending) == 1
+        # Closed: the request leaves at once, not when its 10 s batching delay ends.
+        deadline = time.time() + 5
+        while metrics(s).get(pending) != 0 and time.time() < deadline:
+            time.sleep(0.02)
+        assert metrics(s).get(pending) == 0
+    finally:
+        assert s.stop() == 0
