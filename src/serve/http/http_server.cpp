@@ -104,7 +104,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Until the answer, a readable socket means the client closed (or sent its next request early).
+  // The peek must not block: readiness can be stale (the reactor's edge from bytes an earlier read
+  // took), and a blocking peek would then hold this connection's strand, and its answer, forever.
   void watch(const std::shared_ptr<Pending>& pending) {
+    beast::error_code ignored;
+    stream_.socket().non_blocking(true, ignored);
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), pending](beast::error_code ec) {
       if (ec || pending->answered) return;
       char byte = 0;
