@@ -398,3 +398,25 @@ def test_a_client_that_leaves_takes_its_request_out_of_the_queue(tmp_path):
         assert metrics(s).get(pending) == 0
     finally:
         assert s.stop() == 0
+
+
+def test_hostile_requests_are_answered_and_the_server_stays_up(server):
+    import socket
+    port = int(server.url.rsplit(":", 1)[1])
+    # Invalid UTF-8 in the path, quoted in the error.
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        c.sendall(b"GET /v2/\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := c.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 404"), reply[:100]
+    # JSON nested 100,000 deep: copying or printing it would overflow the stack.
+    deep = '{"inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "data": ' + "[" * 100000 + "]" * 100000 + "}]}"
+    r = infer(server, "mm", deep)
+    assert r.status_code == 400 and r.json() == {"error": "the request's JSON nests deeper than 64 levels"}
+    # A shape that claims a gibibyte with no data behind it is refused before any memory is taken.
+    r = infer(server, "mixed", {"inputs": [{"name": "b", "shape": [1 << 30], "datatype": "BOOL", "data": []}]})
+    assert r.status_code == 400 and "'data' has 0 elements" in r.json()["error"]
+    r = infer(server, "mm", {"inputs": [X1]}, headers={"Timeout": str(2 ** 62)})
+    assert r.status_code == 200, r.text
+    assert requests.get(f"{server.url}/v2/health/live").status_code == 200

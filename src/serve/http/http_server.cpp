@@ -99,7 +99,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (pending->answered.exchange(true)) return;
       net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
     };
-    pending->on_leave = state_.handler(std::move(request), std::move(respond));
+    try {
+      pending->on_leave = state_.handler(std::move(request), respond);
+    } catch (const std::exception& e) {  // the handler's own failure: a 500, never the server's end
+      respond({500, "application/json", {}, error_json(std::string("the server failed: ") + e.what())});
+    }
     if (!pending->answered) watch(pending);
   }
 

@@ -60,7 +60,7 @@ Tensor concatenate(const std::vector<const Tensor*>& parts) {
 }  // namespace
 
 Reply error_reply(Outcome outcome, const std::string& message) {
-  Reply r{500, json{{"error", message}}.dump(), std::nullopt, std::nullopt, outcome};
+  Reply r{500, json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace), std::nullopt, std::nullopt, outcome};
   switch (outcome) {
     case Outcome::bad_request: r.status = 400; break;
     case Outcome::queue_full: r.status = 503; r.retry_after_s = 1; break;
@@ -245,7 +245,11 @@ void ServedModel::instance_loop(int instance) {
   while (auto batch = batcher_->next_batch()) {
     std::vector<std::shared_ptr<Call>> calls;
     for (auto& r : *batch) calls.push_back(std::static_pointer_cast<Call>(r));
-    run_calls(instance, calls);
+    try {
+      run_calls(instance, calls);
+    } catch (const std::exception& e) {  // out of memory making a response, ...: the batch is answered
+      for (const auto& c : calls) c->answer(error_reply(Outcome::failure, std::string("the server failed: ") + e.what()));
+    }
   }
 }
 

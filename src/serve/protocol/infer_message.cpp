@@ -18,6 +18,8 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr int kMaxJsonDepth = 64;
+
 constexpr std::array<std::pair<DType, const char*>, 13> kDatatypes = {{
     {DType::boolean, "BOOL"}, {DType::u8, "UINT8"}, {DType::u16, "UINT16"}, {DType::u32, "UINT32"},
     {DType::u64, "UINT64"}, {DType::i8, "INT8"}, {DType::i16, "INT16"}, {DType::i32, "INT32"},
@@ -55,7 +57,7 @@ void flatten(const json& data, std::vector<const json*>& out, const std::string&
     out.push_back(&data);
     return;
   }
-  if (depth > 64) fail("{}: 'data' is nested deeper than 64 arrays", where);
+  if (depth > kMaxJsonDepth) fail("{}: 'data' is nested deeper than {} arrays", where, kMaxJsonDepth);
   for (const json& e : data) flatten(e, out, where, depth + 1);
 }
 
@@ -84,12 +86,14 @@ template <typename T> T element(const json& e, const std::string& where, std::si
   }
 }
 
-void read_json_data(WireTensor& t, const json& data, std::size_t count) {
+// The tensor's memory is taken only once the data has been counted: a shape that claims more than
+// the body holds costs nothing.
+void read_json_data(WireTensor& t, const json& data, std::size_t count, std::optional<DType> dtype) {
   std::vector<const json*> elements;
-  elements.reserve(count);
   flatten(data, elements, what(t));
   if (elements.size() != count)
     fail("{}: 'data' has {} elements, its shape {} holds {}", what(t), elements.size(), shape_string(t.shape), count);
+  if (dtype) t.values = Tensor::uninitialized(*dtype, t.shape);
   if (t.is_bytes()) {
     for (std::size_t i = 0; i < count; ++i) {
       if (!elements[i]->is_string()) fail("{}: data element {} ({}) is not a string (BYTES)", what(t), i, elements[i]->dump());
@@ -140,15 +144,13 @@ WireTensor parse_input(const json& in, std::size_t index, std::string_view& bina
   } catch (const Error& e) {
     fail("{}: {}", what(t), e.what());
   }
-  if (dtype) t.values = Tensor::uninitialized(*dtype, t.shape);
-
   const json parameters = parameters_of(in, what(t));
   const auto size = parameter<std::int64_t>(parameters, "binary_data_size", [](const json& v) { return v.is_number_integer(); }, what(t), "an integer");
   const bool has_data = in.contains("data");
   if (size && has_data) fail("{}: both 'data' and parameters.binary_data_size", what(t));
   if (!size && !has_data) fail("{}: no 'data' and no parameters.binary_data_size", what(t));
   if (has_data) {
-    read_json_data(t, in["data"], count);
+    read_json_data(t, in["data"], count, dtype);
     return t;
   }
   if (*size < 0) fail("{}: binary_data_size {} is negative", what(t), *size);
@@ -159,8 +161,9 @@ WireTensor parse_input(const json& in, std::size_t index, std::string_view& bina
   if (t.is_bytes()) {
     read_binary_bytes(t, blob, count);
   } else {
-    if (n != t.values.nbytes())
-      fail("{}: binary_data_size {} is not the {} bytes of {} {} elements", what(t), n, t.values.nbytes(), count, t.datatype);
+    if (n != count * dtype_size(*dtype))
+      fail("{}: binary_data_size {} is not the {} bytes of {} {} elements", what(t), n, count * dtype_size(*dtype), count, t.datatype);
+    t.values = Tensor::uninitialized(*dtype, t.shape);
     if (n) std::memcpy(t.values.data(), blob.data(), n);
     if (*dtype == DType::boolean)
       for (std::size_t i = 0; i < n; ++i)
@@ -220,7 +223,12 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
     fail("Inference-Header-Content-Length {} exceeds the body's {} bytes", *json_length, body.size());
   const std::string_view header = json_length ? body.substr(0, *json_length) : body;
   std::string_view binary = json_length ? body.substr(*json_length) : std::string_view{};
-  const json doc = json::parse(header, nullptr, false);
+  // Nesting is bounded: copying and printing JSON recurse, and a deep enough body would overflow
+  // the stack.
+  const json doc = json::parse(header, [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxJsonDepth) fail("the request's JSON nests deeper than {} levels", kMaxJsonDepth);
+    return true;
+  }, false);
   if (doc.is_discarded()) fail("the request body is not valid JSON{}", json_length ? " (within Inference-Header-Content-Length)" : "");
   if (!doc.is_object()) fail("the request body must be a JSON object");
 

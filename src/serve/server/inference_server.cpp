@@ -19,7 +19,11 @@ namespace {
 
 using json = nlohmann::json;
 
-HttpResponse json_response(int status, const json& body) { return {status, "application/json", {}, body.dump()}; }
+// Messages may quote what the client sent (a path, a header): invalid UTF-8 in it is replaced, not
+// a reason to fail.
+HttpResponse json_response(int status, const json& body) {
+  return {status, "application/json", {}, body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
 HttpResponse error_response(int status, const std::string& message) { return json_response(status, {{"error", message}}); }
 
 HttpResponse to_http(Reply r) {
@@ -218,7 +222,8 @@ std::function<void()> InferenceServer::infer(ServedModel& model, HttpRequest& re
       if (!p->is_number_integer() || p->get<std::int64_t>() <= 0) fail("parameter 'timeout' must be a positive count of microseconds, not {}", p->dump());
       timeout_us = p->get<std::int64_t>();
     }
-    if (timeout_us) deadline = Clock::now() + std::chrono::microseconds(*timeout_us);
+    // At most a day: beyond, the deadline's arithmetic would overflow.
+    if (timeout_us) deadline = Clock::now() + std::chrono::microseconds(std::min<std::int64_t>(*timeout_us, 86'400'000'000));
   } catch (const Error& e) {
     refuse(Outcome::bad_request, e.what());
     return {};
