@@ -31,7 +31,6 @@ int serve_models(ServeArgs& a) {
 
   auto log = spdlog::stderr_logger_mt("serve");
   log->set_pattern("%Y-%m-%dT%H:%M:%S.%e level=%l %v");
-  a.options.repository = a.repository;
   a.options.max_body_bytes = a.max_body_mb << 20;
   const std::vector<serve::RepositoryModel> models =
       a.repository.empty() ? serve::study_models(default_cache_dir()) : serve::read_model_repository(a.repository);

@@ -99,10 +99,12 @@ InferenceServer::~InferenceServer() { shutdown(); }
 std::vector<std::string> InferenceServer::summary() const {
   std::vector<std::string> lines;
   for (const auto& [name, versions] : models_)
-    for (const auto& m : versions)
+    for (const auto& m : versions) {
+      const nlohmann::json parameters = m->metadata({})["parameters"];
       lines.push_back(fmt::format("model={} version={} backend={} instances={} max_batch_size={} runtime=\"{}\"", name, m->version(),
-                                  m->metadata({})["parameters"]["backend"].get<std::string>(), m->instances(),
-                                  m->metadata({})["parameters"]["max_batch_size"].get<int>(), m->runtime()));
+                                  parameters["backend"].get<std::string>(), m->instances(),
+                                  parameters["max_batch_size"].get<int>(), m->runtime()));
+    }
   return lines;
 }
 

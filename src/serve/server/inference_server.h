@@ -28,7 +28,6 @@
 namespace cpuinfer::serve {
 
 struct ServerOptions {
-  std::filesystem::path repository;  // empty: the study's two models from the export cache
   std::string host = "127.0.0.1";
   std::uint16_t http_port = 8080;
   int http_threads = 2;
