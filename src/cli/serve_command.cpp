@@ -1,5 +1,5 @@
 // `cpuinfer serve`: a model repository (or the study's two models) behind the Open Inference
-// Protocol's REST endpoints (serve/server/inference_server.h), until SIGTERM or SIGINT, which stop
+// Protocol over REST and gRPC (serve/server/inference_server.h), until SIGTERM or SIGINT, which stop
 // admission, drain the queues and exit 0. Logs go to stderr as key=value lines (spdlog).
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -38,7 +38,7 @@ int serve_models(ServeArgs& a) {
     log->info("event=default_repository models=resnet101,bert weights=seeded-random note=\"accuracy is meaningless, speed and agreement are not\"");
   serve::InferenceServer server(models, a.options);
   for (const std::string& line : server.summary()) log->info("event=model_ready {}", line);
-  log->info("event=listening http={}:{}", a.options.host, server.http_port());
+  log->info("event=listening http={}:{} grpc={}:{}", a.options.host, server.http_port(), a.options.host, server.grpc_port());
   log->flush();
   int signal = 0;
   sigwait(&stop, &signal);
@@ -53,12 +53,13 @@ int serve_models(ServeArgs& a) {
 
 void add_serve_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand("serve", "Serve models over KServe's Open Inference Protocol (REST), with dynamic batching");
+  auto* cmd = app.add_subcommand("serve", "Serve models over KServe's Open Inference Protocol (REST and gRPC), with dynamic batching");
   cmd->add_option("--model-repository", args->repository,
                   "Repository: <repo>/<model>/config.json and <repo>/<model>/<version>/model.onnx (default: the study's "
                   "resnet101 and bert from the export cache)")->check(CLI::ExistingDirectory);
   cmd->add_option("--host", args->options.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   cmd->add_option("--http-port", args->options.http_port, "REST port (0: any free port, logged)")->capture_default_str();
+  cmd->add_option("--grpc-port", args->options.grpc_port, "gRPC port (0: any free port, logged)")->capture_default_str();
   cmd->add_option("--http-threads", args->options.http_threads, "Threads reading and writing connections")->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_option("--max-body-mb", args->max_body_mb, "Largest request body, MiB (larger: 400)")->capture_default_str()

@@ -122,7 +122,7 @@ TEST(InferMessage, EveryWayABodyIsWrongIsOneLineNamingIt) {
   EXPECT_EQ(error_of(two_floats + "1234", two_floats.size()), "input 'x': binary_data_size 8 exceeds the 4 bytes of binary data left in the body");
   EXPECT_EQ(error_of(two_floats + "123456789", two_floats.size()), "the body has 1 bytes after the inputs' binary data");
   const std::string lies = R"({"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 4}}]})";
-  EXPECT_EQ(error_of(lies + "1234", lies.size()), "input 'x': binary_data_size 4 is not the 8 bytes of 2 FP32 elements");
+  EXPECT_EQ(error_of(lies + "1234", lies.size()), "input 'x': its 4 bytes of binary data are not the 8 bytes of 2 FP32 elements");
   EXPECT_EQ(error_of(two_floats, two_floats.size() + 1), fmt::format("Inference-Header-Content-Length {} exceeds the body's {} bytes", two_floats.size() + 1, two_floats.size()));
   const std::string flag = R"({"inputs": [{"name": "b", "shape": [1], "datatype": "BOOL", "parameters": {"binary_data_size": 1}}]})";
   EXPECT_EQ(error_of(flag + "\x02", flag.size()), "input 'b': BOOL element 0 is byte 2, not 0 or 1");

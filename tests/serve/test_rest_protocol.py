@@ -3,132 +3,20 @@ specification (kserve/open-inference-protocol, inference_rest.md) and Triton's b
 extension, with Debian's python3-requests: health, metadata, inference in JSON and binary (numbers,
 BOOL, FP16, BYTES), outputs chosen and returned as binary, batching under concurrent clients with
 every answer checked against numpy, and each error with its exact status and body. The server runs
-on 127.0.0.1 on a free port, on a repository of small models written here with onnx.helper.
-CTest runs it with CPUINFER_BINARY set (tests/CMakeLists.txt)."""
+on 127.0.0.1 on a free port, on the repository of small models of oip_testing.py."""
 import json
 import os
-import re
 import signal
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 
 import numpy as np
-import onnx
 import pytest
 import requests
-from onnx import TensorProto as T
-from onnx import helper as h
-from onnx import numpy_helper as nh
 
-BINARY = os.environ.get("CPUINFER_BINARY", "build/cpuinfer")
-RNG = np.random.default_rng(11)
-W = RNG.standard_normal((8, 5)).astype(np.float32)
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "film", "was", "good", "bad", "##s", "."]
-TABLE = RNG.standard_normal((len(VOCAB), 3)).astype(np.float32)
-
-
-def save(graph, path, opset=13):
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
-    model.ir_version = 7
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    onnx.save(model, path)
-
-
-def add_model(repo, name, graph, config, versions=("1",)):
-    for v in versions:
-        save(graph, os.path.join(repo, name, v, "model.onnx"))
-    with open(os.path.join(repo, name, "config.json"), "w") as f:
-        json.dump(config, f)
-
-
-def matmul_relu():
-    return h.make_graph([h.make_node("MatMul", ["x", "w"], ["m"]), h.make_node("Relu", ["m"], ["y"])], "mm",
-                        [h.make_tensor_value_info("x", T.FLOAT, ["N", 8])],
-                        [h.make_tensor_value_info("y", T.FLOAT, ["N", 5])], [nh.from_array(W, "w")])
-
-
-def mixed_types():
-    """a INT64 -> a + a; b BOOL -> not b; c FP16 -> c as float32 * 2."""
-    two = nh.from_array(np.array(2.0, np.float32), "two")
-    return h.make_graph([h.make_node("Add", ["a", "a"], ["a2"]), h.make_node("Not", ["b"], ["nb"]),
-                         h.make_node("Cast", ["c"], ["cf"], to=T.FLOAT), h.make_node("Mul", ["cf", "two"], ["c2"])], "mixed",
-                        [h.make_tensor_value_info("a", T.INT64, ["N", 3]), h.make_tensor_value_info("b", T.BOOL, ["N", 2]),
-                         h.make_tensor_value_info("c", T.FLOAT16, ["N", 2])],
-                        [h.make_tensor_value_info("a2", T.INT64, ["N", 3]), h.make_tensor_value_info("nb", T.BOOL, ["N", 2]),
-                         h.make_tensor_value_info("c2", T.FLOAT, ["N", 2])], [two])
-
-
-def text_classifier():
-    """Token embeddings, masked, averaged over the sequence: scores [N, 3]."""
-    nodes = [h.make_node("Gather", ["table", "input_ids"], ["e"]), h.make_node("Cast", ["attention_mask"], ["m"], to=T.FLOAT),
-             h.make_node("Unsqueeze", ["m", "axis"], ["mu"]), h.make_node("Mul", ["e", "mu"], ["em"]),
-             h.make_node("ReduceSum", ["em", "one"], ["s"], keepdims=0), h.make_node("ReduceSum", ["m", "one"], ["n"], keepdims=1),
-             h.make_node("Div", ["s", "n"], ["scores"]), h.make_node("Cast", ["token_type_ids"], ["unused"], to=T.FLOAT)]
-    return h.make_graph(nodes, "text",
-                        [h.make_tensor_value_info(n, T.INT64, ["batch", "sequence"]) for n in ("input_ids", "attention_mask", "token_type_ids")],
-                        [h.make_tensor_value_info("scores", T.FLOAT, ["batch", 3])],
-                        [nh.from_array(TABLE, "table"), nh.from_array(np.array([2], np.int64), "axis"),
-                         nh.from_array(np.array([1], np.int64), "one")])
-
-
-def text_reference(ids):
-    return TABLE[ids].mean(axis=0)
-
-
-class Server:
-    def __init__(self, repo, *extra):
-        self.process = subprocess.Popen([BINARY, "serve", "--model-repository", repo, "--http-port", "0", *extra],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.log = []
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                raise RuntimeError("the server exited: " + "".join(self.log))
-            self.log.append(line)
-            m = re.search(r"event=listening http=127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.url = f"http://127.0.0.1:{m.group(1)}"
-                self.reader = threading.Thread(target=self._drain, daemon=True)
-                self.reader.start()
-                return
-        raise RuntimeError("the server did not listen within 120 s")
-
-    def _drain(self):
-        for line in self.process.stderr:
-            self.log.append(line)
-
-    def wait(self):
-        """The exit status, once the log is read to its end."""
-        status = self.process.wait(timeout=60)
-        self.reader.join(timeout=10)
-        return status
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        return self.wait()
-
-
-@pytest.fixture(scope="module")
-def repo():
-    root = tempfile.mkdtemp(prefix="cpuinfer-serve-test-")
-    add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 4, "max_queue_delay_us": 2000}, versions=("1", "2"))
-    add_model(root, "mm_ort", matmul_relu(), {"backend": "ort", "instances": 1})
-    add_model(root, "mixed", mixed_types(), {"backend": "native"})
-    add_model(root, "text", text_classifier(), {"backend": "native", "text": {"vocab": "vocab.txt"}})
-    with open(os.path.join(root, "text", "vocab.txt"), "w") as f:
-        f.write("\n".join(VOCAB) + "\n")
-    return root
-
-
-@pytest.fixture(scope="module")
-def server(repo):
-    s = Server(repo, "--max-body-mb", "1")
-    yield s
-    assert s.stop() == 0
+from oip_testing import BINARY, RNG, W, X1, Server, add_model, matmul_relu, metrics, save, text_reference
 
 
 def infer(server, model, body, **kw):
@@ -250,9 +138,6 @@ def test_concurrent_clients_are_batched_and_every_answer_is_theirs(server):
     assert max(batch_sizes) > 1, "no request was batched with another"
 
 
-X1 = {"name": "x", "shape": [1, 8], "datatype": "FP32", "data": [0.0] * 8}
-
-
 @pytest.mark.parametrize("path, method, body, status, error", [
     ("/v2/models/mm/infer", "post", "{\"inputs\": [", 400, "the request body is not valid JSON"),
     ("/v2/models/mm/infer", "post", {"inputs": []}, 400, "'inputs' must be a non-empty array"),
@@ -313,19 +198,6 @@ def test_a_bad_repository_is_one_line_before_any_port_opens(repo, tmp_path):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cpuinfer: error: " + str(bad / "m" / "config.json") + ": unknown field \"max_batch\""), p.stderr
     assert "listening" not in p.stderr
-
-
-def metrics(server):
-    """{(name, frozenset(labels)): value} from the Prometheus text at /metrics."""
-    r = requests.get(f"{server.url}/metrics", timeout=60)
-    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
-    out = {}
-    for line in r.text.splitlines():
-        m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
-        if m:
-            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-            out[(m.group(1), labels)] = float(m.group(3))
-    return out
 
 
 def test_metrics_count_outcomes_batches_and_memory(server):

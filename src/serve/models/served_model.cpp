@@ -59,20 +59,6 @@ Tensor concatenate(const std::vector<const Tensor*>& parts) {
 
 }  // namespace
 
-Reply error_reply(Outcome outcome, const std::string& message) {
-  Reply r{500, json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace), std::nullopt, std::nullopt, outcome};
-  switch (outcome) {
-    case Outcome::bad_request: r.status = 400; break;
-    case Outcome::queue_full: r.status = 503; r.retry_after_s = 1; break;
-    case Outcome::not_ready:
-    case Outcome::shutting_down: r.status = 503; break;
-    case Outcome::deadline: r.status = 504; break;
-    case Outcome::success:
-    case Outcome::failure: break;
-  }
-  return r;
-}
-
 // A request on its way through the queue: its inputs in the model's order (or its texts' token
 // ids), its rows, what it wants back, and how to answer.
 class ServedModel::Call : public QueuedRequest {
@@ -318,8 +304,7 @@ void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call
       response.outputs.push_back(std::move(t));
     }
     response.binary = c->binary;
-    ResponseBody body = write_infer_response(response);
-    c->answer({200, std::move(body.body), body.json_length, std::nullopt, Outcome::success});
+    c->answer({Outcome::success, {}, std::move(response)});
     row += c->rows;
   }
 }

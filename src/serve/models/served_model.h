@@ -28,18 +28,15 @@
 
 namespace cpuinfer::serve {
 
-// An answer to a client: a status and its body (JSON, then binary when json_length is set).
+// What became of a request: its response, or why there is none. The transports (REST, gRPC) write
+// it in their own form.
 struct Reply {
-  int status = 200;
-  std::string body;
-  std::optional<std::size_t> json_length;
-  std::optional<int> retry_after_s;  // 503 for a full queue
   Outcome outcome = Outcome::success;
+  std::string error;       // not success: one line for the client
+  InferResponse response;  // success
 };
 using ReplyFn = std::function<void(Reply)>;
-// {"error": message} with the outcome's status: 400 bad_request, 503 queue_full (Retry-After: 1),
-// not_ready and shutting_down, 504 deadline, 500 failure.
-Reply error_reply(Outcome outcome, const std::string& message);
+inline Reply error_reply(Outcome outcome, std::string message) { return {outcome, std::move(message), {}}; }
 
 // The server's cores, shared by every model's instances: a run takes as many as its threads (all
 // at once, so that two runs never hold part of what each needs), and runs x threads stay within

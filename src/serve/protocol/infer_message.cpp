@@ -119,7 +119,7 @@ void read_binary_bytes(WireTensor& t, std::string_view blob, std::size_t count) 
     t.bytes.emplace_back(blob.substr(at, n));
     at += n;
   }
-  if (at != blob.size()) fail("{}: binary_data_size {} holds {} bytes beyond its {} elements", what(t), blob.size(), blob.size() - at, count);
+  if (at != blob.size()) fail("{}: its {} bytes of binary data hold {} bytes beyond its {} elements", what(t), blob.size(), blob.size() - at, count);
 }
 
 WireTensor parse_input(const json& in, std::size_t index, std::string_view& binary, std::size_t max_tensor_bytes) {
@@ -137,13 +137,7 @@ WireTensor parse_input(const json& in, std::size_t index, std::string_view& bina
     if (!d.is_number_integer() || d.get<std::int64_t>() < 0) fail("{}: shape {} has a dimension that is not a size", what(t), shape->dump());
     t.shape.push_back(d.get<std::int64_t>());
   }
-  // BYTES elements are at least their 4-byte length in binary, a pointer's worth in memory.
-  std::size_t count = 0;
-  try {
-    count = checked_numel(t.shape, dtype ? dtype_size(*dtype) : 4, max_tensor_bytes);
-  } catch (const Error& e) {
-    fail("{}: {}", what(t), e.what());
-  }
+  const std::size_t count = wire_element_count(t, max_tensor_bytes);
   const json parameters = parameters_of(in, what(t));
   const auto size = parameter<std::int64_t>(parameters, "binary_data_size", [](const json& v) { return v.is_number_integer(); }, what(t), "an integer");
   const bool has_data = in.contains("data");
@@ -156,19 +150,8 @@ WireTensor parse_input(const json& in, std::size_t index, std::string_view& bina
   if (*size < 0) fail("{}: binary_data_size {} is negative", what(t), *size);
   const auto n = static_cast<std::size_t>(*size);
   if (n > binary.size()) fail("{}: binary_data_size {} exceeds the {} bytes of binary data left in the body", what(t), n, binary.size());
-  const std::string_view blob = binary.substr(0, n);
+  read_binary_data(t, binary.substr(0, n), count);
   binary.remove_prefix(n);
-  if (t.is_bytes()) {
-    read_binary_bytes(t, blob, count);
-  } else {
-    if (n != count * dtype_size(*dtype))
-      fail("{}: binary_data_size {} is not the {} bytes of {} {} elements", what(t), n, count * dtype_size(*dtype), count, t.datatype);
-    t.values = Tensor::uninitialized(*dtype, t.shape);
-    if (n) std::memcpy(t.values.data(), blob.data(), n);
-    if (*dtype == DType::boolean)
-      for (std::size_t i = 0; i < n; ++i)
-        if (static_cast<unsigned char>(blob[i]) > 1) fail("{}: BOOL element {} is byte {}, not 0 or 1", what(t), i, static_cast<int>(static_cast<unsigned char>(blob[i])));
-  }
   return t;
 }
 
@@ -192,7 +175,31 @@ void write_json_data(const WireTensor& t, json& out) {
   out["data"] = std::move(data);
 }
 
-void append_binary(const WireTensor& t, std::string& blob) {
+}  // namespace
+
+std::size_t wire_element_count(const WireTensor& t, std::size_t max_tensor_bytes) {
+  // BYTES elements are at least their 4-byte length in binary, a pointer's worth in memory.
+  const auto dtype = datatype_dtype(t.datatype);
+  try {
+    return checked_numel(t.shape, dtype ? dtype_size(*dtype) : 4, max_tensor_bytes);
+  } catch (const Error& e) {
+    fail("{}: {}", what(t), e.what());
+  }
+}
+
+void read_binary_data(WireTensor& t, std::string_view blob, std::size_t count) {
+  if (t.is_bytes()) return read_binary_bytes(t, blob, count);
+  const DType dtype = *datatype_dtype(t.datatype);
+  if (blob.size() != count * dtype_size(dtype))
+    fail("{}: its {} bytes of binary data are not the {} bytes of {} {} elements", what(t), blob.size(), count * dtype_size(dtype), count, t.datatype);
+  if (dtype == DType::boolean)
+    for (std::size_t i = 0; i < blob.size(); ++i)
+      if (static_cast<unsigned char>(blob[i]) > 1) fail("{}: BOOL element {} is byte {}, not 0 or 1", what(t), i, static_cast<int>(static_cast<unsigned char>(blob[i])));
+  t.values = Tensor::uninitialized(dtype, t.shape);
+  if (!blob.empty()) std::memcpy(t.values.data(), blob.data(), blob.size());
+}
+
+void append_binary_data(const WireTensor& t, std::string& blob) {
   if (!t.is_bytes()) {
     blob.append(static_cast<const char*>(t.values.data()), t.values.nbytes());
     return;
@@ -203,8 +210,6 @@ void append_binary(const WireTensor& t, std::string& blob) {
     blob += b;
   }
 }
-
-}  // namespace
 
 std::string datatype_name(DType dtype) {
   for (const auto& [d, name] : kDatatypes)
@@ -277,7 +282,7 @@ ResponseBody write_infer_response(const InferResponse& response) {
     json o = {{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}};
     if (k < response.binary.size() && response.binary[k]) {
       const std::size_t before = blob.size();
-      append_binary(t, blob);
+      append_binary_data(t, blob);
       o["parameters"] = {{"binary_data_size", blob.size() - before}};
     } else {
       write_json_data(t, o);

@@ -51,6 +51,15 @@ struct InferRequest {
 std::string datatype_name(DType dtype);
 std::optional<DType> datatype_dtype(std::string_view name);
 
+// A tensor's element count from its shape; refused, naming the tensor, beyond max_tensor_bytes.
+std::size_t wire_element_count(const WireTensor& t, std::size_t max_tensor_bytes);
+// A tensor's `count` elements from their binary form (the binary extension's, gRPC's raw contents):
+// little-endian, row-major, BOOL one byte 0 or 1, BYTES each a 4-byte little-endian length and the
+// bytes. A size that does not match is refused naming the tensor.
+void read_binary_data(WireTensor& t, std::string_view blob, std::size_t count);
+// Appends a tensor's data in that binary form.
+void append_binary_data(const WireTensor& t, std::string& out);
+
 // Parses a request body. json_length: the Inference-Header-Content-Length header (nullopt: the
 // whole body is JSON). A tensor beyond max_tensor_bytes is refused before its memory is taken.
 InferRequest parse_infer_request(std::string_view body, std::optional<std::size_t> json_length,
