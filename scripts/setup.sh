@@ -21,6 +21,7 @@ apt_packages=(
   libturbojpeg0-dev libpng-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
   chromium pybind11-dev python3-dev python3-pytest
   libspdlog-dev prometheus-cpp-dev python3-requests
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-yaml curl hey nghttp2-client
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -37,6 +38,14 @@ fi
 # npm fetches the ONNX Runtime library; machines of this kind ship Node.js with npm, else Debian's npm.
 if ! command -v npm >/dev/null; then
   apt-get install -y -q --no-install-recommends npm
+fi
+
+# Node's gRPC client for the serve tests (a second, independent HTTP/2 and gRPC implementation).
+node_modules="$deps/node/node_modules"
+if [[ ! -f "$node_modules/@grpc/grpc-js/package.json" || ! -f "$node_modules/@grpc/proto-loader/package.json" ]]; then
+  step "npm: @grpc/grpc-js and @grpc/proto-loader for the serve tests"
+  mkdir -p "$deps/node"
+  npm install --silent --no-audit --no-fund --prefix "$deps/node" @grpc/grpc-js@1.14.7 @grpc/proto-loader@0.8.1
 fi
 
 # ONNX Runtime: the shared library from npm onnxruntime-node, the C/C++ headers from Debian 13's

@@ -72,6 +72,22 @@ def text_classifier():
                          nh.from_array(np.array([1], np.int64), "one")])
 
 
+def scale():
+    """y = 2x: FP32 answers that are exact on every machine (the golden cases need them)."""
+    return h.make_graph([h.make_node("Mul", ["x", "two"], ["y"])], "scale", [h.make_tensor_value_info("x", T.FLOAT, ["N", 4])],
+                        [h.make_tensor_value_info("y", T.FLOAT, ["N", 4])], [nh.from_array(np.array(2.0, np.float32), "two")])
+
+
+def tokens():
+    """A text model answering with its token ids (padded) and each text's length: exact, to show
+    what the server's tokenizer made of a text."""
+    nodes = [h.make_node("Identity", ["input_ids"], ["ids"]),
+             h.make_node("ReduceSum", ["attention_mask", "one"], ["length"], keepdims=0)]
+    return h.make_graph(nodes, "tokens", [h.make_tensor_value_info(n, T.INT64, ["batch", "sequence"]) for n in ("input_ids", "attention_mask")],
+                        [h.make_tensor_value_info("ids", T.INT64, ["batch", "sequence"]), h.make_tensor_value_info("length", T.INT64, ["batch"])],
+                        [nh.from_array(np.array([1], np.int64), "one")])
+
+
 def text_reference(ids):
     return TABLE[ids].mean(axis=0)
 
@@ -128,13 +144,17 @@ def metrics(server):
 
 
 def make_repository(root):
-    """mm (versions 1 and 2, batching), mm_ort (ONNX Runtime), mixed (INT64, BOOL, FP16), text (BYTES)."""
+    """mm (versions 1 and 2, batching), mm_ort (ONNX Runtime), mixed (INT64, BOOL, FP16), text (BYTES);
+    scale and tokens (BYTES) answer exactly, one instance each, for the golden cases."""
     add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 4, "max_queue_delay_us": 2000}, versions=("1", "2"))
     add_model(root, "mm_ort", matmul_relu(), {"backend": "ort", "instances": 1})
     add_model(root, "mixed", mixed_types(), {"backend": "native"})
     add_model(root, "text", text_classifier(), {"backend": "native", "text": {"vocab": "vocab.txt"}})
-    with open(os.path.join(root, "text", "vocab.txt"), "w") as f:
-        f.write("\n".join(VOCAB) + "\n")
+    add_model(root, "scale", scale(), {"backend": "native", "instances": 1})
+    add_model(root, "tokens", tokens(), {"backend": "native", "instances": 1, "text": {"vocab": "vocab.txt"}})
+    for model in ("text", "tokens"):
+        with open(os.path.join(root, model, "vocab.txt"), "w") as f:
+            f.write("\n".join(VOCAB) + "\n")
     return root
 
 
