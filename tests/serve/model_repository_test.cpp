@@ -80,6 +80,7 @@ TEST_F(ModelRepository, EachMistakeIsOneLineNamingTheFileAndField) {
   EXPECT_THAT(with(R"({"backend": "native", "max_batch": 4})"), HasSubstr(file + ": unknown field \"max_batch\""));
   EXPECT_EQ(with(R"({"backend": "native", "max_batch_size": 0})"), file + ": \"max_batch_size\" is 0, not in [1, 1024]");
   EXPECT_EQ(with(R"({"backend": "native", "threads": "2"})"), file + ": \"threads\" must be an integer, not \"2\"");
+  EXPECT_EQ(with(R"({"backend": "native", "pack_tokens": 0})"), file + ": \"pack_tokens\" must be true or false");
   EXPECT_EQ(with(R"({"backend": "native", "text": {"vocab": "none.txt"}})"),
             file + ": \"text\": vocab " + (root() / "m" / "none.txt").string() + " is not a file");
   with(R"({"backend": "native"})");

@@ -292,3 +292,20 @@ def test_hostile_requests_are_answered_and_the_server_stays_up(server):
     r = infer(server, "mm", {"inputs": [X1]}, headers={"Timeout": str(2 ** 62)})
     assert r.status_code == 200, r.text
     assert requests.get(f"{server.url}/v2/health/live").status_code == 200
+
+
+def test_a_client_expecting_100_continue_is_told_to_go_on(server):
+    """curl asks before sending a body over 1 MiB (here forced): without the interim 100 it waits
+    a second first. A body over --max-body-mb is refused on its header, before it is sent."""
+    body = json.dumps({"inputs": [X1]})
+    start = time.time()
+    p = subprocess.run(["curl", "-sS", "-H", "Expect: 100-continue", "--expect100-timeout", "5", "-d", body,
+                        f"{server.url}/v2/models/mm/infer"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and json.loads(p.stdout)["outputs"][0]["shape"] == [1, 5], p.stdout + p.stderr
+    assert time.time() - start < 2
+    big = "{" + " " * (3 << 20) + "}"  # the fixture's server takes 1 MiB
+    start = time.time()
+    p = subprocess.run(["curl", "-sS", "-H", "Expect: 100-continue", "--expect100-timeout", "5", "--data-binary", "@-", "-w", "\n%{http_code}",
+                        f"{server.url}/v2/models/mm/infer"], input=big, capture_output=True, text=True, timeout=60)
+    assert p.stdout.splitlines()[-1] == "400" and json.loads(p.stdout.splitlines()[0]) == {"error": f"the request body exceeds {1 << 20} bytes"}
+    assert time.time() - start < 2

@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -26,7 +27,9 @@ using tcp = net::ip::tcp;
 struct HttpServer::State {
   State(HttpLimits l, HttpHandler h) : limits(l), handler(std::move(h)) {}
   net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // The acceptor and its back-off timer live on one strand: accepting, pausing and closing never race.
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  net::steady_timer accept_pause{acceptor.get_executor()};
   HttpLimits limits;
   HttpHandler handler;
   std::atomic<bool> accepting{true};
@@ -66,6 +69,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->body_limit(state_.limits.max_body_bytes);
     parser_->header_limit(64 * 1024);
     stream_.expires_after(std::chrono::seconds(state_.limits.read_timeout_s));
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // A client that asks before sending its body (curl does past 1 MiB) is told to go on: without
+  // the interim 100 it would wait a second first. A body over the limit was refused with the
+  // header (its Content-Length).
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    if (!beast::iequals(parser_->get()[http::field::expect], "100-continue")) return read_body();
+    auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+    http::async_write(stream_, *go_on, [self = shared_from_this(), go_on](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->read_body();
+    });
+  }
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
@@ -187,8 +206,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void accept(HttpServer::State& state) {
   state.acceptor.async_accept(net::make_strand(state.ioc), [&state](beast::error_code ec, tcp::socket socket) {
     if (!state.accepting) return;
-    if (!ec) std::make_shared<Connection>(std::move(socket), state)->start();
-    accept(state);
+    if (!ec) {
+      std::make_shared<Connection>(std::move(socket), state)->start();
+      return accept(state);
+    }
+    // Out of file descriptors, ...: accepting again at once would spin; wait for connections to close.
+    state.accept_pause.expires_after(std::chrono::milliseconds(50));
+    state.accept_pause.async_wait([&state](beast::error_code) { accept(state); });
   });
 }
 
@@ -225,9 +249,10 @@ bool HttpServer::drain(std::chrono::milliseconds within) {
 
 void HttpServer::stop_accepting() {
   state_->accepting = false;
-  net::post(state_->ioc, [s = state_.get()] {
+  net::post(state_->acceptor.get_executor(), [s = state_.get()] {
     beast::error_code ignored;
     s->acceptor.close(ignored);
+    s->accept_pause.cancel();
   });
 }
 

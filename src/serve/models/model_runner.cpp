@@ -36,6 +36,7 @@ class NativeRunner : public ModelRunner {
   static Options options(const RunnerOptions& o) {
     Options opts;
     opts.threads = o.threads;
+    opts.pack_tokens = o.pack_tokens;
     if (o.backend == "native-int8") opts.precision = Precision::int8;
     if (o.backend == "native-bf16") opts.precision = Precision::bf16;
     return opts;

@@ -28,6 +28,7 @@ struct RunnerOptions {
   std::string backend;  // serving_backends() (serve/repository/model_repository.h)
   int instances = 1;
   int threads = 1;  // intra-op threads per instance
+  bool pack_tokens = true;  // native: padding-free text batches
 };
 
 // Loads `file` on the backend. Throws cpuinfer::Error (cpuinfer::Unsupported for what this

@@ -108,7 +108,7 @@ ServedModel::ServedModel(const RepositoryModel& model, const ModelVersion& versi
     }
     tokenizer_ = std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::from_file(config_.text->vocab, config_.text->lowercase));
   }
-  runner_ = make_model_runner(version.file, {config_.backend, instances_, config_.threads});
+  runner_ = make_model_runner(version.file, {config_.backend, instances_, config_.threads, config_.pack_tokens});
   runtime_ = runner_->runtime();
   batcher_ = std::make_unique<Batcher>(BatchPolicy{.max_batch_size = batchable_ ? static_cast<std::size_t>(config_.max_batch_size) : 1,
                                                    .max_queue_delay = std::chrono::microseconds(config_.max_queue_delay_us),
@@ -278,6 +278,16 @@ void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call
     // The engine refused this request's values (an id beyond the vocabulary, ...): the client's to fix.
     calls.front()->answer(error_reply(dynamic_cast<const Error*>(&e) ? Outcome::bad_request : Outcome::failure, e.what()));
     return;
+  }
+  // Each request takes its rows of every output: an output whose first dimension is not the
+  // batch's rows (a model that reduces over the batch, ...) cannot be split, so each runs alone.
+  if (calls.size() > 1) {
+    std::int64_t total = 0;
+    for (const auto& c : calls) total += c->rows;
+    if (std::any_of(outputs.begin(), outputs.end(), [&](const Tensor& t) { return t.shape().empty() || t.shape()[0] != total; })) {
+      for (const auto& c : calls) run_calls(instance, {c});
+      return;
+    }
   }
   const auto compute = Clock::now() - start;
   if (metrics_) {

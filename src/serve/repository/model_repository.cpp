@@ -74,7 +74,7 @@ ModelConfig read_model_config(const fs::path& folder) {
   if (doc.is_discarded()) fail("{}: not valid JSON", file);
   if (!doc.is_object()) fail("{}: must be a JSON object", file);
   only_known_fields(doc, {"backend", "instances", "threads", "max_batch_size", "max_queue_delay_us", "max_queue_size",
-                          "default_timeout_ms", "text"}, file);
+                          "default_timeout_ms", "pack_tokens", "text"}, file);
   ModelConfig c;
   const auto backend = doc.find("backend");
   if (backend == doc.end() || !backend->is_string())
@@ -88,6 +88,10 @@ ModelConfig read_model_config(const fs::path& folder) {
   c.max_queue_delay_us = integer(doc, "max_queue_delay_us", 1000L, 0L, 10'000'000L, file);
   c.max_queue_size = integer(doc, "max_queue_size", 64, 1, 1'000'000, file);
   c.default_timeout_ms = integer(doc, "default_timeout_ms", 0L, 0L, 3'600'000L, file);
+  if (const auto pack = doc.find("pack_tokens"); pack != doc.end()) {
+    if (!pack->is_boolean()) fail("{}: \"pack_tokens\" must be true or false", file);
+    c.pack_tokens = pack->get<bool>();
+  }
   if (const auto text = doc.find("text"); text != doc.end()) c.text = read_text_config(*text, folder, file);
   return c;
 }

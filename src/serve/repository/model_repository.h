@@ -11,6 +11,7 @@
 //    "max_queue_delay_us": 1000,      how long the oldest queued request may wait for others
 //    "max_queue_size": 64,            queued requests at most; beyond, 503 with Retry-After
 //    "default_timeout_ms": 0,         a request's deadline when it gives none (0: none)
+//    "pack_tokens": true,             native: a text batch runs on its real tokens, not the padding
 //    "text": {"vocab": "vocab.txt",   a text model: a BYTES input "text", tokenized on the server
 //             "max_length": 512,      with this WordPiece vocabulary (relative to the model's
 //             "lowercase": true}}     folder)
@@ -39,6 +40,7 @@ struct ModelConfig {
   long max_queue_delay_us = 1000;
   int max_queue_size = 64;
   long default_timeout_ms = 0;
+  bool pack_tokens = true;
   std::optional<TextConfig> text;
 };
 
