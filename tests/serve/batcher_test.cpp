@@ -1,5 +1,6 @@
 // The request queue and dynamic batcher (serve/scheduling/batcher.h): full batches go at once,
-// partial ones when the oldest request has waited the delay since its arrival, batches keep to
+// partial ones when the oldest request has waited the delay since its arrival, queued requests
+// are spread over the instances, batches keep to
 // one key, the queue is bounded, deadlines fail queued requests while no instance is free, a
 // cancelled request leaves, and shutdown drains. Times are bounds on behaviour with wide margins,
 // not performance measurements.
@@ -48,6 +49,22 @@ TEST(Batcher, AFullBatchGoesAtOnce) {
   ASSERT_EQ(batch->size(), 3u);
   for (int i = 0; i < 3; ++i) EXPECT_EQ((*batch)[static_cast<std::size_t>(i)], rs[static_cast<std::size_t>(i)]);  // arrival order
   EXPECT_EQ(b.queued(), 1u);
+}
+
+TEST(Batcher, QueuedRequestsAreSpreadOverTheInstances) {
+  Batcher b({.max_batch_size = 8, .max_queue_delay = 0us, .max_queue_size = 10, .instances = 2});
+  std::vector<std::shared_ptr<TestRequest>> rs;
+  for (int i = 0; i < 5; ++i) {
+    rs.push_back(request());
+    ASSERT_EQ(b.enqueue(rs.back()), Admission::queued);
+  }
+  // 5 queued for 2 instances: 3, then 1 of the 2 left, then the last.
+  for (const std::size_t expected : {3u, 1u, 1u}) {
+    const auto batch = b.next_batch();
+    ASSERT_TRUE(batch);
+    EXPECT_EQ(batch->size(), expected);
+  }
+  EXPECT_EQ(b.queued(), 0u);
 }
 
 TEST(Batcher, APartialBatchGoesWhenTheOldestHasWaitedTheDelaySinceItsArrival) {

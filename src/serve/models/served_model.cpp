@@ -112,7 +112,8 @@ ServedModel::ServedModel(const RepositoryModel& model, const ModelVersion& versi
   runtime_ = runner_->runtime();
   batcher_ = std::make_unique<Batcher>(BatchPolicy{.max_batch_size = batchable_ ? static_cast<std::size_t>(config_.max_batch_size) : 1,
                                                    .max_queue_delay = std::chrono::microseconds(config_.max_queue_delay_us),
-                                                   .max_queue_size = static_cast<std::size_t>(config_.max_queue_size)});
+                                                   .max_queue_size = static_cast<std::size_t>(config_.max_queue_size),
+                                                   .instances = static_cast<std::size_t>(instances_)});
 }
 
 ServedModel::~ServedModel() { stop(); }

@@ -78,8 +78,10 @@ std::optional<std::vector<std::shared_ptr<QueuedRequest>>> Batcher::next_batch()
       work_.wait_until(lock, due);
       continue;
     }
+    const std::size_t instances = std::max<std::size_t>(1, policy_.instances);
+    const std::size_t take = std::min(policy_.max_batch_size, (same_key + instances - 1) / instances);
     std::vector<std::shared_ptr<QueuedRequest>> batch, expired;
-    for (auto it = queue_.begin(); it != queue_.end() && batch.size() < policy_.max_batch_size;) {
+    for (auto it = queue_.begin(); it != queue_.end() && batch.size() < take;) {
       if ((*it)->batch_key() != key) {
         ++it;
         continue;

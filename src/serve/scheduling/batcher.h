@@ -5,6 +5,11 @@
 //    shape; texts: one key, since the engine packs any lengths without padding), up to
 //    max_batch_size; it goes to an instance when it is full or when the oldest request has waited
 //    max_queue_delay since its *arrival* (not since an instance started polling);
+//  - queued requests are spread over the instances: a batch takes at most its key's queued
+//    requests / instances (rounded up), so that when they queue behind busy instances the next
+//    free one does not take them all (on a CPU a batch's run grows with its rows: one instance
+//    running two requests one after the other answers the first sooner, and another may take the
+//    second); under saturation the queue is long and batches are full;
 //  - deadlines are enforced at admission, while queued (a timer fails a request the moment its
 //    deadline passes, even when every instance is busy) and at dispatch: 504;
 //  - a cancelled request (its client left) leaves the queue at once;
@@ -53,6 +58,7 @@ struct BatchPolicy {
   std::size_t max_batch_size = 8;
   std::chrono::microseconds max_queue_delay{1000};
   std::size_t max_queue_size = 64;
+  std::size_t instances = 1;  // taking batches
 };
 
 enum class Admission { queued, queue_full, expired, shut_down };
