@@ -145,12 +145,13 @@ def metrics(server):
 
 def make_repository(root):
     """mm (versions 1 and 2, batching), mm_ort (ONNX Runtime), mixed (INT64, BOOL, FP16), text (BYTES);
-    scale and tokens (BYTES) answer exactly, one instance each, for the golden cases."""
+    scale and tokens (BYTES) answer exactly, one instance each, for the golden cases (scale without
+    batching: a fast model's requests run at once on the thread that read them)."""
     add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 4, "max_queue_delay_us": 2000}, versions=("1", "2"))
     add_model(root, "mm_ort", matmul_relu(), {"backend": "ort", "instances": 1})
     add_model(root, "mixed", mixed_types(), {"backend": "native"})
     add_model(root, "text", text_classifier(), {"backend": "native", "text": {"vocab": "vocab.txt"}})
-    add_model(root, "scale", scale(), {"backend": "native", "instances": 1})
+    add_model(root, "scale", scale(), {"backend": "native", "instances": 1, "max_batch_size": 1})  # runs at once
     add_model(root, "tokens", tokens(), {"backend": "native", "instances": 1, "text": {"vocab": "vocab.txt"}})
     for model in ("text", "tokens"):
         with open(os.path.join(root, model, "vocab.txt"), "w") as f:

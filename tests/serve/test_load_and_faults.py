@@ -33,22 +33,26 @@ SOAK_SECONDS = float(os.environ.get("CPUINFER_SOAK_SECONDS", "120"))
 
 
 def slow_model():
-    """Three 1024x1024 products with tanh: a millisecond or so a row, no batching."""
+    """48 products by one 512x512 matrix, each with tanh: milliseconds a row (not a model that runs
+    at once on the reading thread), in a file of 1 MB."""
     rng = np.random.default_rng(5)
-    nodes, inits, last = [], [], "x"
-    for k in range(3):
-        inits.append(nh.from_array((rng.standard_normal((1024, 1024)) / 32).astype(np.float32), f"w{k}"))
-        nodes += [h.make_node("MatMul", [last, f"w{k}"], [f"m{k}"]), h.make_node("Tanh", [f"m{k}"], [f"t{k}"])]
+    nodes, last = [], "x"
+    for k in range(48):
+        nodes += [h.make_node("MatMul", [last, "w"], [f"m{k}"]), h.make_node("Tanh", [f"m{k}"], [f"t{k}"])]
         last = f"t{k}"
     nodes.append(h.make_node("Identity", [last], ["y"]))
-    return h.make_graph(nodes, "slow", [h.make_tensor_value_info("x", T.FLOAT, ["N", 1024])],
-                        [h.make_tensor_value_info("y", T.FLOAT, ["N", 1024])], inits)
+    w = nh.from_array((rng.standard_normal((512, 512)) / 16).astype(np.float32), "w")
+    return h.make_graph(nodes, "slow", [h.make_tensor_value_info("x", T.FLOAT, ["N", 512])],
+                        [h.make_tensor_value_info("y", T.FLOAT, ["N", 512])], [w])
 
 
 @pytest.fixture(scope="module")
 def load_server():
     root = tempfile.mkdtemp(prefix="cpuinfer-load-test-")
     add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 8, "max_queue_delay_us": 500, "max_queue_size": 256})
+    # No batching: requests that find it idle run at once on the server's reading threads, the
+    # others on its instances' threads.
+    add_model(root, "mm1", matmul_relu(), {"backend": "native", "max_batch_size": 1, "max_queue_size": 256})
     add_model(root, "slow", slow_model(), {"backend": "native", "max_batch_size": 1, "max_queue_size": 4})
     add_model(root, "held", matmul_relu(), {"backend": "native", "max_batch_size": 64, "max_queue_delay_us": 10000000})
     add_model(root, "two_queued", matmul_relu(), {"backend": "native", "max_batch_size": 64, "max_queue_delay_us": 10000000, "max_queue_size": 2})
@@ -82,7 +86,7 @@ def test_under_load_no_answer_is_lost_or_wrong(load_server):
             body, headers = binary_request(x)
             with lock:
                 sent[0] += 1
-            r = session.post(f"{s.url}/v2/models/mm/infer", data=body, headers=headers, timeout=60)
+            r = session.post(f"{s.url}/v2/models/{'mm1' if i % 2 else 'mm'}/infer", data=body, headers=headers, timeout=60)
             if r.status_code != 200:
                 wrong.append(f"REST {r.status_code} {r.text[:80]}")
                 continue
@@ -101,7 +105,7 @@ def test_under_load_no_answer_is_lost_or_wrong(load_server):
                 x = rng.standard_normal((int(rng.integers(1, 4)), 8)).astype(np.float32)
                 with lock:
                     sent[0] += 1
-                r = stub.ModelInfer(pb.ModelInferRequest(model_name="mm", inputs=[
+                r = stub.ModelInfer(pb.ModelInferRequest(model_name="mm1" if i % 2 else "mm", inputs=[
                     pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=list(x.shape))], raw_input_contents=[x.tobytes()]),
                     timeout=60)
                 check(f"gRPC {seed}-{i}", x, np.frombuffer(r.raw_output_contents[0], np.float32).reshape(-1, 5))
@@ -130,15 +134,15 @@ def hey(url, body, *args):
 def test_twice_the_sustainable_rate_is_refused_quickly_and_accepted_requests_meet_their_deadline(load_server):
     s = load_server
     url = f"{s.url}/v2/models/slow/infer"
-    x = [0.01] * 1024
-    plain = json.dumps({"inputs": [{"name": "x", "shape": [1, 1024], "datatype": "FP32", "data": x}]}).encode()
+    x = [0.01] * 512
+    plain = json.dumps({"inputs": [{"name": "x", "shape": [1, 512], "datatype": "FP32", "data": x}]}).encode()
     # The sustainable rate: closed loop, as many clients as instances.
     rows = hey(url, plain, "-z", "3s", "-c", "2")
     assert rows and all(status == 200 for status, _ in rows)
     rate = len(rows) / 3
     # Twice that, open loop (hey's -q is per client), each request with a 300 ms deadline.
     deadline_s = 0.3
-    timed = json.dumps({"inputs": [{"name": "x", "shape": [1, 1024], "datatype": "FP32", "data": x}],
+    timed = json.dumps({"inputs": [{"name": "x", "shape": [1, 512], "datatype": "FP32", "data": x}],
                         "parameters": {"timeout": int(deadline_s * 1e6)}}).encode()
     clients = 16
     rows = hey(url, timed, "-z", "5s", "-c", str(clients), "-q", f"{2 * rate / clients:.2f}")

@@ -116,7 +116,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     in_flight_ = true;
     Respond respond = [self = shared_from_this(), pending](HttpResponse r) {
       if (pending->answered.exchange(true)) return;
-      net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+      // On the connection's strand already (an answer the handler gives at once) this writes
+      // inline; from another thread (an instance's) it is queued to the strand.
+      net::dispatch(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
     };
     try {
       pending->on_leave = state_.handler(std::move(request), respond);
@@ -207,6 +209,8 @@ void accept(HttpServer::State& state) {
   state.acceptor.async_accept(net::make_strand(state.ioc), [&state](beast::error_code ec, tcp::socket socket) {
     if (!state.accepting) return;
     if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // answers go out at once, not after an ACK
       std::make_shared<Connection>(std::move(socket), state)->start();
       return accept(state);
     }

@@ -109,6 +109,7 @@ ServedModel::ServedModel(const RepositoryModel& model, const ModelVersion& versi
     tokenizer_ = std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::from_file(config_.text->vocab, config_.text->lowercase));
   }
   runner_ = make_model_runner(version.file, {config_.backend, instances_, config_.threads, config_.pack_tokens});
+  busy_ = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(instances_));
   runtime_ = runner_->runtime();
   batcher_ = std::make_unique<Batcher>(BatchPolicy{.max_batch_size = batchable_ ? static_cast<std::size_t>(config_.max_batch_size) : 1,
                                                    .max_queue_delay = std::chrono::microseconds(config_.max_queue_delay_us),
@@ -137,7 +138,16 @@ std::vector<Tensor> ServedModel::warm_up_inputs() const {
 
 void ServedModel::start() {
   const std::vector<Tensor> warm = warm_up_inputs();
-  for (int i = 0; i < instances_; ++i) runner_->run(i, warm);
+  auto fastest = Clock::duration::max();
+  for (int i = 0; i < instances_; ++i)
+    for (int k = 0; k < 2; ++k) {  // the second run is the steady one
+      const auto begin = Clock::now();
+      runner_->run(i, warm);
+      fastest = std::min(fastest, Clock::now() - begin);
+    }
+  // Only where the batcher would send a lone request at once too: batching as configured stays.
+  const bool no_wait = !batchable_ || config_.max_batch_size == 1 || config_.max_queue_delay_us == 0;
+  run_at_once_ = no_wait && config_.threads == 1 && fastest < kRunAtOnce;
   for (int i = 0; i < instances_; ++i) threads_.emplace_back([this, i] { instance_loop(i); });
   ready_ = true;
 }
@@ -211,6 +221,7 @@ std::function<void()> ServedModel::infer(InferRequest request, std::optional<Clo
     call->answer(error_reply(Outcome::bad_request, e.what()));
     return {};
   }
+  if (run_at_once(call)) return {};
   // Requests of one batch key join; a model that cannot batch gives each request a key of its own.
   call->set_batch_key(batchable_ ? key : fmt::format("{}", static_cast<const void*>(call.get())));
   const Admission a = batcher_->enqueue(call);
@@ -229,15 +240,35 @@ std::function<void()> ServedModel::infer(InferRequest request, std::optional<Clo
 }
 
 void ServedModel::instance_loop(int instance) {
+  std::atomic<bool>& busy = busy_[static_cast<std::size_t>(instance)];
   while (auto batch = batcher_->next_batch()) {
     std::vector<std::shared_ptr<Call>> calls;
     for (auto& r : *batch) calls.push_back(std::static_pointer_cast<Call>(r));
-    try {
-      run_calls(instance, calls);
-    } catch (const std::exception& e) {  // out of memory making a response, ...: the batch is answered
-      for (const auto& c : calls) c->answer(error_reply(Outcome::failure, std::string("the server failed: ") + e.what()));
-    }
+    while (busy.exchange(true)) std::this_thread::yield();  // a request run at once holds it (briefly)
+    run_batch(instance, calls, false);
+    busy = false;
   }
+}
+
+void ServedModel::run_batch(int instance, const std::vector<std::shared_ptr<Call>>& calls, bool cores_held) {
+  try {
+    run_calls(instance, calls, cores_held);
+  } catch (const std::exception& e) {  // out of memory making a response, ...: the batch is answered
+    for (const auto& c : calls) c->answer(error_reply(Outcome::failure, std::string("the server failed: ") + e.what()));
+  }
+}
+
+bool ServedModel::run_at_once(const std::shared_ptr<Call>& call) {
+  if (!run_at_once_ || batcher_->queued() > 0 || (call->deadline() && *call->deadline() <= Clock::now())) return false;
+  for (int i = 0; i < instances_; ++i) {
+    std::atomic<bool>& busy = busy_[static_cast<std::size_t>(i)];
+    if (busy.exchange(true)) continue;
+    const bool cores = cores_.try_acquire(config_.threads);
+    if (cores) run_batch(i, {call}, true);
+    busy = false;
+    return cores;
+  }
+  return false;
 }
 
 std::vector<Tensor> ServedModel::batch_inputs(const std::vector<std::shared_ptr<Call>>& calls) const {
@@ -258,14 +289,13 @@ std::vector<Tensor> ServedModel::batch_inputs(const std::vector<std::shared_ptr<
   return inputs;
 }
 
-void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call>>& calls) {
+void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call>>& calls, bool cores_held) {
   const auto start = Clock::now();
   std::vector<Tensor> outputs;
   try {
-    const std::vector<Tensor> inputs = batch_inputs(calls);
-    cores_.acquire(config_.threads);
+    if (!cores_held) cores_.acquire(config_.threads);
     try {
-      outputs = runner_->run(instance, inputs);
+      outputs = runner_->run(instance, batch_inputs(calls));
     } catch (...) {
       cores_.release(config_.threads);
       throw;
@@ -273,7 +303,7 @@ void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call
     cores_.release(config_.threads);
   } catch (const std::exception& e) {
     if (calls.size() > 1) {  // find the culprit: each on its own
-      for (const auto& c : calls) run_calls(instance, {c});
+      for (const auto& c : calls) run_calls(instance, {c}, false);
       return;
     }
     // The engine refused this request's values (an id beyond the vocabulary, ...): the client's to fix.
@@ -286,7 +316,7 @@ void ServedModel::run_calls(int instance, const std::vector<std::shared_ptr<Call
     std::int64_t total = 0;
     for (const auto& c : calls) total += c->rows;
     if (std::any_of(outputs.begin(), outputs.end(), [&](const Tensor& t) { return t.shape().empty() || t.shape()[0] != total; })) {
-      for (const auto& c : calls) run_calls(instance, {c});
+      for (const auto& c : calls) run_calls(instance, {c}, false);
       return;
     }
   }

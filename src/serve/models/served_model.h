@@ -49,6 +49,12 @@ class CoreBudget {
     freed_.wait(lock, [&] { return free_ >= n; });
     free_ -= n;
   }
+  bool try_acquire(int n) {
+    const std::lock_guard lock(mutex_);
+    if (free_ < n) return false;
+    free_ -= n;
+    return true;
+  }
   void release(int n) {
     {
       const std::lock_guard lock(mutex_);
@@ -70,6 +76,13 @@ struct TensorMetadata {
 
 class ServedModel {
  public:
+  // A model whose run takes less than this (warm-up, 1 thread) and that does not wait to batch
+  // (max_batch_size 1 or max_queue_delay_us 0) runs a request that finds no queue and an idle
+  // instance at once, on the thread that read it: the batcher would send it at once too, and a
+  // handoff to an instance's thread and back costs more than the run (two thread wake-ups).
+  static constexpr auto kRunAtOnce = std::chrono::microseconds(500);
+
+
   // Loads the version's file on the config's backend with `instances` instances (each runs at
   // most `threads` intra-op threads). Throws cpuinfer::Error naming the file.
   ServedModel(const RepositoryModel& model, const ModelVersion& version, int instances, CoreBudget& cores,
@@ -101,7 +114,11 @@ class ServedModel {
  private:
   class Call;
   void instance_loop(int instance);
-  void run_calls(int instance, const std::vector<std::shared_ptr<Call>>& calls);
+  // Runs a batch on an instance this thread holds, answering every call whatever happens.
+  void run_batch(int instance, const std::vector<std::shared_ptr<Call>>& calls, bool cores_held);
+  void run_calls(int instance, const std::vector<std::shared_ptr<Call>>& calls, bool cores_held);
+  // Runs the call at once when kRunAtOnce allows and an instance and its cores are free.
+  bool run_at_once(const std::shared_ptr<Call>& call);
   std::vector<Tensor> batch_inputs(const std::vector<std::shared_ptr<Call>>& calls) const;
   std::vector<Tensor> warm_up_inputs() const;
 
@@ -117,6 +134,8 @@ class ServedModel {
   std::unique_ptr<ModelRunner> runner_;
   std::unique_ptr<Batcher> batcher_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<std::atomic<bool>[]> busy_;  // per instance: its session in use
+  bool run_at_once_ = false;
   std::atomic<bool> ready_{false};
   ModelMetrics* metrics_ = nullptr;
 };

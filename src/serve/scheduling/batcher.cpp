@@ -41,15 +41,20 @@ Batcher::~Batcher() {
 }
 
 Admission Batcher::enqueue(std::shared_ptr<QueuedRequest> request) {
+  bool sooner = false;  // than the timer's next wake-up: it must look again
   {
     const std::lock_guard lock(mutex_);
     if (shut_down_) return Admission::shut_down;
-    if (request->deadline() && *request->deadline() <= Clock::now()) return Admission::expired;
+    const auto deadline = request->deadline();
+    if (deadline && *deadline <= Clock::now()) return Admission::expired;
     if (queue_.size() >= policy_.max_queue_size) return Admission::queue_full;
     queue_.push_back(std::move(request));
+    sooner = deadline && (!timer_due_ || *deadline < *timer_due_);
   }
-  work_.notify_all();
-  timer_.notify_all();
+  // One instance is enough for one request; waking the timer (a thread switch on every request)
+  // only when this deadline comes first.
+  work_.notify_one();
+  if (sooner) timer_.notify_all();
   return Admission::queued;
 }
 
@@ -89,6 +94,7 @@ std::optional<std::vector<std::shared_ptr<QueuedRequest>>> Batcher::next_batch()
       ((*it)->deadline() && *(*it)->deadline() <= now ? expired : batch).push_back(std::move(*it));
       it = queue_.erase(it);
     }
+    if (!queue_.empty()) work_.notify_one();  // what is left is another instance's
     if (!expired.empty()) {
       lock.unlock();
       fail_expired(expired);
@@ -133,10 +139,10 @@ void Batcher::expire_loop() {
       lock.lock();
       continue;
     }
-    std::optional<Clock::time_point> earliest;
+    timer_due_.reset();
     for (const auto& r : queue_)
-      if (r->deadline() && (!earliest || *r->deadline() < *earliest)) earliest = r->deadline();
-    if (earliest) timer_.wait_until(lock, *earliest);
+      if (r->deadline() && (!timer_due_ || *r->deadline() < *timer_due_)) timer_due_ = r->deadline();
+    if (timer_due_) timer_.wait_until(lock, *timer_due_);
     else timer_.wait(lock);
   }
 }

@@ -93,6 +93,7 @@ class Batcher {
   std::condition_variable work_, timer_;
   std::deque<std::shared_ptr<QueuedRequest>> queue_;  // arrival order
   bool shut_down_ = false, stopping_timer_ = false;
+  std::optional<Clock::time_point> timer_due_;  // when the timer wakes next (none: on a new deadline)
   std::thread expirer_;
 };
 
