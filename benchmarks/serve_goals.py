@@ -5,14 +5,16 @@ the same run (one `cpuinfer serve` on 127.0.0.1 serving both; each figure measur
   - ResNet-101 f32 at saturation over binary REST (hey, 8 connections, 20 s, one image a request)
     over `cpuinfer bench`'s offline throughput at batch 8 (the study's protocol);
   - at 70% of that saturation, p99 latency over the single-request latency (one client, one
-    request at a time); the load is open loop with Poisson arrivals (seeded), as MLPerf's server
-    scenario sends it (hey's rate limit sends its connections' requests together, in bursts);
+    request at a time); the load is open loop (hey's rate limit sends its connections' requests
+    together, in bursts), with Poisson arrivals (seeded) as MLPerf's server scenario sends them,
+    beside what queueing alone costs at that load (an M/D/c queue, simulated), and evenly spaced;
   - BERT on review-length texts (IMDB's word-count distribution, sentences concatenated as bench's
     --text-lengths imdb does), one text a request from 32 clients for 20 s (queues that fill
     every batch): texts/s with token
     packing over the same server's native engine on padded batches (config pack_tokens false);
   - serving overhead: a tiny model's (MatMul [1, 8] x [8, 5], Relu; no batching delay) p50 latency
-    over REST and over gRPC, one request at a time (h2load's per-request log).
+    over REST and over gRPC, one request at a time (h2load's per-request log), beside the floor of
+    the machine's loopback and client: calls that run no model (GET /v2/health/ready, ServerLive).
 
 Every model runs the server's defaults (instances x 1 thread = the cores; max_batch_size 8,
 max_queue_delay_us 1000) but the tiny model (max_batch_size 1). The study's models carry seeded
@@ -120,14 +122,15 @@ def hey(url, body_file, header_length, *options):
     return sorted(float(r["response-time"]) for r in rows), rows
 
 
-def poisson_load(url, body, headers, rate, seconds, seed=7):
-    """Sorted latencies of requests sent at Poisson arrivals of `rate` a second for `seconds`, each
-    on its own (open loop: a slow answer does not delay the next request)."""
+def open_loop(url, body, headers, rate, seconds, poisson, seed=7):
+    """Sorted latencies of requests sent at `rate` a second for `seconds`, at Poisson arrivals or
+    evenly spaced, each on its own (open loop: a slow answer does not delay the next request)."""
     rng = random.Random(seed)
-    arrivals, t = [], rng.expovariate(rate)
+    gap = (lambda: rng.expovariate(rate)) if poisson else (lambda: 1 / rate)
+    arrivals, t = [], gap()
     while t < seconds:
         arrivals.append(t)
-        t += rng.expovariate(rate)
+        t += gap()
     latencies, lock = [], threading.Lock()
 
     def send():  # a connection of its own (a connect is ~0.1 ms beside the model's run)
@@ -146,6 +149,22 @@ def poisson_load(url, body, headers, rate, seconds, seed=7):
         threads[-1].start()
     [t.join() for t in threads]
     return sorted(latencies)
+
+
+def queueing_p99(rate, service_s, servers, n=200000, seed=1):
+    """p99 time in system over the service time of an M/D/c queue (Poisson arrivals, a constant
+    service time, c servers taking one request at a time, first come first served), simulated: what
+    queueing alone costs at this load, whatever the server."""
+    rng = random.Random(seed)
+    free = [0.0] * servers
+    t, times = 0.0, []
+    for _ in range(n):
+        t += rng.expovariate(rate)
+        k = min(range(servers), key=free.__getitem__)
+        free[k] = max(free[k], t) + service_s
+        times.append(free[k] - t)
+    times.sort()
+    return times[int(0.99 * n)] / service_s
 
 
 def percentile(sorted_values, q):
@@ -202,12 +221,12 @@ def text_throughput(url, texts, clients, seconds):
     return done[0] / (time.time() - start)
 
 
-def h2load_p50(url, body, headers, h1):
+def h2load_p50(url, body, headers, h1, method_get=False):
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(body)
     log = f.name + ".log"
     n = 2000 if QUICK else 10000
-    command = ["h2load", "-n", str(n), "-c", "1", "-m", "1", "-d", f.name, "--log-file", log]
+    command = ["h2load", "-n", str(n), "-c", "1", "-m", "1", "--log-file", log] + ([] if method_get else ["-d", f.name])
     for k, v in headers.items():
         command += ["-H", f"{k}: {v}"]
     subprocess.run(command + (["--h1"] if h1 else []) + [url], check=True, capture_output=True, text=True)
@@ -264,11 +283,15 @@ def main():
         times, _ = hey(url, f.name, head, "-n", "10" if QUICK else "30", "-c", "1")
         single[model] = times[len(times) // 2]
         rate = 0.7 * served[model]
-        times = poisson_load(url, body, {"Inference-Header-Content-Length": str(head), "Content-Type": "application/octet-stream"},
-                             rate, max(SECONDS, 30))
-        p99_70[model] = percentile(times, 0.99)
+        headers = {"Inference-Header-Content-Length": str(head), "Content-Type": "application/octet-stream"}
+        for arrivals in ("poisson", "even"):
+            times = open_loop(url, body, headers, rate, max(SECONDS, 30), arrivals == "poisson")
+            p99_70[f"{model}_{arrivals}"] = percentile(times, 0.99)
+        bound = queueing_p99(rate, int(instances[model]) / served[model], int(instances[model]))
         print(f"{model}: saturation {served[model]:.2f} images/s (8 connections); single request {single[model] * 1e3:.0f} ms; "
-              f"at 70% ({rate:.1f}/s) p99 {p99_70[model] * 1e3:.0f} ms = {p99_70[model] / single[model]:.2f}x single (goal <= 3x)")
+              f"at 70% ({rate:.1f}/s) p99 {p99_70[model + '_poisson'] * 1e3:.0f} ms = {p99_70[model + '_poisson'] / single[model]:.2f}x single "
+              f"with Poisson arrivals (queueing alone: {bound:.1f}x the service time), "
+              f"{p99_70[model + '_even'] * 1e3:.0f} ms = {p99_70[model + '_even'] / single[model]:.2f}x evenly spaced (goal <= 3x)")
     os.unlink(f.name)
 
     texts = review_texts(400)
@@ -288,6 +311,14 @@ def main():
                                                       {"content-type": "application/grpc", "te": "trailers"}, False)
         print(f"{model}: p50 REST {overhead[f'{model}_rest_p50_us']} us (goal <= 200), gRPC {overhead[f'{model}_grpc_p50_us']} us (goal <= 150); "
               "one request at a time (h2load)")
+    # The floor of this machine's loopback and client: calls that run no model, in the same run.
+    overhead["floor_rest_p50_us"] = h2load_p50(f"{server.url}/v2/health/ready", b"", {}, True, method_get=True)
+    overhead["floor_grpc_p50_us"] = h2load_p50(f"{server.grpc}/inference.GRPCInferenceService/ServerLive", b"\0\0\0\0\0",
+                                               {"content-type": "application/grpc", "te": "trailers"}, False)
+    print(f"floor (no model: GET /v2/health/ready, ServerLive): p50 REST {overhead['floor_rest_p50_us']} us, "
+          f"gRPC {overhead['floor_grpc_p50_us']} us; the tiny model's inference adds "
+          f"{overhead['tiny_rest_p50_us'] - overhead['floor_rest_p50_us']} us (REST), "
+          f"{overhead['tiny_grpc_p50_us'] - overhead['floor_grpc_p50_us']} us (gRPC)")
     if server.stop() != 0:
         sys.exit("the server did not exit 0 on SIGTERM")
 
