@@ -198,3 +198,15 @@ def test_the_calls_deadline_and_a_cancelled_call(tmp_path):
         channel.close()
     finally:
         assert s.stop() == 0
+
+
+def test_a_grpc_port_in_use_is_one_line(server, repo):
+    """gRPC shares a port by default (SO_REUSEPORT): a second server must refuse it instead."""
+    import subprocess
+    from oip_testing import BINARY
+    port = server.grpc_target.rsplit(":", 1)[1]
+    p = subprocess.run([BINARY, "serve", "--model-repository", repo, "--http-port", "0", "--grpc-port", port],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1
+    errors = [line for line in p.stderr.splitlines() if "level=info" not in line]
+    assert errors == [f"cpuinfer: error: gRPC: cannot listen on 127.0.0.1:{port} (in use, or not an address of this machine)"], p.stderr

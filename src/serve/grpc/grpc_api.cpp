@@ -2,7 +2,9 @@
 #include "serve/grpc/grpc_api.h"
 
 #include <fmt/format.h>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <limits>
@@ -188,6 +190,12 @@ class Service final : public inference::GRPCInferenceService::CallbackService {
   InferenceServer& server_;
 };
 
+// gRPC's own log lines go to spdlog at debug level: the server reports what matters itself, in
+// one line (a port in use is a cpuinfer::Error, not gRPC's multi-line dump before it).
+void grpc_log(gpr_log_func_args* args) {
+  if (auto logger = spdlog::default_logger_raw()) logger->debug("event=grpc_log file={}:{} message=\"{}\"", args->file, args->line, args->message);
+}
+
 }  // namespace
 
 struct GrpcServer::State {
@@ -199,6 +207,7 @@ struct GrpcServer::State {
 
 GrpcServer::GrpcServer(InferenceServer& server, const std::string& address, std::uint16_t port, std::size_t max_message_bytes)
     : state_(std::make_unique<State>(server)) {
+  gpr_set_log_function(grpc_log);
   grpc::ServerBuilder builder;
   int selected = 0;
   const std::string where = address.find(':') != std::string::npos ? fmt::format("[{}]:{}", address, port) : fmt::format("{}:{}", address, port);
@@ -206,6 +215,9 @@ GrpcServer::GrpcServer(InferenceServer& server, const std::string& address, std:
   builder.RegisterService(&state_->service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(max_message_bytes, std::numeric_limits<int>::max())));
   builder.SetMaxSendMessageSize(-1);
+  // gRPC sets SO_REUSEPORT by default: a second server on a port in use would share it silently
+  // (each getting part of the calls) instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   state_->server = builder.BuildAndStart();
   if (!state_->server || selected == 0) fail("gRPC: cannot listen on {} (in use, or not an address of this machine)", where);
   port_ = static_cast<std::uint16_t>(selected);
