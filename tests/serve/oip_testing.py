@@ -143,6 +143,15 @@ def metrics(server):
     return out
 
 
+
+def pending_after(server, model, count, seconds):
+    """The queued requests of the model's version 1 once they are `count`, or after `seconds`."""
+    key = ("cpuinfer_pending_requests", frozenset({("model", model), ("version", "1")}))
+    deadline = time.time() + seconds
+    while (n := metrics(server).get(key)) != count and time.time() < deadline:
+        time.sleep(0.02)
+    return n
+
 def make_repository(root):
     """mm (versions 1 and 2, batching), mm_ort (ONNX Runtime), mixed (INT64, BOOL, FP16), text (BYTES);
     scale and tokens (BYTES) answer exactly, one instance each, for the golden cases (scale without

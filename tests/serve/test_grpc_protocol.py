@@ -11,7 +11,7 @@ import grpc
 import numpy as np
 import pytest
 
-from oip_testing import RNG, W, Server, add_model, grpc_modules, matmul_relu, metrics, text_reference
+from oip_testing import RNG, W, Server, add_model, grpc_modules, matmul_relu, pending_after, text_reference
 
 pb, pb_grpc = grpc_modules()
 Input = pb.ModelInferRequest.InferInputTensor
@@ -176,7 +176,6 @@ def test_the_calls_deadline_and_a_cancelled_call(tmp_path):
     # A 10 s batching delay keeps a request queued.
     add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 64, "max_queue_delay_us": 10000000})
     s = Server(root)
-    pending = ("cpuinfer_pending_requests", frozenset({("model", "mm"), ("version", "1")}))
     try:
         channel = grpc.insecure_channel(s.grpc_target)
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
@@ -186,15 +185,9 @@ def test_the_calls_deadline_and_a_cancelled_call(tmp_path):
             stub.ModelInfer(request, timeout=0.3)
         assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and time.time() - start < 5
         future = stub.ModelInfer.future(request)
-        deadline = time.time() + 30
-        while metrics(s).get(pending) != 1 and time.time() < deadline:
-            time.sleep(0.02)
-        assert metrics(s).get(pending) == 1
+        assert pending_after(s, "mm", 1, 30) == 1
         future.cancel()
-        deadline = time.time() + 5
-        while metrics(s).get(pending) != 0 and time.time() < deadline:
-            time.sleep(0.02)
-        assert metrics(s).get(pending) == 0  # out of the queue at once, not after the 10 s delay
+        assert pending_after(s, "mm", 0, 5) == 0  # out of the queue at once, not after the 10 s delay
         channel.close()
     finally:
         assert s.stop() == 0

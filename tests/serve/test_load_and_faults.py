@@ -26,7 +26,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper as nh
 
-from oip_testing import W, Server, add_model, grpc_modules, matmul_relu, metrics
+from oip_testing import W, Server, add_model, grpc_modules, matmul_relu, pending_after
 
 pb, pb_grpc = grpc_modules()
 SOAK_SECONDS = float(os.environ.get("CPUINFER_SOAK_SECONDS", "120"))
@@ -161,7 +161,6 @@ def test_twice_the_sustainable_rate_is_refused_quickly_and_accepted_requests_mee
 
 def test_a_full_queue_says_when_to_retry_and_deadlines_hold_while_queued(load_server):
     s = load_server
-    pending = ("cpuinfer_pending_requests", frozenset({("model", "two_queued"), ("version", "1")}))
     x = {"name": "x", "shape": [1, 8], "datatype": "FP32", "data": [0.0] * 8}
     results = []
 
@@ -172,9 +171,7 @@ def test_a_full_queue_says_when_to_retry_and_deadlines_hold_while_queued(load_se
 
     threads = [threading.Thread(target=queued) for _ in range(2)]
     [t.start() for t in threads]
-    deadline = time.time() + 30
-    while metrics(s).get(pending) != 2 and time.time() < deadline:
-        time.sleep(0.02)
+    pending_after(s, "two_queued", 2, 30)
     start = time.time()
     r = requests.post(f"{s.url}/v2/models/two_queued/infer", json={"inputs": [x]}, timeout=60)
     assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
@@ -187,23 +184,16 @@ def test_a_full_queue_says_when_to_retry_and_deadlines_hold_while_queued(load_se
 
 def test_killed_clients_leave_no_queue_entry(load_server):
     s = load_server
-    pending = ("cpuinfer_pending_requests", frozenset({("model", "held"), ("version", "1")}))
     body = json.dumps({"inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "data": [0.0] * 8}]})
     clients = [subprocess.Popen(["curl", "-s", "-X", "POST", "--max-time", "60", "-d", body, f"{s.url}/v2/models/held/infer"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(6)]
     try:
-        deadline = time.time() + 30
-        while metrics(s).get(pending) != 6 and time.time() < deadline:
-            time.sleep(0.05)
-        assert metrics(s).get(pending) == 6
+        assert pending_after(s, "held", 6, 30) == 6
     finally:
         for c in clients:
             c.send_signal(signal.SIGKILL)
             c.wait()
-    deadline = time.time() + 5
-    while metrics(s).get(pending) != 0 and time.time() < deadline:
-        time.sleep(0.05)
-    assert metrics(s).get(pending) == 0, "killed clients' requests stayed queued"
+    assert pending_after(s, "held", 0, 5) == 0, "killed clients' requests stayed queued"
 
 
 def rss_bytes(pid):

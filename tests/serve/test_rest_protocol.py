@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import requests
 
-from oip_testing import BINARY, RNG, W, X1, Server, add_model, matmul_relu, metrics, save, text_reference
+from oip_testing import BINARY, RNG, W, X1, Server, add_model, matmul_relu, metrics, pending_after, save, text_reference
 
 
 def infer(server, model, body, **kw):
@@ -236,9 +236,7 @@ def test_sigterm_answers_every_queued_request_then_exits_0(tmp_path):
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
     [t.start() for t in threads]
-    deadline = time.time() + 30
-    while time.time() < deadline and metrics(s).get(("cpuinfer_pending_requests", frozenset({("model", "mm"), ("version", "1")}))) != 8:
-        time.sleep(0.02)
+    pending_after(s, "mm", 8, 30)
     s.process.send_signal(signal.SIGTERM)
     [t.join() for t in threads]
     assert s.wait() == 0
@@ -253,21 +251,14 @@ def test_a_client_that_leaves_takes_its_request_out_of_the_queue(tmp_path):
     root = str(tmp_path / "repo")
     add_model(root, "mm", matmul_relu(), {"backend": "native", "max_batch_size": 64, "max_queue_delay_us": 10000000})
     s = Server(root)
-    pending = ("cpuinfer_pending_requests", frozenset({("model", "mm"), ("version", "1")}))
     try:
         body = json.dumps({"inputs": [X1]}).encode()
         port = int(s.url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as c:
             c.sendall(b"POST /v2/models/mm/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-            deadline = time.time() + 30
-            while metrics(s).get(pending) != 1 and time.time() < deadline:
-                time.sleep(0.02)
-            assert metrics(s).get(pending) == 1
+            assert pending_after(s, "mm", 1, 30) == 1
         # Closed: the request leaves at once, not when its 10 s batching delay ends.
-        deadline = time.time() + 5
-        while metrics(s).get(pending) != 0 and time.time() < deadline:
-            time.sleep(0.02)
-        assert metrics(s).get(pending) == 0
+        assert pending_after(s, "mm", 0, 5) == 0
     finally:
         assert s.stop() == 0
 
