@@ -45,12 +45,16 @@ std::size_t checked_numel(const Shape& shape, std::size_t element_size, std::siz
 Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
 
 Tensor Tensor::borrowed(DType dtype, Shape shape, const void* data) {
+  return sharing(dtype, std::move(shape), std::shared_ptr<std::byte[]>(static_cast<std::byte*>(const_cast<void*>(data)), [](std::byte*) {}));
+}
+
+Tensor Tensor::sharing(DType dtype, Shape shape, std::shared_ptr<std::byte[]> data) {
   Tensor t;
   t.numel_ = checked_numel(shape, dtype_size(dtype));
   if (!data && t.numel_ > 0) fail("a tensor of shape {} with no data", shape_string(shape));
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
-  t.data_ = std::shared_ptr<std::byte[]>(static_cast<std::byte*>(const_cast<void*>(data)), [](std::byte*) {});
+  t.data_ = std::move(data);
   return t;
 }
 

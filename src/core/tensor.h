@@ -37,6 +37,10 @@ class Tensor {
   // is in use; nothing writes through it (an engine session never overwrites its inputs). Any
   // alignment. Throws cpuinfer::Error for a bad shape, or null data with elements.
   static Tensor borrowed(DType dtype, Shape shape, const void* data);
+  // A view that keeps its memory alive by sharing the owner's reference: `data` may point into a
+  // larger block (an aliasing shared_ptr, e.g. a tensor inside a request's body). Any alignment;
+  // nothing writes through it. Throws as borrowed does.
+  static Tensor sharing(DType dtype, Shape shape, std::shared_ptr<std::byte[]> data);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "serve/http/request_body.h"
 #include "serve/protocol/infer_message.h"
 
 namespace cpuinfer::serve {
@@ -84,6 +85,51 @@ TEST(InferMessage, BinaryInputsFollowTheJsonInTheirOrder) {
   EXPECT_EQ(r.inputs[2].values.values<bool>()[0], true);
   EXPECT_EQ(r.inputs[2].values.values<bool>()[1], false);
   EXPECT_EQ(r.inputs[3].bytes, (std::vector<std::string>{"hello", ""}));
+}
+
+TEST(InferMessage, AlignedBinaryInputsStayInTheBodyTheOthersAreCopied) {
+  // x (64 bytes) lies on the boundary the body is laid out for; y follows it on the next
+  // boundary; z, after 4 bytes of w, does not.
+  const std::string header = R"({"inputs": [
+      {"name": "x", "shape": [16], "datatype": "FP32", "parameters": {"binary_data_size": 64}},
+      {"name": "y", "shape": [2], "datatype": "INT64", "parameters": {"binary_data_size": 16}},
+      {"name": "w", "shape": [1], "datatype": "INT32", "parameters": {"binary_data_size": 4}},
+      {"name": "z", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 4}}]})";
+  std::string blob(64 + 16 + 4 + 4, '\0');
+  for (std::size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i % 7);
+  InferRequest r;
+  std::weak_ptr<std::byte[]> block;
+  {
+    const RequestBody body(header + blob, header.size());
+    block = body.block();
+    const char* binary = body.view().data() + header.size();
+    ASSERT_EQ(reinterpret_cast<std::uintptr_t>(binary) % 64, 0u);
+    r = parse_infer_request(body.view(), header.size(), kNoLimit, body.block());
+    EXPECT_EQ(r.inputs[0].values.data(), static_cast<const void*>(binary));
+    EXPECT_EQ(r.inputs[1].values.data(), static_cast<const void*>(binary + 64));
+    EXPECT_NE(r.inputs[3].values.data(), static_cast<const void*>(binary + 84));
+  }
+  EXPECT_FALSE(block.expired()) << "the tensors viewing the body keep it alive";
+  for (std::size_t i = 0; i < 4; ++i) {
+    const std::size_t at = std::vector<std::size_t>{0, 64, 80, 84}[i];
+    EXPECT_EQ(std::memcmp(r.inputs[i].values.data(), blob.data() + at, r.inputs[i].values.nbytes()), 0) << r.inputs[i].name;
+  }
+  r = {};
+  EXPECT_TRUE(block.expired());
+}
+
+TEST(InferMessage, ARequestBodyKeepsItsLayoutAsItGrows) {
+  RequestBody body;
+  body.reserve(3, 5);
+  std::string sent;
+  for (int i = 0; i < 300; ++i) {
+    const std::string piece(static_cast<std::size_t>(i % 13), static_cast<char>('a' + i % 26));
+    body.append(piece.data(), piece.size());
+    sent += piece;
+    ASSERT_EQ(reinterpret_cast<std::uintptr_t>(body.view().data() + 5) % 64, 0u);
+  }
+  EXPECT_EQ(body.view(), sent);
+  EXPECT_EQ(RequestBody().view(), "");
 }
 
 TEST(InferMessage, EveryWayABodyIsWrongIsOneLineNamingIt) {

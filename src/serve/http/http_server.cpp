@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 
 #include "core/error.h"
 
@@ -49,6 +50,46 @@ std::string error_json(const std::string& message) {
   return "{\"error\": \"" + escaped + "\"}";
 }
 
+// Beast's Body for a RequestBody: the parser puts the bytes it reads straight into the aligned
+// block, laid out by the limits' aligned_after_header once the header is known.
+struct AlignedBody {
+  struct value_type {
+    RequestBody body;
+    const std::string* aligned_after_header = nullptr;
+  };
+  class reader {
+   public:
+    // Made with the parser, before the header is read: the layout is chosen in init().
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>& h, value_type& b) : fields_(h), value_(b) {}
+    // A Content-Length over the limit was refused before this (Beast checks it with the header).
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      ec = {};
+      std::size_t aligned_at = 0;
+      if (value_.aligned_after_header && !value_.aligned_after_header->empty()) {
+        const auto v = fields_[*value_.aligned_after_header];
+        if (std::from_chars(v.data(), v.data() + v.size(), aligned_at).ec != std::errc{}) aligned_at = 0;
+      }
+      value_.body.reserve(length ? static_cast<std::size_t>(*length) : 0, aligned_at);
+    }
+    template <class Buffers>
+    std::size_t put(const Buffers& buffers, beast::error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        value_.body.append(b.data(), b.size());
+        n += b.size();
+      }
+      return n;
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    const http::fields& fields_;
+    value_type& value_;
+  };
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, HttpServer::State& state) : stream_(std::move(socket)), state_(state) {}
@@ -66,6 +107,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void read() {
     parser_.emplace();
+    parser_->get().body().aligned_after_header = &state_.limits.aligned_after_header;
     parser_->body_limit(state_.limits.max_body_bytes);
     parser_->header_limit(64 * 1024);
     stream_.expires_after(std::chrono::seconds(state_.limits.read_timeout_s));
@@ -110,7 +152,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       request.headers[name] = std::string(field.value());
     }
-    request.body = std::move(message.body());
+    request.body = std::move(message.body().body);
     auto pending = std::make_shared<Pending>();
     ++state_.in_flight;
     in_flight_ = true;
@@ -200,7 +242,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   HttpServer::State& state_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<AlignedBody>> parser_;
   std::vector<char> discard_;
   bool keep_alive_ = true, in_flight_ = false;
 };

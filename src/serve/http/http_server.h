@@ -13,13 +13,15 @@
 #include <thread>
 #include <vector>
 
+#include "serve/http/request_body.h"
+
 namespace cpuinfer::serve {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // "/v2/models/m/infer?x=1"
   std::map<std::string, std::string> headers;  // names in lower case
-  std::string body;
+  RequestBody body;
 };
 
 struct HttpResponse {
@@ -37,6 +39,10 @@ using HttpHandler = std::function<std::function<void()>(HttpRequest, Respond)>;
 struct HttpLimits {
   std::size_t max_body_bytes = std::size_t{64} << 20;
   std::uint32_t read_timeout_s = 60;  // a request's header and body must arrive within this
+  // A header (lower case) whose value, a byte count, is where the body's aligned part begins: the
+  // binary tensor extension's inference-header-content-length. Empty, absent or not a count: the
+  // body's first byte is aligned.
+  std::string aligned_after_header;
 };
 
 class HttpServer {

@@ -140,11 +140,11 @@ std::function<void()> RestApi::infer(ServedModel& model, HttpRequest& request, R
   std::optional<std::int64_t> timeout_us;
   try {
     std::optional<std::size_t> json_length;
-    if (const auto h = request.headers.find("inference-header-content-length"); h != request.headers.end())
+    if (const auto h = request.headers.find(kJsonLengthHeader); h != request.headers.end())
       json_length = header_count<std::size_t>(h->second, "Inference-Header-Content-Length", false);
     if (const auto h = request.headers.find("timeout"); h != request.headers.end())
       timeout_us = header_count<std::int64_t>(h->second, "Timeout", true);
-    parsed = parse_infer_request(request.body, json_length, server_.max_tensor_bytes());
+    parsed = parse_infer_request(request.body.view(), json_length, server_.max_tensor_bytes(), request.body.block());
   } catch (const Error& e) {
     if (model.metrics()) model.metrics()->answered(Outcome::bad_request, std::chrono::duration<double>(Clock::now() - arrival).count());
     respond(error_response(400, e.what()));

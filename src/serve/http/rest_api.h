@@ -21,6 +21,10 @@ namespace cpuinfer::serve {
 
 class InferenceServer;
 
+// The binary tensor extension's header: the JSON's length, the binary tensors after it. The HTTP
+// server puts them on a 64-byte boundary (HttpLimits::aligned_after_header).
+inline constexpr char kJsonLengthHeader[] = "inference-header-content-length";
+
 // The HTTP status of a request's outcome.
 int http_status(Outcome outcome);
 

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <utility>
 
+#include "core/aligned_storage.h"
 #include "core/error.h"
 
 namespace cpuinfer::serve {
@@ -122,7 +124,8 @@ void read_binary_bytes(WireTensor& t, std::string_view blob, std::size_t count) 
   if (at != blob.size()) fail("{}: its {} bytes of binary data hold {} bytes beyond its {} elements", what(t), blob.size(), blob.size() - at, count);
 }
 
-WireTensor parse_input(const json& in, std::size_t index, std::string_view& binary, std::size_t max_tensor_bytes) {
+WireTensor parse_input(const json& in, std::size_t index, std::string_view& binary, std::size_t max_tensor_bytes,
+                       const std::shared_ptr<std::byte[]>& owner) {
   if (!in.is_object()) fail("inputs[{}] must be an object", index);
   WireTensor t;
   t.name = string_field(in, "name", fmt::format("inputs[{}]", index));
@@ -150,7 +153,7 @@ WireTensor parse_input(const json& in, std::size_t index, std::string_view& bina
   if (*size < 0) fail("{}: binary_data_size {} is negative", what(t), *size);
   const auto n = static_cast<std::size_t>(*size);
   if (n > binary.size()) fail("{}: binary_data_size {} exceeds the {} bytes of binary data left in the body", what(t), n, binary.size());
-  read_binary_data(t, binary.substr(0, n), count);
+  read_binary_data(t, binary.substr(0, n), count, owner);
   binary.remove_prefix(n);
   return t;
 }
@@ -187,7 +190,7 @@ std::size_t wire_element_count(const WireTensor& t, std::size_t max_tensor_bytes
   }
 }
 
-void read_binary_data(WireTensor& t, std::string_view blob, std::size_t count) {
+void read_binary_data(WireTensor& t, std::string_view blob, std::size_t count, const std::shared_ptr<std::byte[]>& owner) {
   if (t.is_bytes()) return read_binary_bytes(t, blob, count);
   const DType dtype = *datatype_dtype(t.datatype);
   if (blob.size() != count * dtype_size(dtype))
@@ -195,6 +198,11 @@ void read_binary_data(WireTensor& t, std::string_view blob, std::size_t count) {
   if (dtype == DType::boolean)
     for (std::size_t i = 0; i < blob.size(); ++i)
       if (static_cast<unsigned char>(blob[i]) > 1) fail("{}: BOOL element {} is byte {}, not 0 or 1", what(t), i, static_cast<int>(static_cast<unsigned char>(blob[i])));
+  auto* at = reinterpret_cast<std::byte*>(const_cast<char*>(blob.data()));
+  if (owner && !blob.empty() && reinterpret_cast<std::uintptr_t>(at) % kStorageAlignment == 0) {
+    t.values = Tensor::sharing(dtype, t.shape, std::shared_ptr<std::byte[]>(owner, at));
+    return;
+  }
   t.values = Tensor::uninitialized(dtype, t.shape);
   if (!blob.empty()) std::memcpy(t.values.data(), blob.data(), blob.size());
 }
@@ -223,7 +231,8 @@ std::optional<DType> datatype_dtype(std::string_view name) {
   return std::nullopt;
 }
 
-InferRequest parse_infer_request(std::string_view body, std::optional<std::size_t> json_length, std::size_t max_tensor_bytes) {
+InferRequest parse_infer_request(std::string_view body, std::optional<std::size_t> json_length, std::size_t max_tensor_bytes,
+                                 const std::shared_ptr<std::byte[]>& owner) {
   if (json_length && *json_length > body.size())
     fail("Inference-Header-Content-Length {} exceeds the body's {} bytes", *json_length, body.size());
   const std::string_view header = json_length ? body.substr(0, *json_length) : body;
@@ -248,7 +257,7 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
   const auto inputs = doc.find("inputs");
   if (inputs == doc.end() || !inputs->is_array() || inputs->empty()) fail("'inputs' must be a non-empty array");
   for (std::size_t i = 0; i < inputs->size(); ++i) {
-    r.inputs.push_back(parse_input((*inputs)[i], i, binary, max_tensor_bytes));
+    r.inputs.push_back(parse_input((*inputs)[i], i, binary, max_tensor_bytes, owner));
     for (std::size_t k = 0; k + 1 < r.inputs.size(); ++k)
       if (r.inputs[k].name == r.inputs.back().name) fail("input '{}' is given twice", r.inputs.back().name);
   }

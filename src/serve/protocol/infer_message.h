@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,15 +56,18 @@ std::optional<DType> datatype_dtype(std::string_view name);
 std::size_t wire_element_count(const WireTensor& t, std::size_t max_tensor_bytes);
 // A tensor's `count` elements from their binary form (the binary extension's, gRPC's raw contents):
 // little-endian, row-major, BOOL one byte 0 or 1, BYTES each a 4-byte little-endian length and the
-// bytes. A size that does not match is refused naming the tensor.
-void read_binary_data(WireTensor& t, std::string_view blob, std::size_t count);
+// bytes. A size that does not match is refused naming the tensor. With `owner`, the block holding
+// `blob`, numbers on a 64-byte boundary are used where they lie (the tensor shares the block);
+// otherwise they are copied.
+void read_binary_data(WireTensor& t, std::string_view blob, std::size_t count, const std::shared_ptr<std::byte[]>& owner = {});
 // Appends a tensor's data in that binary form.
 void append_binary_data(const WireTensor& t, std::string& out);
 
 // Parses a request body. json_length: the Inference-Header-Content-Length header (nullopt: the
 // whole body is JSON). A tensor beyond max_tensor_bytes is refused before its memory is taken.
+// owner: the block holding `body`, if binary inputs may stay where they lie (read_binary_data).
 InferRequest parse_infer_request(std::string_view body, std::optional<std::size_t> json_length,
-                                 std::size_t max_tensor_bytes);
+                                 std::size_t max_tensor_bytes, const std::shared_ptr<std::byte[]>& owner = {});
 
 struct InferResponse {
   std::string model_name, model_version;

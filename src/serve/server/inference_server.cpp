@@ -48,7 +48,7 @@ InferenceServer::InferenceServer(std::vector<RepositoryModel> repository, const 
     }
   }
   http_ = std::make_unique<HttpServer>(options.host, options.http_port, options.http_threads,
-                                       HttpLimits{.max_body_bytes = options.max_body_bytes}, rest_handler(*this));
+                                       HttpLimits{.max_body_bytes = options.max_body_bytes, .aligned_after_header = kJsonLengthHeader}, rest_handler(*this));
   grpc_ = std::make_unique<GrpcServer>(*this, options.host, options.grpc_port, options.max_body_bytes);
 }
 
