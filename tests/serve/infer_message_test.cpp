@@ -192,14 +192,14 @@ TEST(InferMessage, ResponsesInJsonAndBinary) {
   r.outputs = {y, s};
 
   r.binary = {false, false};
-  const ResponseBody j = write_infer_response(r);
+  const EncodedBody j = write_infer_response(r);
   EXPECT_EQ(j.json_length, std::nullopt);
   EXPECT_EQ(nlohmann::json::parse(j.body), nlohmann::json::parse(R"({"model_name": "m", "model_version": "1", "id": "7",
     "parameters": {"batch_size": 2}, "outputs": [{"name": "y", "datatype": "FP32", "shape": [3], "data": [1.5, null, null]},
     {"name": "s", "datatype": "BYTES", "shape": [2], "data": ["ab", "c"]}]})"));
 
   r.binary = {true, true};
-  const ResponseBody b = write_infer_response(r);
+  const EncodedBody b = write_infer_response(r);
   ASSERT_TRUE(b.json_length);
   const auto header = nlohmann::json::parse(b.body.substr(0, *b.json_length));
   EXPECT_EQ(header["outputs"][0]["parameters"]["binary_data_size"], 12);

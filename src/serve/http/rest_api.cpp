@@ -28,7 +28,7 @@ HttpResponse to_http(Reply r) {
     if (r.outcome == Outcome::queue_full) h.headers.emplace_back("Retry-After", "1");
     return h;
   }
-  ResponseBody body = write_infer_response(r.response);
+  EncodedBody body = write_infer_response(r.response);
   HttpResponse h{200, "application/json", {}, std::move(body.body)};
   if (body.json_length) {
     h.content_type = "application/octet-stream";

@@ -140,4 +140,49 @@ void write_grpc_response(const InferResponse& response, inference::ModelInferRes
   }
 }
 
+void write_grpc_request(const InferRequest& request, const std::string& model, const std::string& version,
+                        inference::ModelInferRequest& out) {
+  out.set_model_name(model);
+  out.set_model_version(version);
+  if (request.id) out.set_id(*request.id);
+  write_parameters(request.parameters, *out.mutable_parameters());
+  for (const WireTensor& t : request.inputs) {
+    auto* in = out.add_inputs();
+    in->set_name(t.name);
+    in->set_datatype(t.datatype);
+    for (const std::int64_t d : t.shape) in->add_shape(d);
+    append_binary_data(t, *out.add_raw_input_contents());
+  }
+  for (const RequestedOutput& o : request.outputs) out.add_outputs()->set_name(o.name);
+}
+
+InferResponse read_grpc_response(const inference::ModelInferResponse& response, std::size_t max_tensor_bytes) {
+  InferResponse r;
+  r.model_name = response.model_name();
+  r.model_version = response.model_version();
+  if (!response.id().empty()) r.id = response.id();
+  r.parameters = read_parameters(response.parameters(), "the response");
+  const bool raw = response.raw_output_contents_size() > 0;
+  if (raw && response.raw_output_contents_size() != response.outputs_size())
+    fail("the response's raw_output_contents has {} entries for {} outputs", response.raw_output_contents_size(), response.outputs_size());
+  for (int i = 0; i < response.outputs_size(); ++i) {
+    const auto& o = response.outputs(i);
+    WireTensor t;
+    t.role = "output";
+    t.name = o.name();
+    t.datatype = o.datatype();
+    if (!datatype_dtype(t.datatype) && !t.is_bytes()) fail("output '{}': unknown datatype '{}'", t.name, t.datatype);
+    for (const std::int64_t d : o.shape()) {
+      if (d < 0) fail("output '{}': shape [{}] has a dimension that is not a size", t.name, fmt::join(o.shape(), ","));
+      t.shape.push_back(d);
+    }
+    const std::size_t count = wire_element_count(t, max_tensor_bytes);
+    if (raw) read_binary_data(t, response.raw_output_contents(i), count);
+    else read_contents(t, o.contents(), count);
+    r.outputs.push_back(std::move(t));
+    r.binary.push_back(raw);
+  }
+  return r;
+}
+
 }  // namespace cpuinfer::serve

@@ -16,4 +16,10 @@ namespace cpuinfer::serve {
 InferRequest read_grpc_request(const inference::ModelInferRequest& request, std::size_t max_tensor_bytes);
 void write_grpc_response(const InferResponse& response, inference::ModelInferResponse& out);
 
+// The client's side (cpuinfer loadgen): a request with every input in raw_input_contents, and a
+// response read back (raw_output_contents, or each output's contents).
+void write_grpc_request(const InferRequest& request, const std::string& model, const std::string& version,
+                        inference::ModelInferRequest& out);
+InferResponse read_grpc_response(const inference::ModelInferResponse& response, std::size_t max_tensor_bytes);
+
 }  // namespace cpuinfer::serve

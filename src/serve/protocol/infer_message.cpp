@@ -28,7 +28,7 @@ constexpr std::array<std::pair<DType, const char*>, 13> kDatatypes = {{
     {DType::i64, "INT64"}, {DType::f16, "FP16"}, {DType::bf16, "BF16"}, {DType::f32, "FP32"}, {DType::f64, "FP64"},
 }};
 
-std::string what(const WireTensor& t) { return fmt::format("input '{}'", t.name); }
+std::string what(const WireTensor& t) { return fmt::format("{} '{}'", t.role, t.name); }
 
 // A parameters object's value of `key`, of the JSON type `is` checks, or nullopt when absent.
 template <typename T, typename Is>
@@ -124,11 +124,13 @@ void read_binary_bytes(WireTensor& t, std::string_view blob, std::size_t count) 
   if (at != blob.size()) fail("{}: its {} bytes of binary data hold {} bytes beyond its {} elements", what(t), blob.size(), blob.size() - at, count);
 }
 
-WireTensor parse_input(const json& in, std::size_t index, std::string_view& binary, std::size_t max_tensor_bytes,
-                       const std::shared_ptr<std::byte[]>& owner) {
-  if (!in.is_object()) fail("inputs[{}] must be an object", index);
+// An input of a request or an output of a response (`role`).
+WireTensor parse_tensor(const json& in, const char* role, std::size_t index, std::string_view& binary, std::size_t max_tensor_bytes,
+                        const std::shared_ptr<std::byte[]>& owner) {
+  if (!in.is_object()) fail("{}s[{}] must be an object", role, index);
   WireTensor t;
-  t.name = string_field(in, "name", fmt::format("inputs[{}]", index));
+  t.role = role;
+  t.name = string_field(in, "name", fmt::format("{}s[{}]", role, index));
   t.datatype = string_field(in, "datatype", what(t));
   const auto dtype = datatype_dtype(t.datatype);
   if (!dtype && !t.is_bytes())
@@ -257,7 +259,7 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
   const auto inputs = doc.find("inputs");
   if (inputs == doc.end() || !inputs->is_array() || inputs->empty()) fail("'inputs' must be a non-empty array");
   for (std::size_t i = 0; i < inputs->size(); ++i) {
-    r.inputs.push_back(parse_input((*inputs)[i], i, binary, max_tensor_bytes, owner));
+    r.inputs.push_back(parse_tensor((*inputs)[i], "input", i, binary, max_tensor_bytes, owner));
     for (std::size_t k = 0; k + 1 < r.inputs.size(); ++k)
       if (r.inputs[k].name == r.inputs.back().name) fail("input '{}' is given twice", r.inputs.back().name);
   }
@@ -278,7 +280,7 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
   return r;
 }
 
-ResponseBody write_infer_response(const InferResponse& response) {
+EncodedBody write_infer_response(const InferResponse& response) {
   json doc = json::object();
   doc["model_name"] = response.model_name;
   if (!response.model_version.empty()) doc["model_version"] = response.model_version;
@@ -298,12 +300,65 @@ ResponseBody write_infer_response(const InferResponse& response) {
     }
     doc["outputs"].push_back(std::move(o));
   }
-  ResponseBody r;
+  EncodedBody r;
   r.body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
   if (!blob.empty() || std::any_of(response.binary.begin(), response.binary.end(), [](bool b) { return b; })) {
     r.json_length = r.body.size();
     r.body += blob;
   }
+  return r;
+}
+
+EncodedBody write_infer_request(const InferRequest& request) {
+  json doc = json::object();
+  if (request.id) doc["id"] = *request.id;
+  json parameters = request.parameters;
+  if (request.outputs.empty()) parameters["binary_data_output"] = true;
+  doc["parameters"] = std::move(parameters);
+  doc["inputs"] = json::array();
+  std::string blob;
+  for (const WireTensor& t : request.inputs) {
+    const std::size_t before = blob.size();
+    append_binary_data(t, blob);
+    doc["inputs"].push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}, {"parameters", {{"binary_data_size", blob.size() - before}}}});
+  }
+  if (!request.outputs.empty()) {
+    doc["outputs"] = json::array();
+    for (const RequestedOutput& o : request.outputs) {
+      json out = {{"name", o.name}};
+      if (o.binary) out["parameters"] = {{"binary_data", *o.binary}};
+      doc["outputs"].push_back(std::move(out));
+    }
+  }
+  EncodedBody r;
+  r.body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.json_length = r.body.size();
+  r.body += blob;
+  return r;
+}
+
+InferResponse parse_infer_response(std::string_view body, std::optional<std::size_t> json_length, std::size_t max_tensor_bytes) {
+  if (json_length && *json_length > body.size())
+    fail("the response's Inference-Header-Content-Length {} exceeds its {} bytes", *json_length, body.size());
+  const std::string_view header = json_length ? body.substr(0, *json_length) : body;
+  std::string_view binary = json_length ? body.substr(*json_length) : std::string_view{};
+  const json doc = json::parse(header, [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxJsonDepth) fail("the response's JSON nests deeper than {} levels", kMaxJsonDepth);
+    return true;
+  }, false);
+  if (doc.is_discarded() || !doc.is_object()) fail("the response is not a JSON object");
+  InferResponse r;
+  if (const auto name = doc.find("model_name"); name != doc.end() && name->is_string()) r.model_name = name->get<std::string>();
+  if (const auto version = doc.find("model_version"); version != doc.end() && version->is_string()) r.model_version = version->get<std::string>();
+  if (const auto id = doc.find("id"); id != doc.end() && id->is_string()) r.id = id->get<std::string>();
+  r.parameters = parameters_of(doc, "the response");
+  const auto outputs = doc.find("outputs");
+  if (outputs == doc.end() || !outputs->is_array()) fail("the response has no 'outputs' array");
+  for (std::size_t i = 0; i < outputs->size(); ++i) {
+    r.outputs.push_back(parse_tensor((*outputs)[i], "output", i, binary, max_tensor_bytes, {}));
+    r.binary.push_back((*outputs)[i].contains("parameters") && (*outputs)[i]["parameters"].contains("binary_data_size"));
+  }
+  if (!binary.empty()) fail("the response has {} bytes after its outputs' binary data", binary.size());
   return r;
 }
 

@@ -32,6 +32,7 @@ struct WireTensor {
   Shape shape;
   Tensor values;                   // not BYTES
   std::vector<std::string> bytes;  // BYTES, row-major
+  const char* role = "input";      // "input" or "output": how errors name it
   bool is_bytes() const { return datatype == "BYTES"; }
 };
 
@@ -77,13 +78,19 @@ struct InferResponse {
   std::vector<bool> binary;  // per output: its data as binary after the JSON
 };
 
-struct ResponseBody {
+struct EncodedBody {
   std::string body;
   std::optional<std::size_t> json_length;  // the Inference-Header-Content-Length, when binary follows
 };
 
 // In JSON data, a float NaN or infinity is written as null (JSON has no such numbers); binary
 // data carries every value exactly.
-ResponseBody write_infer_response(const InferResponse& response);
+EncodedBody write_infer_response(const InferResponse& response);
+
+// The client's side (cpuinfer loadgen): a request with every input in binary and outputs asked
+// for in binary (or only those of request.outputs, each as its `binary` says), and a response
+// read back, its outputs in JSON or binary. A response's errors name the output and the server.
+EncodedBody write_infer_request(const InferRequest& request);
+InferResponse parse_infer_response(std::string_view body, std::optional<std::size_t> json_length, std::size_t max_tensor_bytes);
 
 }  // namespace cpuinfer::serve
