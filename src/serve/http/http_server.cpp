@@ -90,9 +90,13 @@ struct AlignedBody {
   };
 };
 
+constexpr std::size_t kReadBytes = 64 * 1024;
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, HttpServer::State& state) : stream_(std::move(socket)), state_(state) {}
+  // Beast reads at most the buffer's free capacity (at least 512 bytes) at a time: without room
+  // reserved, a 600 KB body took 1,200 reads and 6.5 ms on loopback; with 64 KiB, 10 reads.
+  Connection(tcp::socket socket, HttpServer::State& state) : stream_(std::move(socket)), state_(state) { buffer_.reserve(kReadBytes); }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
