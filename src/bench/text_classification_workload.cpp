@@ -97,6 +97,13 @@ class TextClassificationWorkload final : public Workload {
             {"padding_fraction", computed ? 1.0 - static_cast<double>(real) / static_cast<double>(computed) : 0.0}};
   }
 
+  PlannedBatch batch_of(std::vector<std::size_t> samples) const override {
+    PlannedBatch b{std::move(samples), 0};
+    for (std::size_t s : b.samples) b.length = std::max(b.length, encodings_.at(s).input_ids.size());
+    return b;
+  }
+  std::optional<std::string> text(std::size_t sample) const override { return samples_.at(sample).text; }
+
   std::vector<Tensor> batch(const PlannedBatch& planned) const override {
     const auto b = static_cast<std::int64_t>(planned.samples.size());
     const auto length = static_cast<std::int64_t>(planned.length);

@@ -72,6 +72,11 @@ class Workload {
   virtual nlohmann::ordered_json plan_stats(const std::vector<PlannedBatch>&) const { return nlohmann::ordered_json::object(); }
   // Model inputs for a planned batch, in the model's input order.
   virtual std::vector<Tensor> batch(const PlannedBatch& batch) const = 0;
+  // A batch of any samples, as they come (a load generator's queries): sequences padded to the
+  // longest among them.
+  virtual PlannedBatch batch_of(std::vector<std::size_t> samples) const { return {std::move(samples), 0}; }
+  // A text sample's text, for a server that tokenizes (nullopt: not a text workload).
+  virtual std::optional<std::string> text(std::size_t /*sample*/) const { return std::nullopt; }
 };
 
 // Names accepted by make_workload.

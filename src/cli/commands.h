@@ -21,5 +21,6 @@ void add_ort_graph_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
+void add_loadgen_command(CLI::App& app, int& exit_code, const std::string& command_line);
 
 }  // namespace cpuinfer

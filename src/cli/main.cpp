@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   cpuinfer::add_quantize_command(app, exit_code);
   cpuinfer::add_run_command(app, exit_code);
   cpuinfer::add_serve_command(app, exit_code);
+  cpuinfer::add_loadgen_command(app, exit_code, command_line);
   cpuinfer::add_ort_graph_command(app, exit_code);
   try {
     // CPUINFER_MAX_ISA caps oneDNN only before it generates code: fix the level first.
