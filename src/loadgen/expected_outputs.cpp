@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "backends/backend.h"
 #include "bench/metrics.h"
 #include "bench/tolerance.h"
@@ -30,6 +33,9 @@ ExpectedOutputs::ExpectedOutputs(const Workload& workload, Backend& reference, s
   for (std::size_t s = 0; s < count; ++s) {
     const std::vector<Tensor> inputs = workload.batch(workload.batch_of({s}));
     by_sample_.push_back(sample_outputs(reference.run(inputs), 0, 1));
+    for (const auto& values : by_sample_.back())
+      for (const float v : values)
+        if (std::isfinite(v)) scale_ = std::max(scale_, static_cast<double>(std::fabs(v)));
   }
 }
 
@@ -45,6 +51,8 @@ std::optional<std::string> ExpectedOutputs::check(std::size_t sample, const std:
     agreement.add(outputs[k], expected[k], 0);
   }
   if (agreement.nonfinite_mismatches > 0) return fmt::format("sample {}: {} values NaN or infinite where the expected are not", sample, agreement.nonfinite_mismatches);
+  // Relative to the largest expected value of the whole set, as bench's rows are to theirs.
+  agreement.max_ref_abs = std::max(agreement.max_ref_abs, scale_);
   const std::string status = agreement_status(agreement.max_rel_diff(), agreement.max_abs_diff, agreement.compared, tolerance_);
   if (status != "ok") return fmt::format("sample {}: {}", sample, status);
   return std::nullopt;

@@ -1,7 +1,9 @@
 // The outputs each sample of a run should get, from a reference backend run on the same model in
 // this process (ONNX Runtime by default: the oracle), and whether an answer agrees with them:
-// max_rel_diff within the tolerance of its precision (bench/tolerance.h), and no NaN or infinity
-// where the reference has a number. A wrong answer is an error of its query, not a latency.
+// max |answer - expected| over the largest expected value of the whole set (bench's max_rel_diff,
+// whose rows hold the same samples) within the tolerance of its precision (bench/tolerance.h), and
+// no NaN or infinity where the reference has a number. A wrong answer is an error of its query,
+// not a latency.
 #pragma once
 
 #include <optional>
@@ -33,6 +35,7 @@ class ExpectedOutputs {
  private:
   std::vector<std::vector<std::vector<float>>> by_sample_;
   double tolerance_;
+  double scale_ = 0;  // the largest finite |expected value| of the set
 };
 
 }  // namespace cpuinfer::loadgen
