@@ -10,6 +10,7 @@
 #include "bench/tolerance.h"
 #include "bench/workload.h"
 #include "core/error.h"
+#include "loadgen/query_stats.h"
 
 namespace cpuinfer::loadgen {
 
@@ -43,18 +44,18 @@ std::optional<std::string> ExpectedOutputs::check(std::size_t sample, const std:
   if (sample >= by_sample_.size()) return std::nullopt;
   const auto& expected = by_sample_[sample];
   if (outputs.size() != expected.size())
-    return fmt::format("sample {}: {} outputs, expected {}", sample, outputs.size(), expected.size());
+    return wrong_answer(fmt::format("sample {}: {} outputs, expected {}", sample, outputs.size(), expected.size()));
   Agreement agreement;
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     if (outputs[k].size() != expected[k].size())
-      return fmt::format("sample {}: output {} has {} values, expected {}", sample, k, outputs[k].size(), expected[k].size());
+      return wrong_answer(fmt::format("sample {}: output {} has {} values, expected {}", sample, k, outputs[k].size(), expected[k].size()));
     agreement.add(outputs[k], expected[k], 0);
   }
-  if (agreement.nonfinite_mismatches > 0) return fmt::format("sample {}: {} values NaN or infinite where the expected are not", sample, agreement.nonfinite_mismatches);
+  if (agreement.nonfinite_mismatches > 0) return wrong_answer(fmt::format("sample {}: {} values NaN or infinite where the expected are not", sample, agreement.nonfinite_mismatches));
   // Relative to the largest expected value of the whole set, as bench's rows are to theirs.
   agreement.max_ref_abs = std::max(agreement.max_ref_abs, scale_);
   const std::string status = agreement_status(agreement.max_rel_diff(), agreement.max_abs_diff, agreement.compared, tolerance_);
-  if (status != "ok") return fmt::format("sample {}: {}", sample, status);
+  if (status != "ok") return wrong_answer(fmt::format("sample {}: {}", sample, status));
   return std::nullopt;
 }
 

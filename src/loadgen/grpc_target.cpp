@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "grpc_predict_v2.grpc.pb.h"
+#include "loadgen/query_stats.h"
 #include "loadgen/remote_requests.h"
 #include "serve/protocol/grpc_message.h"
 
@@ -79,7 +80,7 @@ struct GrpcTarget::State {
         try {
           error = requests->check(call->samples, serve::read_grpc_response(call->response, kMaxResponseBytes), expected);
         } catch (const std::exception& e) {
-          error = fmt::format("the answer cannot be read: {}", e.what());
+          error = wrong_answer(fmt::format("the answer cannot be read: {}", e.what()));
         }
       }
       call->done(std::move(error));

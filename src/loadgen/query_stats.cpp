@@ -7,6 +7,9 @@
 
 namespace cpuinfer::loadgen {
 
+std::string wrong_answer(const std::string& why) { return "wrong answer: " + why; }
+bool is_wrong_answer(const std::string& error) { return error.rfind("wrong answer: ", 0) == 0; }
+
 std::optional<double> early_stopping_estimate(std::span<const double> sorted, double q, double confidence) {
   const std::size_t n = sorted.size();
   if (n == 0) return std::nullopt;
@@ -29,6 +32,7 @@ QueryStats summarize_queries(std::span<const QueryRecord> records, double second
   for (const QueryRecord& r : records) {
     if (r.error) {
       ++s.errors;
+      if (is_wrong_answer(*r.error)) ++s.wrong_answers;
       if (!s.first_error) s.first_error = r.error;
       continue;
     }

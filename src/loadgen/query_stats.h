@@ -10,6 +10,11 @@
 
 namespace cpuinfer::loadgen {
 
+// A query's error that is an answer, and a wrong one (outputs that disagree with the expected, or
+// cannot be read), not a failed request: "wrong answer: sample 3: disagrees: ...".
+std::string wrong_answer(const std::string& why);
+bool is_wrong_answer(const std::string& error);
+
 // One query's times, in seconds from the run's start. `intended` is when the schedule meant to
 // send it: latency counts from there, so a target that stalls cannot hide the queueing it causes
 // (coordinated omission). In a closed loop the next query is meant when the last one returns:
@@ -30,6 +35,7 @@ std::optional<double> early_stopping_estimate(std::span<const double> sorted, do
 
 struct QueryStats {
   std::size_t queries = 0, samples = 0, errors = 0;
+  std::size_t wrong_answers = 0;  // of the errors
   double seconds = 0;
   double qps = 0, samples_per_s = 0;  // answered queries (samples) over `seconds`
   double mean_ms = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;

@@ -5,6 +5,7 @@
 
 #include "bench/workload.h"
 #include "core/error.h"
+#include "loadgen/query_stats.h"
 
 namespace cpuinfer::loadgen {
 
@@ -46,7 +47,7 @@ std::optional<std::string> RemoteRequests::check(const std::vector<std::size_t>&
   if (!expected) return std::nullopt;
   std::vector<Tensor> outputs;
   for (const serve::WireTensor& t : response.outputs) {
-    if (t.is_bytes()) return fmt::format("output '{}' is BYTES: nothing to compare", t.name);
+    if (t.is_bytes()) return wrong_answer(fmt::format("output '{}' is BYTES: nothing to compare", t.name));
     outputs.push_back(t.values);
   }
   for (std::size_t i = 0; i < samples.size(); ++i)

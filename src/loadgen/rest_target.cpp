@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "loadgen/query_stats.h"
 #include "loadgen/remote_requests.h"
 #include "serve/protocol/infer_message.h"
 
@@ -33,10 +35,7 @@ struct Query {
   QueryDone done;
 };
 
-struct Encoded {
-  std::string body;
-  std::string json_length;
-};
+using Request = http::request<http::string_body>;
 
 // One synchronous GET, for the metadata read before the load: the body of a 200, else an error
 // naming the URL.
@@ -80,20 +79,28 @@ struct RestTarget::State : std::enable_shared_from_this<RestTarget::State> {
   net::io_context io;
   net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
   tcp::resolver::results_type where;
+  std::string infer_path;
   std::unique_ptr<RemoteRequests> requests;
   nlohmann::ordered_json server;
   // On the I/O thread only:
-  std::map<std::vector<std::size_t>, std::shared_ptr<const Encoded>> bodies;
+  std::map<std::vector<std::size_t>, std::shared_ptr<const Request>> made;  // written as they are, on any connection
   std::deque<Query> pending;
   std::vector<std::shared_ptr<Connection>> idle;
   int open = 0;
   std::thread thread;
 
-  std::shared_ptr<const Encoded> body(const std::vector<std::size_t>& samples) {
-    auto& slot = bodies[samples];
+  std::shared_ptr<const Request> request(const std::vector<std::size_t>& samples) {
+    auto& slot = made[samples];
     if (!slot) {
       const serve::EncodedBody b = serve::write_infer_request(requests->request(samples));
-      slot = std::make_shared<Encoded>(Encoded{b.body, std::to_string(*b.json_length)});
+      auto r = std::make_shared<Request>(http::verb::post, infer_path, 11);
+      r->set(http::field::host, fmt::format("{}:{}", endpoint.host, endpoint.port));
+      r->set(http::field::content_type, "application/octet-stream");
+      r->set("Inference-Header-Content-Length", std::to_string(*b.json_length));
+      r->keep_alive(true);
+      r->body() = b.body;
+      r->prepare_payload();
+      slot = std::move(r);
     }
     return slot;
   }
@@ -104,21 +111,11 @@ struct RestTarget::State : std::enable_shared_from_this<RestTarget::State> {
 class RestTarget::State::Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Room for 64 KiB a read: Beast reads at most the buffer's free capacity at a time.
-  explicit Connection(State& s) : state_(s), stream_(s.io), host_(fmt::format("{}:{}", s.endpoint.host, s.endpoint.port)) { buffer_.reserve(64 * 1024); }
+  explicit Connection(State& s) : state_(s), stream_(s.io) { buffer_.reserve(64 * 1024); }
 
   void send(Query q) {
     query_ = std::move(q);
-    const auto encoded = state_.body(query_.samples);
-    request_ = {};
-    request_.method(http::verb::post);
-    request_.target(fmt::format("/v2/models/{}{}/infer", state_.endpoint.model, state_.endpoint.version.empty() ? "" : "/versions/" + state_.endpoint.version));
-    request_.version(11);
-    request_.set(http::field::host, host_);
-    request_.set(http::field::content_type, "application/octet-stream");
-    request_.set("Inference-Header-Content-Length", encoded->json_length);
-    request_.keep_alive(true);
-    request_.body() = encoded->body;
-    request_.prepare_payload();
+    request_ = state_.request(query_.samples);
     stream_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(state_.timeout_s)));
     if (connected_) return write();
     stream_.async_connect(state_.where, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
@@ -132,29 +129,31 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
 
  private:
   void write() {
-    http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    http::async_write(stream_, *request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->failed(ec.message());
       self->parser_.emplace();
       self->parser_->body_limit(kMaxResponseBytes);
       http::async_read(self->stream_, self->buffer_, *self->parser_, [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
     });
   }
+  // The connection is free again before the answer is handed on: a closed loop's next query,
+  // sent from the answer, takes it instead of opening another.
   void on_read(beast::error_code ec) {
     if (ec) return failed(ec.message());
     auto& response = parser_->get();
+    const int status = static_cast<int>(response.result_int());
     const std::string json_length(response["Inference-Header-Content-Length"]);
-    const bool keep = response.keep_alive();
-    state_.finish(query_, static_cast<int>(response.result_int()), response.body(), json_length);
-    if (!keep) {
-      close();
-      return state_.dispatch();
-    }
-    state_.idle.push_back(shared_from_this());
+    const std::string body = std::move(response.body());
+    Query q = std::move(query_);
+    if (response.keep_alive()) state_.idle.push_back(shared_from_this());
+    else close();
+    state_.finish(q, status, body, json_length);
     state_.dispatch();
   }
   void failed(const std::string& why) {
-    query_.done(fmt::format("{}: {}", state_.endpoint.text(), why));
+    Query q = std::move(query_);
     close();
+    q.done(fmt::format("{}: {}", state_.endpoint.text(), why));
     state_.dispatch();
   }
   void close() {
@@ -165,10 +164,9 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
 
   State& state_;
   beast::tcp_stream stream_;
-  std::string host_;
   bool connected_ = false;
   Query query_;
-  http::request<http::string_body> request_;
+  std::shared_ptr<const Request> request_;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
 };
@@ -204,7 +202,7 @@ void RestTarget::State::finish(Query& q, int status, const std::string& body, co
       error = requests->check(q.samples, serve::parse_infer_response(body, length, kMaxResponseBytes), expected);
     }
   } catch (const std::exception& e) {
-    error = fmt::format("the answer cannot be read: {}", e.what());
+    error = wrong_answer(fmt::format("the answer cannot be read: {}", e.what()));
   }
   q.done(std::move(error));
 }
@@ -218,12 +216,13 @@ RestTarget::RestTarget(const Endpoint& endpoint, const Workload& workload, const
   const nlohmann::json server = get_json(endpoint, state_->where, "/v2", timeout_s);
   state_->server = {{"name", server.value("name", "")}, {"version", server.value("version", "")}};
   const std::string path = fmt::format("/v2/models/{}{}", endpoint.model, endpoint.version.empty() ? "" : "/versions/" + endpoint.version);
+  state_->infer_path = path + "/infer";
   const nlohmann::json meta = get_json(endpoint, state_->where, path, timeout_s);
   std::vector<ModelInput> inputs;
   if (!meta.contains("inputs") || !meta["inputs"].is_array()) fail("{}: the model's metadata has no inputs", endpoint.text());
   for (const auto& in : meta["inputs"]) inputs.push_back({in.value("name", ""), in.value("datatype", "")});
   state_->requests = std::make_unique<RemoteRequests>(workload, endpoint.model, inputs);
-  for (std::size_t s = 0; s < (expected ? expected->size() : 0); ++s) state_->body({s});
+  for (std::size_t s = 0; s < (expected ? expected->size() : 0); ++s) state_->request({s});
   state_->thread = std::thread([s = state_.get()] { s->io.run(); });
 }
 
@@ -237,7 +236,8 @@ nlohmann::ordered_json RestTarget::description() const {
 }
 
 void RestTarget::issue(const std::vector<std::size_t>& samples, bool check, QueryDone done) {
-  net::post(state_->io, [s = state_.get(), q = Query{samples, check, std::move(done)}]() mutable {
+  // From an answer (a closed loop's next query) this runs at once, on the I/O thread.
+  net::dispatch(state_->io, [s = state_.get(), q = Query{samples, check, std::move(done)}]() mutable {
     s->pending.push_back(std::move(q));
     s->dispatch();
   });

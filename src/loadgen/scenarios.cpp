@@ -47,6 +47,7 @@ Row make_row(const std::string& scenario, const std::string& kind, const Load& l
   r["early_stopping_p99_ms"] = optional(s.early_p99_ms);
   r["queries"] = s.queries;
   r["errors"] = s.errors;
+  r["wrong_answers"] = s.wrong_answers;
   r["seconds"] = seconds;
   r["lag_p50_us"] = s.lag_p50_us;
   r["lag_p99_us"] = s.lag_p99_us;
@@ -244,7 +245,7 @@ const std::vector<std::string>& loadgen_columns() {
   static const std::vector<std::string> kColumns = {
       "scenario", "kind", "load", "concurrency", "offered_rate", "samples_per_query", "samples_per_s", "qps", "p50_ms", "p90_ms", "p99_ms",
       "max_ms", "mean_ms", "early_stopping_p90_ms", "early_stopping_p99_ms", "result", "result_value", "result_early_stopping",
-      "latency_bound_ms", "passes", "search_step", "windows", "stable", "queries", "errors", "seconds", "lag_p50_us", "lag_p99_us",
+      "latency_bound_ms", "passes", "search_step", "windows", "stable", "queries", "errors", "wrong_answers", "seconds", "lag_p50_us", "lag_p99_us",
       "mlperf_min_seconds", "mlperf_min_queries", "meets_mlperf_minimums", "status"};
   return kColumns;
 }
