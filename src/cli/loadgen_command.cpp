@@ -25,6 +25,7 @@
 #include "loadgen/in_process_target.h"
 #include "loadgen/rest_target.h"
 #include "loadgen/scenarios.h"
+#include "report/report.h"
 
 namespace cpuinfer {
 
@@ -195,6 +196,15 @@ int run_loadgen(LoadgenArgs& a) {
   else loadgen::run_scenario(a.scenario, *target, sample_count, a.options, emit, say);
   results.finish();
   fmt::print("results: {}\n         {}\n", results.csv_path().string(), results.json_path().string());
+  // The report is a view of the results, which are on disk already: a failure here is reported, and the results stand.
+  std::filesystem::path report = results.json_path();
+  report.replace_extension(".html");
+  try {
+    write_report({results.json_path()}, ReportOptions{}, ReportFormat::html, report);
+    fmt::print("report:  {}\n", report.string());
+  } catch (const Error& e) {
+    fmt::print(stderr, "cpuinfer: warning: report not written: {}\n", e.what());
+  }
   // A wrong answer anywhere fails the run; failed requests fail it in its results, not in a Server
   // probe that overloads the target on purpose (a full queue's 503 is an answer there).
   for (const auto& row : results.rows())

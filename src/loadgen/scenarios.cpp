@@ -22,6 +22,26 @@ MlperfMinimums minimums(const std::string& scenario) {
   return {600, 270336, 0.99};  // multistream, server, sweeps (p99)
 }
 
+// The run in about 50 slices of its answers' times (at least 0.25 s each): throughput and
+// percentiles over time, for the report (the JSON rows only).
+Row timeline(std::span<const QueryRecord> records) {
+  double first = std::numeric_limits<double>::infinity(), last = 0;
+  for (const QueryRecord& r : records) {
+    first = std::min(first, r.done);
+    last = std::max(last, r.done);
+  }
+  Row slices = Row::array();
+  if (records.empty()) return slices;
+  const double width = std::max(0.25, (last - first) / 50);
+  std::vector<std::vector<QueryRecord>> by_slice(static_cast<std::size_t>((last - first) / width) + 1);
+  for (const QueryRecord& r : records) by_slice[static_cast<std::size_t>((r.done - first) / width)].push_back(r);
+  for (std::size_t k = 0; k < by_slice.size(); ++k) {
+    const QueryStats s = summarize_queries(by_slice[k], width);
+    slices.push_back({{"t", first + static_cast<double>(k + 1) * width}, {"qps", s.qps}, {"p50_ms", s.p50_ms}, {"p99_ms", s.p99_ms}, {"errors", s.errors}});
+  }
+  return slices;
+}
+
 // A row of the figures of `records` over `seconds`, for `scenario` run with `load`.
 Row make_row(const std::string& scenario, const std::string& kind, const Load& load, std::span<const QueryRecord> records, double seconds) {
   const QueryStats s = summarize_queries(records, seconds);
@@ -55,6 +75,7 @@ Row make_row(const std::string& scenario, const std::string& kind, const Load& l
   r["mlperf_min_seconds"] = m.seconds;
   r["mlperf_min_queries"] = m.queries;
   r["meets_mlperf_minimums"] = seconds >= m.seconds && counted >= m.queries;
+  r["timeline"] = timeline(records);
   return r;
 }
 

@@ -118,9 +118,9 @@ function chart(id, rows, field, title, repeated) {
   charts.push(vegaEmbed('#' + id, spec, {renderer: 'svg', actions: false}));
 }
 const main = document.getElementById('main');
-main.append(el('p', {class: 'note'}, `${report.files.length} result file(s); recommendation threshold: top-1 agreement ≥ ${(report.threshold * 100).toFixed(0)}%, or without top-1 a max relative difference ≤ ${report.max_rel_diff.toExponential(0)}; baseline ${report.baseline}.`));
-main.append(el('h2', {}, 'Runs and machines'));
-main.append(table([
+if (report.files.length) main.append(el('p', {class: 'note'}, `${report.files.length} result file(s); recommendation threshold: top-1 agreement ≥ ${(report.threshold * 100).toFixed(0)}%, or without top-1 a max relative difference ≤ ${report.max_rel_diff.toExponential(0)}; baseline ${report.baseline}.`));
+if (report.files.length) main.append(el('h2', {}, 'Runs and machines'));
+if (report.files.length) main.append(table([
   {title: 'run', text: true, value: f => f.label},
   {title: 'workload', text: true, value: f => f.workload},
   {title: 'weights', text: true, value: f => f.weights + (f.random_weights ? ' (accuracy meaningless)' : '')},
@@ -212,6 +212,63 @@ report.workloads.forEach((w, wi) => {
     for (const r of w.failures) ul.append(el('li', {}, `${r.series} batch ${r.batch_size}${typeof r.repeat === 'number' ? ' repeat ' + r.repeat : ''}: ${r.status}`));
     main.append(ul);
   }
+});
+// loadgen's runs: latency against throughput (sweeps), the Server scenario's search, percentiles over time.
+if (report.load_tests.length) {
+  main.append(el('h2', {}, 'Load tests'));
+  main.append(table([
+    {title: 'run', text: true, value: r => r.label},
+    {title: 'workload', text: true, value: r => r.workload + (r.random_weights ? ' (seeded random weights)' : '')},
+    {title: 'target', text: true, value: r => r.target},
+    {title: 'instances x threads', text: true, value: r => r.threads},
+    {title: 'scenario', text: true, value: r => r.kind},
+    {title: 'CPU', text: true, value: r => r.machine.cpu},
+    {title: 'ISA', text: true, value: r => (r.machine.isa || []).join(' ')},
+    {title: 'started (UTC)', text: true, value: r => r.started_utc + (r.complete ? '' : ' — incomplete run')},
+  ], report.load_tests));
+}
+const percentiles = [{fold: ['p50_ms', 'p99_ms'], as: ['percentile', 'ms']}];
+report.load_tests.forEach((run, ri) => {
+  main.append(el('h3', {}, `${run.label}: ${run.kind} on ${run.target}`));
+  const box = el('div', {class: 'charts'});
+  main.append(box);
+  const draw = (name, spec) => {
+    const id = `load-${ri}-${name}`;
+    box.append(el('div', {id, class: 'chart load-chart'}));
+    charts.push(vegaEmbed('#' + id, {$schema: 'https://vega.github.io/schema/vega-lite/v5.json', width: 360, height: 240, ...spec},
+                          {renderer: 'svg', actions: false}));
+  };
+  const latency = {field: 'ms', type: 'quantitative', title: 'latency, ms'};
+  const points = run.rows.filter(r => r.kind === 'point');
+  if (points.length) draw('curve', {title: 'latency against throughput', data: {values: points}, transform: percentiles,
+    mark: {type: 'line', point: true}, encoding: {x: {field: 'samples_per_s', type: 'quantitative', title: 'samples/s'}, y: latency,
+    color: {field: 'percentile'}, tooltip: [{field: 'concurrency'}, {field: 'offered_rate'}, {field: 'samples_per_s', format: '.4g'}, {field: 'ms', format: '.4g'}]}});
+  const probes = run.rows.filter(r => r.kind === 'probe');
+  if (probes.length) draw('search', {title: 'the Server search: p99 at each rate probed', layer: [
+    {data: {values: probes}, mark: {type: 'point', filled: true, size: 80},
+     encoding: {x: {field: 'offered_rate', type: 'quantitative', title: 'queries/s offered'}, y: {field: 'p99_ms', type: 'quantitative', title: 'p99, ms'},
+                color: {field: 'passes', type: 'nominal'}, tooltip: [{field: 'search_step'}, {field: 'offered_rate', format: '.4g'}, {field: 'p99_ms', format: '.4g'}, {field: 'status'}]}},
+    ...(typeof run.latency_bound_ms === 'number' ? [{data: {values: [{bound: run.latency_bound_ms}]}, mark: {type: 'rule', strokeDash: [4, 4]},
+                                                     encoding: {y: {field: 'bound', type: 'quantitative'}}}] : [])]});
+  const timed = run.rows.filter(r => r.kind !== 'probe' && Array.isArray(r.timeline)).flatMap(r => r.timeline.map(s => ({...s,
+    series: r.kind === 'point' ? (typeof r.concurrency === 'number' ? `concurrency ${r.concurrency}` : `${r.offered_rate}/s`) : r.scenario})));
+  if (timed.length) draw('time', {title: 'percentiles over time', data: {values: timed}, transform: percentiles, mark: 'line',
+    encoding: {x: {field: 't', type: 'quantitative', title: 's from the start'}, y: latency, color: {field: 'percentile'}, strokeDash: {field: 'series'}}});
+  main.append(table([
+    {title: 'kind', text: true, value: r => r.kind},
+    {title: 'load', text: true, value: r => r.load},
+    {title: 'concurrency', value: r => r.concurrency, show: r => fmt(r.concurrency, 0)},
+    {title: 'offered/s', value: r => r.offered_rate, show: r => fmt(r.offered_rate, 2)},
+    {title: 'samples/s', value: r => r.samples_per_s, show: r => fmt(r.samples_per_s, 2)},
+    {title: 'p50 ms', value: r => r.p50_ms, show: r => ms(r.p50_ms)},
+    {title: 'p90 ms', value: r => r.p90_ms, show: r => ms(r.p90_ms)},
+    {title: 'p99 ms', value: r => r.p99_ms, show: r => ms(r.p99_ms)},
+    {title: 'early-stopping p99 ms', value: r => r.early_stopping_p99_ms, show: r => ms(r.early_stopping_p99_ms)},
+    {title: 'queries', value: r => r.queries},
+    {title: 'errors', value: r => r.errors},
+    {title: 'generator lag p99 µs', value: r => r.lag_p99_us, show: r => fmt(r.lag_p99_us, 0)},
+    {title: 'status', text: true, value: r => r.status},
+  ], run.rows, r => r.status === 'ok' ? '' : 'failed'));
 });
 Promise.all(charts).then(() => {
   document.body.dataset.charts = String(charts.length);

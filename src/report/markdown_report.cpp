@@ -124,6 +124,17 @@ std::string render_markdown_report(const nlohmann::json& report) {
                           cell(r["status"].get<std::string>()));
     }
   }
+  for (const auto& run : report["load_tests"]) {
+    md += fmt::format("\n## Load test {}: {} on {}\n\n{}, instances x threads {}{}.\n\n", run["label"].get<std::string>(),
+                      run["kind"].get<std::string>(), cell(run["target"].get<std::string>()), run["workload"].get<std::string>(),
+                      run["threads"].get<std::string>(), run["random_weights"].get<bool>() ? " (seeded random weights)" : "");
+    md += "| kind | load | concurrency | offered/s | samples/s | p50 ms | p90 ms | p99 ms | early-stopping p99 ms | errors | status |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    for (const auto& r : run["rows"])
+      md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.value("kind", ""), r.value("load", ""),
+                        num(r, "concurrency", "{:.0f}"), num(r, "offered_rate", "{:.3g}"), num(r, "samples_per_s", "{:.4g}"), ms(r, "p50_ms"),
+                        ms(r, "p90_ms"), ms(r, "p99_ms"), ms(r, "early_stopping_p99_ms"), num(r, "errors", "{:.0f}"), cell(r.value("status", "")));
+  }
   return md;
 }
 

@@ -179,7 +179,38 @@ nlohmann::json summarize(const Configuration& c) {
 
 }  // namespace
 
-nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const ReportOptions& options) {
+namespace {
+
+// A loadgen run for the report: what was loaded and how, and its rows (with their timelines).
+nlohmann::json load_test_run(const ResultsFile& f) {
+  const auto& d = f.doc;
+  const auto& t = d["target"];
+  const std::string target = t.contains("url") ? t.value("url", "") : fmt::format("{} in process", t.value("backend", "?"));
+  std::string threads = "-";
+  if (t.contains("instances")) threads = fmt::format("{} x {}", t["instances"].dump(), t.value("threads_per_instance", 0));
+  return {{"label", f.label},
+          {"workload", d["workload"].value("name", "?")},
+          {"random_weights", d["workload"].value("random_weights", false)},
+          {"target", target},
+          {"kind", d.value("protocol", nlohmann::json::object()).value("kind", "?")},
+          {"latency_bound_ms", d.value("protocol", nlohmann::json::object()).value("latency_bound_ms", nlohmann::json())},
+          {"threads", threads},
+          {"machine", d.value("machine", nlohmann::json::object())},
+          {"started_utc", d.value("started_utc", "")},
+          {"complete", d.value("complete", false)},
+          {"command", d.value("command", "")},
+          {"rows", d["rows"]}};
+}
+
+}  // namespace
+
+nlohmann::json build_report_data(const std::vector<ResultsFile>& all, const ReportOptions& options) {
+  nlohmann::json load_tests = nlohmann::json::array();
+  std::vector<ResultsFile> files;  // bench's
+  for (const ResultsFile& f : all) {
+    if (is_load_test(f.doc)) load_tests.push_back(load_test_run(f));
+    else files.push_back(f);
+  }
   if (!options.baseline.empty()) {
     std::vector<std::string> names;
     for (const auto& f : files)
@@ -193,7 +224,8 @@ nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const Re
                            {"max_rel_diff", options.max_rel_diff},
                            {"baseline", ""},
                            {"files", nlohmann::json::array()},
-                           {"workloads", nlohmann::json::array()}};
+                           {"workloads", nlohmann::json::array()},
+                           {"load_tests", std::move(load_tests)}};
   // Series carry their run's name only where several runs of one workload are compared.
   std::map<std::string, int> runs_per_workload;
   for (const auto& f : files) ++runs_per_workload[f.doc["workload"].value("name", "?")];

@@ -31,7 +31,9 @@ struct ReportOptions {
 //                          repeats that ran, "speedup" with "speedup_min"/"speedup_max", "repeats_ok", "runs"],
 //                 "cold_start": [per (run, backend): "load_ms", "first_run_ms", each median with _min/_max],
 //                 "failures": [...], "recommendations": [...],
-//                 "ort_fused": ["ORT fused (ort): FusedMatMul 12, ..., Attention 0; 412 nodes after optimization"]}]}
+//                 "ort_fused": ["ORT fused (ort): FusedMatMul 12, ..., Attention 0; 412 nodes after optimization"]}],
+//  "load_tests": [loadgen's runs: {label, workload, target, kind (scenario or sweep), latency_bound_ms,
+//                 threads, machine, started_utc, complete, command, rows (with their timelines)}]}
 // Throws cpuinfer::Error for a baseline no result file has, and for content it cannot read.
 nlohmann::json build_report_data(const std::vector<ResultsFile>& files, const ReportOptions& options);
 

@@ -9,6 +9,8 @@
 
 namespace cpuinfer {
 
+bool is_load_test(const nlohmann::json& doc) { return doc.contains("target") && doc["target"].is_object(); }
+
 ResultsFile load_results_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail("cannot open results file {}", file.string());
@@ -33,6 +35,13 @@ ResultsFile load_results_file(const std::filesystem::path& file) {
   if (!d.is_object() || !d.contains("rows") || !d["rows"].is_array() || !d.contains("workload") ||
       !d["workload"].is_object())
     fail("{} is not a cpuinfer results file: it needs \"workload\" and \"rows\"", file.string());
+  const auto is_string = [](const nlohmann::json& row, const char* key) { return row.contains(key) && row[key].is_string(); };
+  if (is_load_test(d)) {
+    for (std::size_t i = 0; i < d["rows"].size(); ++i)
+      if (const auto& row = d["rows"][i]; !row.is_object() || !is_string(row, "scenario") || !is_string(row, "kind") || !is_string(row, "status"))
+        fail("{}: row {} lacks scenario, kind or status", file.string(), i);
+    return result;
+  }
   for (std::size_t i = 0; i < d["rows"].size(); ++i) {
     const auto& row = d["rows"][i];
     if (!row.is_object() || !row.contains("name") || !row["name"].is_string() || !row.contains("batch_size") ||
