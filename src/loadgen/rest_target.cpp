@@ -33,6 +33,7 @@ struct Query {
   std::vector<std::size_t> samples;
   bool check = false;
   QueryDone done;
+  bool resent = false;  // sent again once, after a kept-alive connection turned out closed
 };
 
 using Request = http::request<http::string_body>;
@@ -119,7 +120,12 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
     stream_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(state_.timeout_s)));
     if (connected_) return write();
     stream_.async_connect(state_.where, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
-      if (ec) return self->failed(fmt::format("cannot connect: {}", ec.message()));
+      if (ec) {
+        Query q = std::move(self->query_);
+        self->close();
+        q.done(fmt::format("{}: cannot connect: {}", self->state_.endpoint.text(), ec.message()));
+        return self->state_.dispatch();
+      }
       self->connected_ = true;
       beast::error_code ignored;
       self->stream_.socket().set_option(tcp::no_delay(true), ignored);
@@ -130,7 +136,7 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
  private:
   void write() {
     http::async_write(stream_, *request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->failed(ec.message());
+      if (ec) return self->failed(ec);
       self->parser_.emplace();
       self->parser_->body_limit(kMaxResponseBytes);
       http::async_read(self->stream_, self->buffer_, *self->parser_, [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -139,21 +145,32 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
   // The connection is free again before the answer is handed on: a closed loop's next query,
   // sent from the answer, takes it instead of opening another.
   void on_read(beast::error_code ec) {
-    if (ec) return failed(ec.message());
+    if (ec) return failed(ec);
     auto& response = parser_->get();
     const int status = static_cast<int>(response.result_int());
     const std::string json_length(response["Inference-Header-Content-Length"]);
     const std::string body = std::move(response.body());
     Query q = std::move(query_);
+    ++answered_;
     if (response.keep_alive()) state_.idle.push_back(shared_from_this());
     else close();
     state_.finish(q, status, body, json_length);
     state_.dispatch();
   }
-  void failed(const std::string& why) {
+  // A server closes a kept-alive connection that idled past its timeout (cpuinfer serve's: 60 s),
+  // and a request sent on it just then finds it closed before any answer: that query goes again,
+  // once, first in line (on a new connection). Any other failure is the query's error.
+  void failed(beast::error_code ec) {
     Query q = std::move(query_);
     close();
-    q.done(fmt::format("{}: {}", state_.endpoint.text(), why));
+    const bool closed = ec == http::error::end_of_stream || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+                        ec == net::error::eof;
+    if (closed && answered_ > 0 && !q.resent) {
+      q.resent = true;
+      state_.pending.push_front(std::move(q));
+    } else {
+      q.done(fmt::format("{}: {}", state_.endpoint.text(), ec.message()));
+    }
     state_.dispatch();
   }
   void close() {
@@ -165,6 +182,7 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
   State& state_;
   beast::tcp_stream stream_;
   bool connected_ = false;
+  std::size_t answered_ = 0;  // requests this connection has answered
   Query query_;
   std::shared_ptr<const Request> request_;
   beast::flat_buffer buffer_;
