@@ -39,6 +39,8 @@ import time
 import numpy as np
 import requests
 
+from study_repository import add, study_repository
+
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 QUICK = "--quick" in sys.argv
 build = os.path.abspath(args[0] if args else "build")
@@ -63,27 +65,15 @@ def tiny_model(path):
 
 
 def repository():
-    root = tempfile.mkdtemp(prefix="cpuinfer-serve-goals-")
-    resnet = os.path.join(cache, "models", "resnet101-random-seed0", "model.onnx")
+    """The study's models on both engines (study_repository.py), BERT also on padded batches, and the tiny model."""
+    root = study_repository(tempfile.mkdtemp(prefix="cpuinfer-serve-goals-"))
     bert = os.path.join(cache, "models", "bert-random-seed0")
-    text = {"vocab": os.path.join(bert, "vocab.txt")}
-    models = {"resnet101": (resnet, {"backend": "native"}), "resnet101_ort": (resnet, {"backend": "ort"}),
-              "bert": (os.path.join(bert, "model.onnx"), {"backend": "native", "text": text}),
-              "bert_padded": (os.path.join(bert, "model.onnx"), {"backend": "native", "pack_tokens": False, "text": text}),
-              "bert_ort": (os.path.join(bert, "model.onnx"), {"backend": "ort", "text": text}),
-              "tiny": (None, {"backend": "native", "max_batch_size": 1}), "tiny_ort": (None, {"backend": "ort", "max_batch_size": 1})}
-    for name, (source, config) in models.items():
+    add(root, "bert_padded", os.path.join(bert, "model.onnx"), {"backend": "native", "pack_tokens": False, "text": {"vocab": os.path.join(bert, "vocab.txt")}})
+    for name, backend in (("tiny", "native"), ("tiny_ort", "ort")):
         os.makedirs(os.path.join(root, name, "1"))
-        target = os.path.join(root, name, "1", "model.onnx")
-        if source:
-            os.symlink(source, target)
-            data = source + ".data"
-            if os.path.exists(data):
-                os.symlink(data, target + ".data")
-        else:
-            tiny_model(target)
+        tiny_model(os.path.join(root, name, "1", "model.onnx"))
         with open(os.path.join(root, name, "config.json"), "w") as f:
-            json.dump(config, f)
+            json.dump({"backend": backend, "max_batch_size": 1}, f)
     return root
 
 
@@ -331,4 +321,5 @@ def main():
     print(json.dumps(figures))
 
 
-main()
+if __name__ == "__main__":
+    main()
