@@ -161,3 +161,64 @@ def test_bad_input_is_one_line(files, server):
     assert error("--scenario", "server", "--duration", "0.5") == \
         "cpuinfer: error: the Server scenario needs --latency-bound (ms): the p99 its rate must keep"
     assert error("--url", "ftp://x:1/m", "--scenario", "offline").startswith("cpuinfer: error: --url 'ftp://x:1/m': scheme 'ftp'")
+
+
+def test_the_report_draws_curves_the_search_and_percentiles_over_time(files):
+    out = tempfile.mkdtemp(dir=files["root"])
+    _, _ = loadgen(out, "--model", files["mm"], "--concurrency", "1,2", "--duration", "1", "--window", "0.25")
+    _, _ = loadgen(out, "--model", files["mm"], "--scenario", "server", "--latency-bound", "50", "--duration", "0.5", "--search-steps", "2")
+    page = os.path.join(out, "report.html")
+    run = subprocess.run([o.BINARY, "report", *sorted(glob.glob(os.path.join(out, "loadgen-*.json"))), "-o", page], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    dom = subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                          f"--user-data-dir={out}/chromium-profile", "--virtual-time-budget=20000", "--dump-dom", "file://" + page],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'data-charts="4"' in dom and "data-chart-error" not in dom, dom[:2000]
+    for chart in ("load-0-search", "load-0-time", "load-1-curve", "load-1-time"):  # files in name order: server, then sweep
+        assert f'id="{chart}"' in dom
+    assert dom.count('aria-roledescription="line mark"') >= 3 and 'aria-roledescription="rule mark"' in dom
+    md = os.path.join(out, "report.md")
+    subprocess.run([o.BINARY, "report", *sorted(glob.glob(os.path.join(out, "loadgen-*.json"))), "--format", "md", "-o", md], check=True,
+                   capture_output=True)
+    text = open(md).read()
+    assert "## Load test loadgen-server-" in text and "| point | closed | 2 |" in text
+
+
+def test_a_kept_alive_connection_the_server_closed_is_sent_again(files):
+    """A server that closes each connection after its answer without saying so (as one does when a
+    kept-alive connection idles past its timeout, just as the next request goes): the request that
+    finds it closed goes again on a new connection, once, and no query fails."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def answer(self, doc):
+            body = json.dumps(doc).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True  # and no "Connection: close" said
+
+        def do_GET(self):
+            self.answer({"name": "closer", "version": "0"} if self.path == "/v2" else
+                        {"name": "mm", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 8]}]})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.answer({"model_name": "mm", "outputs": [{"name": "y", "datatype": "FP32", "shape": [1, 5], "data": [0] * 5}]})
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        rows, _ = loadgen(tempfile.mkdtemp(dir=files["root"]), "--url", f"http://127.0.0.1:{server.server_port}/v2/models/mm",
+                          "--model", files["mm"], "--check-every", "0", "--scenario", "singlestream", "--duration", "0.5")
+        assert int(rows[-1]["errors"]) == 0 and int(rows[-1]["queries"]) > 10, rows[-1]
+    finally:
+        server.shutdown()
