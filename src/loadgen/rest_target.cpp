@@ -152,14 +152,19 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
     const std::string body = std::move(response.body());
     Query q = std::move(query_);
     ++answered_;
-    if (response.keep_alive()) state_.idle.push_back(shared_from_this());
-    else close();
+    if (response.keep_alive()) {
+      idle_since_ = std::chrono::steady_clock::now();
+      state_.idle.push_back(shared_from_this());
+    } else {
+      close();
+    }
     state_.finish(q, status, body, json_length);
     state_.dispatch();
   }
   // A server closes a kept-alive connection that idled past its timeout (cpuinfer serve's: 60 s),
   // and a request sent on it just then finds it closed before any answer: that query goes again,
-  // once, first in line (on a new connection). Any other failure is the query's error.
+  // once, first in line, on a new connection (the other idle connections waited as long: they are
+  // dropped too). Any other failure is the query's error.
   void failed(beast::error_code ec) {
     Query q = std::move(query_);
     close();
@@ -167,22 +172,30 @@ class RestTarget::State::Connection : public std::enable_shared_from_this<Connec
                         ec == net::error::eof;
     if (closed && answered_ > 0 && !q.resent) {
       q.resent = true;
+      for (const auto& c : state_.idle) c->close();
+      state_.idle.clear();
       state_.pending.push_front(std::move(q));
     } else {
       q.done(fmt::format("{}: {}", state_.endpoint.text(), ec.message()));
     }
     state_.dispatch();
   }
+
+ public:
+  // Idle longer than servers commonly keep a connection (30 s): not worth the risk of sending on it.
+  bool stale(std::chrono::steady_clock::time_point now) const { return now - idle_since_ > std::chrono::seconds(30); }
   void close() {
     beast::error_code ignored;
     stream_.socket().close(ignored);
     --state_.open;
   }
 
+ private:
   State& state_;
   beast::tcp_stream stream_;
   bool connected_ = false;
   std::size_t answered_ = 0;  // requests this connection has answered
+  std::chrono::steady_clock::time_point idle_since_;
   Query query_;
   std::shared_ptr<const Request> request_;
   beast::flat_buffer buffer_;
@@ -195,6 +208,10 @@ void RestTarget::State::dispatch() {
     if (!idle.empty()) {
       c = std::move(idle.back());
       idle.pop_back();
+      if (c->stale(std::chrono::steady_clock::now())) {
+        c->close();
+        continue;
+      }
     } else if (open < max_connections) {
       c = std::make_shared<Connection>(*this);
       ++open;
