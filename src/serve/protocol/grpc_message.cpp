@@ -86,6 +86,16 @@ bool has_contents(const inference::InferTensorContents& c) {
          c.uint64_contents_size() || c.fp32_contents_size() || c.fp64_contents_size() || c.bytes_contents_size();
 }
 
+// A tensor's name, datatype and shape into a request's input or a response's output message, its
+// data into the raw contents given.
+template <typename TensorMessage>
+void write_tensor(const WireTensor& t, TensorMessage& message, std::string& raw) {
+  message.set_name(t.name);
+  message.set_datatype(t.datatype);
+  for (const std::int64_t d : t.shape) message.add_shape(d);
+  append_binary_data(t, raw);
+}
+
 }  // namespace
 
 InferRequest read_grpc_request(const inference::ModelInferRequest& request, std::size_t max_tensor_bytes) {
@@ -131,13 +141,7 @@ void write_grpc_response(const InferResponse& response, inference::ModelInferRes
   out.set_model_version(response.model_version);
   if (response.id) out.set_id(*response.id);
   write_parameters(response.parameters, *out.mutable_parameters());
-  for (const WireTensor& t : response.outputs) {
-    auto* o = out.add_outputs();
-    o->set_name(t.name);
-    o->set_datatype(t.datatype);
-    for (const std::int64_t d : t.shape) o->add_shape(d);
-    append_binary_data(t, *out.add_raw_output_contents());
-  }
+  for (const WireTensor& t : response.outputs) write_tensor(t, *out.add_outputs(), *out.add_raw_output_contents());
 }
 
 void write_grpc_request(const InferRequest& request, const std::string& model, const std::string& version,
@@ -146,13 +150,7 @@ void write_grpc_request(const InferRequest& request, const std::string& model, c
   out.set_model_version(version);
   if (request.id) out.set_id(*request.id);
   write_parameters(request.parameters, *out.mutable_parameters());
-  for (const WireTensor& t : request.inputs) {
-    auto* in = out.add_inputs();
-    in->set_name(t.name);
-    in->set_datatype(t.datatype);
-    for (const std::int64_t d : t.shape) in->add_shape(d);
-    append_binary_data(t, *out.add_raw_input_contents());
-  }
+  for (const WireTensor& t : request.inputs) write_tensor(t, *out.add_inputs(), *out.add_raw_input_contents());
   for (const RequestedOutput& o : request.outputs) out.add_outputs()->set_name(o.name);
 }
 
